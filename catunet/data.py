@@ -1,0 +1,229 @@
+"""Image/mask pairs: finding them on disk, decoding, resizing, batching.
+
+A data folder holds ``images/`` and ``masks/``. A mask belongs to the photo
+whose name it shares, either exactly (``horse001.jpg``), with a ``mask_``
+prefix (``mask_cat.0.jpg``) or with a ``_mask`` suffix (``cat.0_mask.png``);
+extensions may differ. Everything is decoded once with OpenCV, resized to a
+square of ``image_size`` pixels and kept in memory as ``uint8``: the sets this
+package is for are small, so no epoch ever decodes a JPEG again.
+"""
+
+import dataclasses
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from catunet.errors import CatunetError
+
+IMAGE_SIZE = 128
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One photo and its mask, as paths."""
+
+    image: Path
+    mask: Path
+
+
+def _is_visible_file(path):
+    return path.is_file() and not path.name.startswith(".")
+
+
+def _list_images(folder):
+    """Files of ``folder`` with an image extension; names any other file."""
+    files = sorted(p for p in folder.iterdir() if _is_visible_file(p))
+    others = [p.name for p in files
+              if p.suffix.lower() not in IMAGE_EXTENSIONS]
+    if others:
+        raise CatunetError(
+            f"{folder}: not image files (expected one of "
+            f"{', '.join(IMAGE_EXTENSIONS)}): {', '.join(others)}"
+        )
+    if not files:
+        raise CatunetError(f"{folder}: no images in this folder")
+    return files
+
+
+def _mask_keys(image_stem):
+    stem = image_stem.lower()
+    return (stem, f"mask_{stem}", f"{stem}_mask")
+
+
+def find_pairs(data_dir):
+    """Pairs every photo in ``data_dir/images`` with its mask.
+
+    Args:
+        data_dir: Folder holding ``images/`` and ``masks/``.
+
+    Returns:
+        A list of ``Pair`` sorted by image file name.
+
+    Raises:
+        CatunetError: A folder is missing or empty, holds a non-image file,
+            or a photo has no mask or a mask no photo (all are listed).
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise CatunetError(f"{data_dir}: data folder not found")
+    for sub in ("images", "masks"):
+        if not (data_dir / sub).is_dir():
+            raise CatunetError(f"{data_dir / sub}: folder not found (a data "
+                               "folder holds images/ and masks/)")
+    images = _list_images(data_dir / "images")
+    masks = _list_images(data_dir / "masks")
+    masks_by_stem = {}
+    for mask in masks:
+        key = mask.stem.lower()
+        if key in masks_by_stem:
+            raise CatunetError(
+                f"{data_dir / 'masks'}: {masks_by_stem[key].name} and "
+                f"{mask.name} are the same mask in two formats"
+            )
+        masks_by_stem[key] = mask
+
+    pairs, lonely_images = [], []
+    for image in images:
+        found = [masks_by_stem[k] for k in _mask_keys(image.stem)
+                 if k in masks_by_stem]
+        if len(found) > 1:
+            raise CatunetError(
+                f"{image}: more than one mask matches: "
+                f"{', '.join(m.name for m in found)}"
+            )
+        if found:
+            pairs.append(Pair(image, found[0]))
+        else:
+            lonely_images.append(image.name)
+    used = {p.mask for p in pairs}
+    lonely_masks = [m.name for m in masks if m not in used]
+
+    problems = []
+    if lonely_images:
+        problems.append(f"photos with no mask in {data_dir / 'masks'}: "
+                        + ", ".join(lonely_images))
+    if lonely_masks:
+        problems.append(f"masks with no photo in {data_dir / 'images'}: "
+                        + ", ".join(lonely_masks))
+    if problems:
+        raise CatunetError(
+            "; ".join(problems)
+            + " (a mask is named like its photo, optionally with a 'mask_' "
+            "prefix or '_mask' suffix)"
+        )
+    return pairs
+
+
+def _decode(path, flags):
+    """Decodes any image file OpenCV reads, naming the file on failure."""
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as error:
+        raise CatunetError(f"{path}: cannot be read ({error})") from error
+    pixels = cv2.imdecode(data, flags) if data.size else None
+    if pixels is None:
+        raise CatunetError(f"{path}: not a readable image (corrupt, empty "
+                           "or an unsupported format)")
+    if pixels.dtype != np.uint8:
+        # 16-bit PNG/TIFF: keep the top 8 bits.
+        pixels = (pixels / np.iinfo(pixels.dtype).max * 255).astype(np.uint8)
+    return pixels
+
+
+def read_image(path):
+    """Reads a photo as an RGB ``uint8`` array; grayscale and RGBA become RGB."""
+    pixels = _decode(path, cv2.IMREAD_UNCHANGED)
+    if pixels.ndim == 2:
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+    if pixels.shape[2] == 4:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(path):
+    """Reads a mask as a binary ``uint8`` array (1 = foreground).
+
+    Masks are often JPEGs whose edges carry compression noise, so values are
+    scaled to [0, 1] and binarised at 0.5.
+    """
+    pixels = _decode(path, cv2.IMREAD_GRAYSCALE)
+    return (pixels > 127).astype(np.uint8)
+
+
+def resize_image(image, size=IMAGE_SIZE):
+    """Resizes a photo to ``size`` x ``size`` with area averaging."""
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def resize_mask(mask, size=IMAGE_SIZE):
+    """Resizes a binary mask and keeps it binary.
+
+    Area-averaging then thresholding at 0.5 is a majority vote over each
+    output pixel's footprint: smoother than nearest-neighbour, still 0/1.
+    """
+    resized = cv2.resize(mask.astype(np.float32), (size, size),
+                         interpolation=cv2.INTER_AREA)
+    return (resized > 0.5).astype(np.uint8)
+
+
+def load_pair(pair, size=IMAGE_SIZE):
+    """Decodes and resizes one pair to ``(size, size, 3)`` and ``(size, size, 1)``."""
+    image = read_image(pair.image)
+    mask = read_mask(pair.mask)
+    image_ratio = image.shape[1] / image.shape[0]
+    mask_ratio = mask.shape[1] / mask.shape[0]
+    if abs(image_ratio / mask_ratio - 1) > 0.05:
+        warnings.warn(
+            f"{pair.mask}: aspect ratio {mask.shape[1]}x{mask.shape[0]} differs "
+            f"from its photo's {image.shape[1]}x{image.shape[0]}",
+            stacklevel=2,
+        )
+    mask = resize_mask(mask, size)
+    if not mask.any():
+        warnings.warn(f"{pair.mask}: mask is all background", stacklevel=2)
+    return resize_image(image, size), mask[..., None]
+
+
+def load_pairs(pairs, size=IMAGE_SIZE):
+    """Decodes all pairs into two ``uint8`` arrays ``(N, size, size, C)``."""
+    if not pairs:
+        raise CatunetError("no image/mask pairs to load")
+    loaded = [load_pair(p, size) for p in pairs]
+    images = np.stack([image for image, _ in loaded])
+    masks = np.stack([mask for _, mask in loaded])
+    return images, masks
+
+
+def make_dataset(images, masks, batch_size, shuffle=False, seed=0,
+                 augment=None):
+    """Builds the tf.data pipeline over decoded arrays.
+
+    Args:
+        images: ``uint8`` array ``(N, H, W, 3)``.
+        masks: ``uint8`` array ``(N, H, W, 1)`` of 0/1.
+        batch_size: Batch size.
+        shuffle: Reshuffles every epoch (training only).
+        seed: Seed of the shuffle order.
+        augment: Optional function ``(images, masks) -> (images, masks)``
+            applied to float32 batches (training only).
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(float32 image in [0, 255], float32 mask)``
+        batches.
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, masks))
+    if shuffle:
+        dataset = dataset.shuffle(len(images), seed=seed,
+                                  reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(
+        lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    if augment is not None:
+        dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

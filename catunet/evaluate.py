@@ -1,0 +1,105 @@
+"""Scores a saved model: the test part of its split, or every pair of a folder."""
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from catunet import data, split as splits
+from catunet.datasets.cats import resolve_data_dir
+from catunet.errors import CatunetError
+from catunet.metrics import METRICS
+
+
+def load_model(path):
+    """Loads a ``.keras`` model with a clear error when it cannot be used."""
+    import keras
+
+    import catunet.losses  # noqa: F401  registers the custom objects
+    import catunet.metrics  # noqa: F401
+
+    path = Path(path)
+    if not path.is_file():
+        raise CatunetError(f"{path}: model file not found")
+    if path.suffix != ".keras":
+        raise CatunetError(f"{path}: not a .keras model file")
+    try:
+        return keras.saving.load_model(path)
+    except (ValueError, OSError, zipfile.BadZipFile, KeyError) as error:
+        raise CatunetError(f"{path}: not a loadable Keras model ({error})") \
+            from error
+
+
+def predict(model, images, batch_size=16):
+    """Foreground probabilities ``(N, H, W, 1)`` for ``uint8`` images."""
+    return model.predict(images.astype(np.float32), batch_size=batch_size,
+                         verbose=0)
+
+
+def score(model, images, masks, batch_size=16):
+    """Per-image scores of ``model``: ``{metric name: array (N,)}``."""
+    probabilities = predict(model, images, batch_size)
+    return {name: np.asarray(fn(masks, probabilities))
+            for name, fn in METRICS.items()}
+
+
+def summarize(names, scores):
+    """Rows per image plus the mean and std of every metric."""
+    rows = [{"image": name, **{k: float(v[i]) for k, v in scores.items()}}
+            for i, name in enumerate(names)]
+    mean = {k: float(np.mean(v)) for k, v in scores.items()}
+    std = {k: float(np.std(v)) for k, v in scores.items()}
+    return {"count": len(rows), "mean": mean, "std": std, "images": rows}
+
+
+def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False):
+    """Scores a model on the test part of a split, or on a whole folder.
+
+    Args:
+        model_path: The ``.keras`` file.
+        data_dir: The data folder (see ``resolve_data_dir``).
+        split_path: The manifest; by default the ``split.json`` saved in the
+            model's run folder, so the test set is the one it never saw.
+        all_pairs: Score every pair of ``data_dir`` (no split): for a folder
+            the model was not trained on.
+
+    Returns:
+        A dict: model, data folder, subset, count, mean, std and per-image rows.
+    """
+    model_path = Path(model_path)
+    model = load_model(model_path)
+    data_dir = resolve_data_dir(data_dir)
+    pairs = data.find_pairs(data_dir)
+    if all_pairs:
+        subset = "all"
+    else:
+        split_path = Path(split_path) if split_path else \
+            model_path.parent / "split.json"
+        manifest = splits.load_split(split_path)
+        _, pairs = splits.resolve_split(manifest, pairs, source=str(split_path))
+        subset = "test"
+    size = model.input_shape[1]
+    images, masks = data.load_pairs(pairs, size)
+    report = summarize([p.image.name for p in pairs],
+                       score(model, images, masks))
+    return {"model": str(model_path), "data_dir": str(data_dir),
+            "subset": subset, **report}
+
+
+def format_table(report):
+    """The report as a plain-text table, one image a row, means last."""
+    metrics = list(report["mean"])
+    width = max([len("image")] + [len(r["image"]) for r in report["images"]])
+    header = f"{'image':<{width}}  " + "  ".join(f"{m:>14}" for m in metrics)
+    lines = [header, "-" * len(header)]
+    for row in report["images"]:
+        lines.append(f"{row['image']:<{width}}  "
+                     + "  ".join(f"{row[m]:>14.4f}" for m in metrics))
+    lines.append("-" * len(header))
+    lines.append(f"{'mean':<{width}}  "
+                 + "  ".join(f"{report['mean'][m]:>14.4f}" for m in metrics))
+    lines.append(f"{'std':<{width}}  "
+                 + "  ".join(f"{report['std'][m]:>14.4f}" for m in metrics))
+    lines.append(f"{report['count']} {report['subset']} images of "
+                 f"{report['data_dir']}, model {report['model']}")
+    return "\n".join(lines)

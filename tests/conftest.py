@@ -1,0 +1,52 @@
+"""Shared fixtures: small labelled folders drawn by the tests themselves."""
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_CATS = Path(os.environ.get("CATUNET_DATA_DIR")
+                   or ROOT.parent / "shared" / "data" / "cats")
+
+
+def draw_pair(rng, height=48, width=64):
+    """A photo with a bright ellipse on a noisy background, and its mask."""
+    mask = np.zeros((height, width), np.uint8)
+    center = (int(rng.integers(16, width - 16)), int(rng.integers(16, height - 16)))
+    axes = (int(rng.integers(6, 14)), int(rng.integers(6, 12)))
+    cv2.ellipse(mask, center, axes, 0, 0, 360, 255, -1)
+    photo = rng.integers(0, 60, (height, width, 3), dtype=np.uint8)
+    photo[mask > 0] = (200, 180, 90)
+    return photo, mask
+
+
+def write_folder(root, n=12, mask_name="mask_{stem}.png", seed=0):
+    """Writes ``n`` pairs into ``root/images`` and ``root/masks``."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir(parents=True)
+    for i in range(n):
+        photo, mask = draw_pair(rng)
+        stem = f"shape.{i}"
+        cv2.imwrite(str(root / "images" / f"{stem}.jpg"), photo)
+        cv2.imwrite(str(root / "masks" / mask_name.format(stem=stem)), mask)
+    return root
+
+
+@pytest.fixture
+def shapes_dir(tmp_path):
+    """A folder of 12 drawn pairs, masks named with a ``mask_`` prefix."""
+    return write_folder(tmp_path / "shapes")
+
+
+@pytest.fixture
+def cats_dir():
+    """The real cat set: $CATUNET_DATA_DIR, else ../shared/data/cats."""
+    if not SHARED_CATS.is_dir():
+        pytest.skip(f"{SHARED_CATS} is not here")
+    return SHARED_CATS

@@ -1,0 +1,106 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from catunet import data, split
+from catunet.errors import CatunetError
+from tests.conftest import ROOT, write_folder
+
+
+def test_split_is_seeded_disjoint_and_complete(shapes_dir):
+    pairs = data.find_pairs(shapes_dir)
+    a = split.make_split(pairs, seed=7)
+    b = split.make_split(list(reversed(pairs)), seed=7)
+    assert a == b  # the disk's listing order does not matter
+    train = {image for image, _ in a["train"]}
+    test = {image for image, _ in a["test"]}
+    assert not train & test
+    assert train | test == {p.image.name for p in pairs}
+    assert len(test) == round(0.3 * len(pairs))
+    assert split.make_split(pairs, seed=8)["test"] != a["test"]
+
+
+def test_81_pairs_split_57_24(tmp_path):
+    pairs = data.find_pairs(write_folder(tmp_path, n=81))
+    manifest = split.make_split(pairs)
+    assert (len(manifest["train"]), len(manifest["test"])) == (57, 24)
+
+
+def test_saved_split_round_trips(shapes_dir, tmp_path):
+    pairs = data.find_pairs(shapes_dir)
+    manifest = split.make_split(pairs, seed=1)
+    split.save_split(manifest, tmp_path / "s.json")
+    assert split.load_split(tmp_path / "s.json") == manifest
+    train, test = split.resolve_split(manifest, pairs)
+    assert [p.image.name for p in test] == [i for i, _ in manifest["test"]]
+    assert len(train) + len(test) == len(pairs)
+
+
+def test_overlapping_split_is_refused(shapes_dir):
+    pairs = data.find_pairs(shapes_dir)
+    manifest = split.make_split(pairs)
+    manifest["train"].append(manifest["test"][0])
+    with pytest.raises(CatunetError, match="share"):
+        split.resolve_split(manifest, pairs)
+
+
+def test_missing_file_is_refused(shapes_dir):
+    manifest = split.make_split(data.find_pairs(shapes_dir))
+    gone = manifest["test"][0]
+    (shapes_dir / "images" / gone[0]).unlink()
+    (shapes_dir / "masks" / gone[1]).unlink()
+    with pytest.raises(CatunetError, match=f"not in the data folder: {gone[0]}"):
+        split.resolve_split(manifest, data.find_pairs(shapes_dir))
+
+
+def test_changed_file_is_refused(shapes_dir):
+    manifest = split.make_split(data.find_pairs(shapes_dir))
+    shutil.copy(shapes_dir / "images" / "shape.1.jpg",
+                shapes_dir / "images" / "shape.2.jpg")
+    with pytest.raises(CatunetError, match="fingerprint"):
+        split.resolve_split(manifest, data.find_pairs(shapes_dir))
+
+
+def test_added_files_warn_and_stay_out_of_train(shapes_dir):
+    manifest = split.make_split(data.find_pairs(shapes_dir))
+    extra = write_folder(shapes_dir.parent / "extra", n=1, seed=5)
+    shutil.copy(extra / "images" / "shape.0.jpg",
+                shapes_dir / "images" / "new.jpg")
+    shutil.copy(extra / "masks" / "mask_shape.0.png",
+                shapes_dir / "masks" / "mask_new.png")
+    with pytest.warns(UserWarning, match="added after the split.*new.jpg"):
+        train, test = split.resolve_split(manifest, data.find_pairs(shapes_dir))
+    assert "new.jpg" not in {p.image.name for p in train + test}
+
+
+@pytest.mark.parametrize("text, reason", [
+    (None, "not found"), ("{", "not a readable"), ('{"seed": 0}', "has no"),
+])
+def test_bad_manifest_files(tmp_path, text, reason):
+    path = tmp_path / "s.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(CatunetError, match=reason):
+        split.load_split(path)
+
+
+def test_validation_folds_partition_train(shapes_dir):
+    pairs = data.find_pairs(shapes_dir)
+    folds = [split.validation_fold(pairs, 3, k)[1] for k in range(3)]
+    names = [p.image.name for fold in folds for p in fold]
+    assert sorted(names) == sorted(p.image.name for p in pairs)
+    fit, val = split.validation_fold(pairs, 3, 1)
+    assert not {p.image for p in fit} & {p.image for p in val}
+    assert split.validation_fold(pairs, 0, 0) == (pairs, [])
+
+
+def test_committed_cat_split_matches_the_cat_set(cats_dir):
+    manifest = json.loads((ROOT / "data" / "splits" / "cats.json").read_text())
+    assert (len(manifest["train"]), len(manifest["test"])) == (57, 24)
+    train, test = split.resolve_split(manifest, data.find_pairs(cats_dir))
+    assert not {p.image for p in train} & {p.image for p in test}
+    # The manifest is the one make_split gives with its recorded seed.
+    assert split.make_split(train + test, seed=manifest["seed"]) == manifest
+    assert np.isclose(len(test) / 81, 0.3, atol=0.01)

@@ -1,0 +1,186 @@
+"""Training runs end to end, at tiny widths."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from catunet import data, split
+from catunet.config import TrainConfig
+from catunet.errors import CatunetError
+from catunet.evaluate import evaluate, load_model
+from catunet.train import train
+from tests.conftest import ROOT
+
+
+def tiny(tmp_path, data_dir, **overrides):
+    values = dict(data_dir=str(data_dir), split=str(tmp_path / "split.json"),
+                  width=2, depth=2, epochs=1, batch_size=4, image_size=32,
+                  out=str(tmp_path / "run"))
+    return TrainConfig(**{**values, **overrides})
+
+
+def history_epochs(run_dir):
+    with open(run_dir / "history.csv") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def test_run_folder_holds_model_config_history_split(tmp_path, shapes_dir):
+    config = tiny(tmp_path, shapes_dir, folds=3, val_fold=1)
+    run = train(config, verbose=0)
+    folder = tmp_path / "run"
+    assert run.model_path == folder / "cats.keras"
+    assert TrainConfig.load(folder / "config.json") == run.config
+    manifest = json.loads((folder / "split.json").read_text())
+    assert manifest == json.loads((tmp_path / "split.json").read_text())
+    with open(folder / "history.csv") as f:
+        assert "val_dice_coefficient" in next(csv.DictReader(f))
+    assert not (folder / "backup").exists()
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_from_last_epoch(tmp_path, shapes_dir):
+    config = tiny(tmp_path, shapes_dir, epochs=4)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, verbose=0, callbacks=[Interrupt()])
+    assert not (tmp_path / "run" / "cats.keras").exists()
+    assert history_epochs(tmp_path / "run") == [0, 1]
+    run = train(config, verbose=0)
+    assert run.resumed_from == 2
+    assert history_epochs(tmp_path / "run") == [0, 1, 2, 3]
+
+
+def test_finished_run_is_not_trained_again(tmp_path, shapes_dir):
+    config = tiny(tmp_path, shapes_dir)
+    train(config, verbose=0)
+    before = (tmp_path / "run" / "cats.keras").stat().st_mtime_ns
+    train(config, verbose=0)
+    assert (tmp_path / "run" / "cats.keras").stat().st_mtime_ns == before
+
+
+def test_run_folder_with_other_settings_is_refused(tmp_path, shapes_dir):
+    train(tiny(tmp_path, shapes_dir), verbose=0)
+    with pytest.raises(CatunetError, match="other settings.*loss"):
+        train(tiny(tmp_path, shapes_dir, loss="dice"), verbose=0)
+
+
+def test_training_refuses_an_overlapping_manifest(tmp_path, shapes_dir):
+    manifest = split.make_split(data.find_pairs(shapes_dir))
+    manifest["train"].append(manifest["test"][0])
+    split.save_split(manifest, tmp_path / "split.json")
+    with pytest.raises(CatunetError, match="share"):
+        train(tiny(tmp_path, shapes_dir), verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_training_never_sees_test_images(tmp_path, shapes_dir, monkeypatch):
+    seen = []
+    real = data.load_pairs
+    monkeypatch.setattr(data, "load_pairs",
+                        lambda pairs, size: seen.extend(pairs) or real(pairs, size))
+    train(tiny(tmp_path, shapes_dir, folds=3), verbose=0)
+    test = {image for image, _ in
+            json.loads((tmp_path / "split.json").read_text())["test"]}
+    assert seen and not test & {p.image.name for p in seen}
+
+
+def test_end_to_end_on_the_cat_set(tmp_path, cats_dir):
+    """One epoch at width 4 on the real cats; evaluate; reload."""
+    config = TrainConfig(data_dir=str(cats_dir),
+                         split=str(ROOT / "data" / "splits" / "cats.json"),
+                         width=4, epochs=1, out=str(tmp_path / "run"))
+    run = train(config, verbose=0)
+    report = evaluate(run.model_path, cats_dir)
+    assert report["count"] == 24 and report["subset"] == "test"
+    assert 0.0 <= report["mean"]["dice"] <= 1.0
+    scores = [row["dice"] for row in report["images"]]
+    assert report["mean"]["dice"] == pytest.approx(np.mean(scores))
+    model = load_model(run.model_path)
+    assert model.count_params() > 0 and model.input_shape == (None, 128, 128, 3)
+
+
+def run_cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_cli_help_explains_every_flag():
+    out = run_cli("train.py", "--help").stdout
+    for flag in ["--stage", "--data-dir", "--loss", "--epochs", "--width",
+                 "--seed", "--out", "--init", "--split", "--folds"]:
+        assert flag in out
+    out = run_cli("evaluate.py", "--help").stdout
+    for flag in ["--model", "--data-dir", "--all", "--json"]:
+        assert flag in out
+
+
+def test_cli_train_then_evaluate_all(tmp_path, shapes_dir):
+    result = run_cli("train.py", "--data-dir", str(shapes_dir), "--width", "2",
+                     "--epochs", "1", "--split", str(tmp_path / "s.json"),
+                     "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    result = run_cli("evaluate.py", "--model", str(tmp_path / "run" / "cats.keras"),
+                     "--data-dir", str(shapes_dir), "--all")
+    assert result.returncode == 0, result.stderr
+    assert "12 all images" in result.stdout
+    saved = json.loads((tmp_path / "run" / "eval-shapes.json").read_text())
+    assert saved["count"] == 12 and len(saved["images"]) == 12
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: None, "model file not found"),
+    (lambda p: p.write_text("not a model"), "not a loadable Keras model"),
+])
+def test_cli_evaluate_bad_model(tmp_path, shapes_dir, make, reason):
+    path = tmp_path / "m.keras"
+    make(path)
+    result = run_cli("evaluate.py", "--model", str(path),
+                     "--data-dir", str(shapes_dir), "--all")
+    assert result.returncode == 1
+    assert f"{path}: {reason}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_train_bad_data_dir(tmp_path):
+    result = run_cli("train.py", "--data-dir", str(tmp_path / "none"))
+    assert result.returncode == 1
+    assert "data folder not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_restores_weights_by_name(tmp_path, shapes_dir):
+    first = train(tiny(tmp_path, shapes_dir, out=str(tmp_path / "a")), verbose=0)
+    second = tiny(tmp_path, shapes_dir, out=str(tmp_path / "b"), epochs=0,
+                  init=str(first.model_path))
+    run = train(second, verbose=0)
+    a, b = load_model(first.model_path), load_model(run.model_path)
+    for layer in a.layers:
+        for wa, wb in zip(layer.get_weights(), b.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: None, "model file not found"),
+    (lambda p: p.write_bytes(b"PK\x03\x04junk"), "not a loadable Keras model"),
+])
+def test_init_must_be_a_model(tmp_path, shapes_dir, make, reason):
+    path = tmp_path / "init.keras"
+    make(path)
+    with pytest.raises(CatunetError, match=reason):
+        train(tiny(tmp_path, shapes_dir, init=str(path)), verbose=0)
+
+
+def test_init_with_another_width_is_refused(tmp_path, shapes_dir):
+    first = train(tiny(tmp_path, shapes_dir, out=str(tmp_path / "a")), verbose=0)
+    with pytest.raises(CatunetError, match="--width or --depth"):
+        train(tiny(tmp_path, shapes_dir, width=4, out=str(tmp_path / "b"),
+                   init=str(first.model_path)), verbose=0)
