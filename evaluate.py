@@ -14,7 +14,8 @@ def parse_args(argv=None):
     p.add_argument("--model", required=True, help="the .keras model file")
     p.add_argument("--data-dir", default=None,
                    help="folder with images/ and masks/ (default: "
-                   "$CATUNET_DATA_DIR, else data/cats)")
+                   "$CATUNET_DATA_DIR, else the folder the model was trained "
+                   "on, else data/cats)")
     p.add_argument("--split", default=None,
                    help="split manifest (default: split.json beside the model)")
     p.add_argument("--all", action="store_true",

@@ -6,6 +6,7 @@ import sys
 
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
+from catunet.augment import TECHNIQUES
 from catunet.losses import LOSSES
 
 DEFAULTS = TrainConfig()
@@ -57,6 +58,11 @@ def parse_args(argv=None):
     p.add_argument("--init", default=None,
                    help="a .keras model to initialise from: its layers' weights "
                    "are copied by name (widths and depths must match)")
+    p.add_argument("--augment", nargs="?", const="recommended", default="",
+                   metavar="SPEC",
+                   help="augment the training images: alone, the recommended "
+                   "set; or a list such as flip,rotate=0.1,elastic (techniques: "
+                   f"{', '.join(TECHNIQUES)}; '=x' sets a strength)")
     p.add_argument("--out", default=DEFAULTS.out,
                    help="run folder: model, config.json, history.csv, split.json")
     return p.parse_args(argv)

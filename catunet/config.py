@@ -38,6 +38,8 @@ class TrainConfig:
         val_fold: Which fold is held out.
         image_size: Side of the square the images are resized to.
         init: A ``.keras`` model whose same-named layers initialise this one.
+        augment: Augmentation spec, e.g. ``"flip,rotate=0.1,elastic"`` or
+            ``"recommended"`` (see ``catunet.augment``); empty for none.
         out: The run folder.
     """
 
@@ -58,6 +60,7 @@ class TrainConfig:
     val_fold: int = 0
     image_size: int = 128
     init: str | None = None
+    augment: str = ""
     out: str = "runs/cats"
 
     def to_dict(self):

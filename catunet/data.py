@@ -225,5 +225,8 @@ def make_dataset(images, masks, batch_size, shuffle=False, seed=0,
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     if augment is not None:
-        dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        # One call at a time: the layers draw from seeded random streams, and
+        # parallel calls would take the draws in a different order each run.
+        # Each call is vectorised over the whole batch.
+        dataset = dataset.map(augment)
     return dataset.prefetch(tf.data.AUTOTUNE)

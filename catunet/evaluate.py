@@ -1,12 +1,14 @@
 """Scores a saved model: the test part of its split, or every pair of a folder."""
 
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from catunet import data, split as splits
-from catunet.datasets.cats import resolve_data_dir
+from catunet.config import TrainConfig
+from catunet.datasets.cats import DATA_ENV, resolve_data_dir
 from catunet.errors import CatunetError
 from catunet.metrics import METRICS
 
@@ -52,12 +54,22 @@ def summarize(names, scores):
     return {"count": len(rows), "mean": mean, "std": std, "images": rows}
 
 
+def _trained_on(model_path):
+    """The data folder in the run's ``config.json``, unless the environment
+    names one (the environment wins over a saved path)."""
+    config = model_path.parent / "config.json"
+    if os.environ.get(DATA_ENV) or not config.is_file():
+        return None
+    return TrainConfig.load(config).data_dir
+
+
 def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False):
     """Scores a model on the test part of a split, or on a whole folder.
 
     Args:
         model_path: The ``.keras`` file.
-        data_dir: The data folder (see ``resolve_data_dir``).
+        data_dir: The data folder; by default the one the model was trained
+            on (from its run's ``config.json``), else as ``resolve_data_dir``.
         split_path: The manifest; by default the ``split.json`` saved in the
             model's run folder, so the test set is the one it never saw.
         all_pairs: Score every pair of ``data_dir`` (no split): for a folder
@@ -68,7 +80,7 @@ def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False):
     """
     model_path = Path(model_path)
     model = load_model(model_path)
-    data_dir = resolve_data_dir(data_dir)
+    data_dir = resolve_data_dir(data_dir or _trained_on(model_path))
     pairs = data.find_pairs(data_dir)
     if all_pairs:
         subset = "all"

@@ -1,12 +1,15 @@
-"""The loss comparison: every loss, several seeds, one split, one report.
+"""The experiments behind the reports: variants × seeds on one split.
 
-    python -m catunet.experiments losses --data-dir DIR
+    python -m catunet.experiments losses        # reports/losses.md
+    python -m catunet.experiments augmentation  # reports/augmentation.md
 
-Each seed ``s`` of each loss trains on folds != ``s`` of a ``seeds``-fold
-partition of the training part and is scored on fold ``s`` (validation, which
-picks the winner: a ``seeds``-fold cross-validation) and on the test part
-(reported, never used to choose). Runs already in ``--runs`` with the same
-config are reused, so an interrupted comparison continues where it stopped.
+Seed ``s`` of every variant trains on the training part minus fold ``s`` of
+a ``seeds``-fold partition, and is scored on fold ``s`` (validation: the
+variants' mean over folds is a cross-validation score, and it picks the
+winner) and on the test part (reported, never used to choose). A run whose
+config was already trained and scored anywhere under ``runs/`` is reused, so
+an interrupted experiment continues where it stopped and experiments share
+identical runs.
 """
 
 import argparse
@@ -26,37 +29,86 @@ from catunet.errors import CatunetError
 from catunet.evaluate import load_model, score
 from catunet.losses import LOSSES
 from catunet.metrics import dice_coefficient
+from catunet.reports import (REPORTS, write_augmentation_report,
+                             write_losses_report)
 from catunet.train import load_split_for, train
 
-REPORTS = Path("reports")
+RUNS = Path("runs")
+PER_RUN = ("seed", "val_fold", "out")
 
 
-def baselines(train_masks, test_masks):
-    """Test Dice of two models that ignore the image.
+@dataclasses.dataclass
+class Study:
+    """The data every run of an experiment is scored on, loaded once."""
 
-    ``all-cat`` predicts foreground everywhere; ``mean-mask`` predicts the
-    pixel-wise mean of the training masks, thresholded at 0.5.
-    """
-    all_cat = np.ones_like(test_masks, dtype=np.float32)
-    mean_mask = np.broadcast_to(train_masks.mean(axis=0, keepdims=True),
-                                test_masks.shape)
-    return {
-        "all-cat": np.asarray(dice_coefficient(test_masks, all_cat)),
-        "mean-mask": np.asarray(dice_coefficient(test_masks, mean_mask)),
-    }
+    base: TrainConfig
+    manifest: dict
+    train_pairs: list
+    test_pairs: list
+    test: tuple
+    val: list
+
+    @classmethod
+    def load(cls, data_dir, seeds, **overrides):
+        if seeds < 2:
+            raise CatunetError("--seeds must be at least 2: seed s validates "
+                               "on fold s of a --seeds-fold partition")
+        data_dir = resolve_data_dir(data_dir)
+        base = TrainConfig(data_dir=str(data_dir), folds=seeds, **overrides)
+        pairs = data.find_pairs(data_dir)
+        train_pairs, test_pairs, manifest = load_split_for(base, pairs, data_dir)
+        folds = [splits.validation_fold(train_pairs, seeds, k, manifest["seed"])[1]
+                 for k in range(seeds)]
+        size = base.image_size
+        return cls(base, manifest, train_pairs, test_pairs,
+                   data.load_pairs(test_pairs, size),
+                   [data.load_pairs(fold, size) for fold in folds])
+
+    def baselines(self):
+        """Test Dice of two models that ignore the image.
+
+        ``all-cat`` predicts foreground everywhere; ``mean-mask`` predicts
+        the pixel-wise mean of the training masks, thresholded at 0.5.
+        """
+        train_masks = data.load_pairs(self.train_pairs, self.base.image_size)[1]
+        train_masks = train_masks.astype(np.float32)
+        test_masks = self.test[1].astype(np.float32)
+        mean_mask = np.broadcast_to(train_masks.mean(axis=0, keepdims=True),
+                                    test_masks.shape)
+        return {
+            "all-cat": float(np.mean(dice_coefficient(
+                test_masks, np.ones_like(test_masks)))),
+            "mean-mask": float(np.mean(dice_coefficient(test_masks, mean_mask))),
+        }
 
 
-def run_one(config, arrays):
+def _same_run(a, b):
+    strip = lambda c: {k: v for k, v in c.to_dict().items() if k != "out"}
+    return strip(a) == strip(b)
+
+
+def find_scores(config, runs_root=RUNS):
+    """A saved result of a run with ``config`` (any folder), or None."""
+    candidates = [Path(config.out) / "scores.json",
+                  *sorted(Path(runs_root).glob("**/scores.json"))]
+    for path in candidates:
+        if path.is_file():
+            saved = json.loads(path.read_text())
+            if _same_run(TrainConfig.from_dict(saved["config"]), config):
+                return saved
+    return None
+
+
+def run_one(config, study):
     """Trains (or reuses) one run and scores it on validation and test."""
-    scores_path = Path(config.out) / "scores.json"
-    if scores_path.exists():
-        saved = json.loads(scores_path.read_text())
-        if saved["config"] == config.to_dict():
-            return saved
+    saved = find_scores(config)
+    if saved:
+        print(f"   reusing {saved['config']['out']}")
+        return saved
     run = train(config, verbose=2)
     model = load_model(run.model_path)
-    val = score(model, *arrays["val"][config.val_fold])["dice"]
-    test = score(model, *arrays["test"])["dice"]
+    val = score(model, *study.val[config.val_fold])["dice"]
+    test = score(model, *study.test)["dice"]
     result = {
         "config": run.config.to_dict(),
         "seconds": run.seconds,
@@ -64,142 +116,126 @@ def run_one(config, arrays):
         "test_dice": float(test.mean()),
         "test_dice_per_image": test.tolist(),
     }
-    atomic.write_json(scores_path, result)
+    atomic.write_json(Path(config.out) / "scores.json", result)
     return result
 
 
-def compare_losses(data_dir=None, width=8, epochs=80, seeds=3,
-                   runs_dir="runs/losses", losses=tuple(LOSSES)):
-    """Trains every loss for every seed; returns all results as a dict."""
-    data_dir = resolve_data_dir(data_dir)
-    base = TrainConfig(data_dir=str(data_dir), width=width, epochs=epochs,
-                       folds=seeds)
-    pairs = data.find_pairs(data_dir)
-    train_pairs, test_pairs, manifest = load_split_for(base, pairs, data_dir)
-    folds = [splits.validation_fold(train_pairs, seeds, k, manifest["seed"])[1]
-             for k in range(seeds)]
-    arrays = {"test": data.load_pairs(test_pairs),
-              "val": [data.load_pairs(fold) for fold in folds]}
-    train_masks = data.load_pairs(train_pairs)[1]
-
+def run_variants(study, variants, runs_dir):
+    """Runs every variant (``{name: config overrides}``) for every seed."""
     start = time.perf_counter()
     results = {}
-    for loss in losses:
-        results[loss] = []
-        for seed in range(seeds):
+    for name, overrides in variants.items():
+        results[name] = []
+        for seed in range(study.base.folds):
             config = dataclasses.replace(
-                base, loss=loss, seed=seed, val_fold=seed,
-                out=str(Path(runs_dir) / f"{loss}-s{seed}"))
-            print(f"== loss {loss}, seed {seed} (validation fold {seed})",
-                  flush=True)
-            results[loss].append(run_one(config, arrays))
-    trivial = baselines(train_masks.astype(np.float32),
-                        arrays["test"][1].astype(np.float32))
+                study.base, **overrides, seed=seed, val_fold=seed,
+                out=str(Path(runs_dir) / f"{name}-s{seed}"))
+            print(f"== {name}, seed {seed} (validation fold {seed})", flush=True)
+            results[name].append(run_one(config, study))
     val_means = {k: np.mean([r["val_dice"] for r in v])
                  for k, v in results.items()}
+    varying = set(PER_RUN) | {k for o in variants.values() for k in o}
     return {
-        "data_dir": str(data_dir),
-        "split": {"seed": manifest["seed"], "train": len(train_pairs),
-                  "test": len(test_pairs), "fingerprint": manifest["fingerprint"]},
-        "settings": {k: v for k, v in base.to_dict().items()
-                     if k not in ("loss", "seed", "val_fold", "out", "data_dir")},
-        "seeds": seeds,
-        "machine": f"{platform.processor() or platform.machine()}, "
-                   f"{platform.system()}",
+        "data_dir": study.base.data_dir,
+        "split": {"seed": study.manifest["seed"],
+                  "train": len(study.train_pairs), "test": len(study.test_pairs),
+                  "fingerprint": study.manifest["fingerprint"]},
+        "settings": {k: v for k, v in study.base.to_dict().items()
+                     if k not in varying | {"data_dir"}},
+        "variants": variants,
+        "seeds": study.base.folds,
+        "machine": f"{platform.machine()}, {platform.system()}",
         "wall_seconds_this_call": time.perf_counter() - start,
         "train_seconds_total": sum(r["seconds"] for v in results.values()
                                    for r in v),
-        "baselines": {k: float(v.mean()) for k, v in trivial.items()},
+        "baselines": study.baselines(),
         "winner": max(val_means, key=val_means.get),
         "results": results,
     }
 
 
-def _mean_std(values):
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+def compare_losses(data_dir=None, width=8, epochs=80, seeds=3,
+                   runs_dir=RUNS / "losses", losses=tuple(LOSSES)):
+    """Trains every loss for every seed; returns the summary dict."""
+    study = Study.load(data_dir, seeds, width=width, epochs=epochs)
+    return run_variants(study, {loss: {"loss": loss} for loss in losses},
+                        runs_dir)
 
 
-def write_losses_report(summary, folder=REPORTS):
-    """Writes ``losses.md``, ``losses.json`` and ``losses.png``."""
-    import matplotlib
+AUGMENT_VARIANTS = {
+    "none": "",
+    "recommended": "recommended",
+    "no-elastic": "flip,rotate,zoom,translate,brightness,contrast",
+    "elastic-only": "elastic",
+}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    folder = Path(folder)
-    atomic.write_json(folder / "losses.json", summary)
-    results = summary["results"]
+def compare_augmentation(data_dir=None, width=8, epochs=80, seeds=3,
+                         runs_dir=RUNS / "augmentation",
+                         variants=tuple(AUGMENT_VARIANTS)):
+    """Trains each augmentation variant for every seed, default loss.
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (loss, runs) in enumerate(results.items()):
-        test = [r["test_dice"] for r in runs]
-        val = [r["val_dice"] for r in runs]
-        ax.scatter([i - 0.1] * len(val), val, marker="o", color="tab:blue",
-                   label="validation (per seed)" if i == 0 else None)
-        ax.scatter([i + 0.1] * len(test), test, marker="s", color="tab:red",
-                   label="test (per seed)" if i == 0 else None)
-    for (name, value), style in zip(summary["baselines"].items(), (":", "--")):
-        ax.axhline(value, color="grey", linestyle=style,
-                   label=f"{name} baseline (test)")
-    ax.set_xticks(range(len(results)), list(results))
-    ax.set_ylabel("mean Dice")
-    ax.set_title("Loss comparison on the cat set")
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(folder / "losses.png", dpi=120)
-    plt.close(fig)
+    Returns:
+        ``(summary, study)``.
+    """
+    study = Study.load(data_dir, seeds, width=width, epochs=epochs)
+    chosen = {name: {"augment": AUGMENT_VARIANTS[name]} for name in variants}
+    summary = run_variants(study, chosen, runs_dir)
+    summary["rates"] = pipeline_rates(study)
+    return summary, study
 
-    s = summary["settings"]
-    lines = [
-        "# Loss comparison",
-        "",
-        "Made by `python -m catunet.experiments losses "
-        f"--width {s['width']} --epochs {s['epochs']} --seeds {summary['seeds']}`"
-        " (raw numbers in `losses.json`, every run's config in its run folder).",
-        "",
-        f"Split: seed {summary['split']['seed']}, {summary['split']['train']} "
-        f"train / {summary['split']['test']} test pairs "
-        "(`data/splits/cats.json`). Seed *s* trains on the training part minus "
-        f"fold *s* of a {summary['seeds']}-fold partition and is validated on "
-        "fold *s*; validation Dice picks the winner, test Dice is only reported.",
-        "",
-        "| loss | validation Dice (mean ± std over folds) | test Dice (mean ± std over seeds) | train time per run |",
-        "|---|---|---|---|",
-    ]
-    for loss, runs in results.items():
-        mark = " **(winner)**" if loss == summary["winner"] else ""
-        lines.append(
-            f"| {loss}{mark} | {_mean_std([r['val_dice'] for r in runs])} | "
-            f"{_mean_std([r['test_dice'] for r in runs])} | "
-            f"{np.mean([r['seconds'] for r in runs]):.0f} s |")
-    for name, value in summary["baselines"].items():
-        lines.append(f"| *{name} baseline* | | {value:.3f} | |")
-    lines += [
-        "",
-        "![validation and test Dice per loss](losses.png)",
-        "",
-        "Per-seed test Dice:",
-        "",
-    ]
-    for loss, runs in results.items():
-        lines.append(f"- {loss}: "
-                     + ", ".join(f"{r['test_dice']:.3f}" for r in runs))
-    lines += [
-        "",
-        "## Settings",
-        "",
-        "```json",
-        json.dumps(s, indent=2),
-        "```",
-        "",
-        f"Machine: {summary['machine']}. Training time of all runs: "
-        f"{summary['train_seconds_total'] / 60:.1f} min.",
-        "",
-    ]
-    discussion = folder / "losses-discussion.md"
-    if discussion.exists():
-        lines += [discussion.read_text()]
-    atomic.write_text(folder / "losses.md", "\n".join(lines))
+
+def _images_per_second(step, batch_size, warmup=3, repeats=15):
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return batch_size * repeats / (time.perf_counter() - start)
+
+
+def pipeline_rates(study, spec="recommended"):
+    """Images/second of the augmented input pipeline alone and of training.
+
+    The pipeline is timed by pulling batches through ``tf.data`` with no
+    model; training by ``train_on_batch`` on one fixed batch, so neither
+    waits for the other.
+    """
+    from catunet.augment import Augmenter, parse_spec
+    from catunet.train import compile_model
+
+    config = study.base
+    images, masks = data.load_pairs(study.train_pairs, config.image_size)
+    dataset = data.make_dataset(
+        images, masks, config.batch_size, shuffle=True, seed=0,
+        augment=Augmenter(parse_spec(spec), seed=0)).repeat()
+    batches = iter(dataset)
+    pipeline = _images_per_second(lambda: next(batches), config.batch_size,
+                                  repeats=60)
+    model = compile_model(config)
+    x, y = next(batches)
+    training = _images_per_second(lambda: model.train_on_batch(x, y),
+                                  config.batch_size)
+    return {"augment": spec, "batch_size": config.batch_size,
+            "pipeline_images_per_s": pipeline,
+            "train_images_per_s": training}
+
+
+def _common_flags(parser, runs):
+    parser.add_argument("--data-dir", default=None,
+                        help="the cat set (default: $CATUNET_DATA_DIR, else "
+                        "data/cats)")
+    parser.add_argument("--width", type=int, default=8,
+                        help="U-Net base width of every run")
+    parser.add_argument("--epochs", type=int, default=80,
+                        help="epochs of every run")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="seeds per variant, also the number of "
+                        "validation folds")
+    parser.add_argument("--runs", default=str(RUNS / runs),
+                        help="folder of the run folders")
+    parser.add_argument("--report", default=str(REPORTS),
+                        help="folder of the report, its JSON and figures")
 
 
 def main(argv=None):
@@ -210,31 +246,33 @@ def main(argv=None):
     losses = sub.add_parser(
         "losses", help="compare the losses; writes reports/losses.*",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    losses.add_argument("--data-dir", default=None,
-                        help="the cat set (default: $CATUNET_DATA_DIR, else "
-                        "data/cats)")
-    losses.add_argument("--width", type=int, default=8,
-                        help="U-Net base width of every run")
-    losses.add_argument("--epochs", type=int, default=80,
-                        help="epochs of every run")
-    losses.add_argument("--seeds", type=int, default=3,
-                        help="seeds per loss, also the number of validation folds")
+    _common_flags(losses, "losses")
     losses.add_argument("--loss", action="append", choices=list(LOSSES),
                         help="compare only these losses (repeatable)")
-    losses.add_argument("--runs", default="runs/losses",
-                        help="folder of the run folders (reused when rerun)")
-    losses.add_argument("--report", default=str(REPORTS),
-                        help="folder of losses.md, losses.json, losses.png")
+    augmentation = sub.add_parser(
+        "augmentation", help="with and without augmentation, elastic on and "
+        "off; writes reports/augmentation.*",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _common_flags(augmentation, "augmentation")
+    augmentation.add_argument("--variant", action="append",
+                              choices=list(AUGMENT_VARIANTS),
+                              help="run only these variants (repeatable)")
     args = p.parse_args(argv)
     try:
-        summary = compare_losses(args.data_dir, args.width, args.epochs,
-                                 args.seeds, args.runs,
-                                 tuple(args.loss or LOSSES))
+        if args.experiment == "losses":
+            summary = compare_losses(args.data_dir, args.width, args.epochs,
+                                     args.seeds, args.runs,
+                                     tuple(args.loss or LOSSES))
+            write_losses_report(summary, args.report)
+        else:
+            summary, study = compare_augmentation(
+                args.data_dir, args.width, args.epochs, args.seeds, args.runs,
+                tuple(args.variant or AUGMENT_VARIANTS))
+            write_augmentation_report(summary, study, args.report)
     except CatunetError as error:
         sys.exit(f"error: {error}")
-    write_losses_report(summary, args.report)
-    print(f"Wrote {Path(args.report) / 'losses.md'}; winner on validation: "
-          f"{summary['winner']}")
+    print(f"Wrote {Path(args.report) / args.experiment}.md; winner on "
+          f"validation: {summary['winner']}")
 
 
 if __name__ == "__main__":

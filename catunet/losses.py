@@ -9,6 +9,8 @@ reloads without ``custom_objects`` once ``catunet.losses`` is imported.
 import keras
 from keras import ops
 
+from catunet.errors import CatunetError
+
 SMOOTH = 1.0
 PACKAGE = "catunet"
 
@@ -73,5 +75,5 @@ def get_loss(name):
     try:
         return LOSSES[name]
     except KeyError:
-        raise ValueError(
+        raise CatunetError(
             f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None

@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 
 from catunet import atomic, data, split as splits
+from catunet.augment import Augmenter, parse_spec
 from catunet.config import TrainConfig
 from catunet.datasets.cats import resolve_data_dir
 from catunet.errors import CatunetError
@@ -118,6 +119,7 @@ def train(config, verbose=1, callbacks=()):
         A ``Run``.
     """
     get_loss(config.loss)  # fail on bad input before any work
+    techniques = parse_spec(config.augment)
     if config.init:
         load_model(config.init)
     data_dir = resolve_data_dir(config.data_dir)
@@ -138,8 +140,9 @@ def train(config, verbose=1, callbacks=()):
 
     keras.utils.set_random_seed(config.seed)
     x, y = data.load_pairs(fit_pairs, config.image_size)
+    augment = Augmenter(techniques, seed=config.seed) if techniques else None
     train_ds = data.make_dataset(x, y, config.batch_size, shuffle=True,
-                                 seed=config.seed)
+                                 seed=config.seed, augment=augment)
     val_ds = None
     if val_pairs:
         vx, vy = data.load_pairs(val_pairs, config.image_size)

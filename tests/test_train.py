@@ -184,3 +184,13 @@ def test_init_with_another_width_is_refused(tmp_path, shapes_dir):
     with pytest.raises(CatunetError, match="--width or --depth"):
         train(tiny(tmp_path, shapes_dir, width=4, out=str(tmp_path / "b"),
                    init=str(first.model_path)), verbose=0)
+
+
+def test_evaluate_defaults_to_the_folder_the_model_was_trained_on(
+        tmp_path, shapes_dir, monkeypatch):
+    monkeypatch.delenv("CATUNET_DATA_DIR", raising=False)
+    run = train(tiny(tmp_path, shapes_dir), verbose=0)
+    report = evaluate(run.model_path)
+    assert report["data_dir"] == str(shapes_dir)
+    test = json.loads((tmp_path / "split.json").read_text())["test"]
+    assert [row["image"] for row in report["images"]] == [i for i, _ in test]

@@ -1,0 +1,171 @@
+"""Data augmentation from Keras preprocessing layers, inside tf.data.
+
+Geometric transforms (flip, rotate, zoom, translate, elastic) move the photo
+and its mask together: both are stacked into one tensor, so every layer draws
+one set of random parameters for the pair, and the mask is re-thresholded at
+0.5 afterwards to stay binary. Photometric transforms (brightness, contrast)
+touch only the photo. Everything runs on whole batches, training set only.
+
+A spec names the techniques and, optionally, their strengths:
+``"flip,rotate=0.1,elastic"``; ``"recommended"`` is the set that is on when
+``--augment`` is given alone.
+"""
+
+import keras
+from keras import layers, ops
+
+from catunet.errors import CatunetError
+from catunet.losses import PACKAGE
+
+# name: (default strength, what the strength means)
+TECHNIQUES = {
+    "flip": (1.0, "probability-free: mirror left-right half of the time (strength unused)"),
+    "rotate": (0.05, "largest rotation as a fraction of a full turn (0.05 = 18 degrees)"),
+    "zoom": (0.15, "largest zoom in or out as a fraction of the size"),
+    "translate": (0.1, "largest shift as a fraction of the size"),
+    "elastic": (4.0, "standard deviation of the displacement, in pixels, on a 3x3 grid"),
+    "brightness": (0.15, "largest brightness change as a fraction of the value range"),
+    "contrast": (0.2, "largest contrast change as a fraction"),
+}
+GEOMETRIC = ("flip", "rotate", "zoom", "translate", "elastic")
+RECOMMENDED = tuple(TECHNIQUES)
+
+
+def parse_spec(spec):
+    """Turns ``"flip,rotate=0.1"`` into ``{"flip": 1.0, "rotate": 0.1}``.
+
+    An empty spec means no augmentation; ``"recommended"`` means every
+    technique at its default strength.
+    """
+    if not spec:
+        return {}
+    if spec == "recommended":
+        return {name: TECHNIQUES[name][0] for name in RECOMMENDED}
+    techniques = {}
+    for item in spec.split(","):
+        name, _, strength = item.strip().partition("=")
+        if name not in TECHNIQUES:
+            raise CatunetError(f"unknown augmentation {name!r}; choose from "
+                             f"{', '.join(TECHNIQUES)} or 'recommended'")
+        try:
+            techniques[name] = float(strength) if strength else TECHNIQUES[name][0]
+        except ValueError:
+            raise CatunetError(f"strength of {name} must be a number, got "
+                             f"{strength!r}") from None
+    return techniques
+
+
+def _reflect(coordinate, size):
+    """Folds coordinates that left ``[0, size - 1]`` back inside it."""
+    last = ops.cast(size - 1, "float32")
+    coordinate = ops.abs(coordinate)
+    return ops.clip(last - ops.abs(last - coordinate), 0.0, last)
+
+
+def bilinear_sample(images, rows, cols):
+    """Samples ``images`` (B, H, W, C) at float ``rows``/``cols`` (B, H, W).
+
+    Coordinates outside the image are reflected at its edges.
+    """
+    images = ops.cast(images, "float32")
+    rows, cols = ops.cast(rows, "float32"), ops.cast(cols, "float32")
+    shape = ops.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    rows, cols = _reflect(rows, height), _reflect(cols, width)
+    top, left = ops.floor(rows), ops.floor(cols)
+    dy, dx = (rows - top)[..., None], (cols - left)[..., None]
+    top, left = ops.cast(top, "int32"), ops.cast(left, "int32")
+    bottom = ops.minimum(top + 1, height - 1)
+    right = ops.minimum(left + 1, width - 1)
+    flat = ops.reshape(images, (-1, shape[3]))
+    base = (ops.arange(batch, dtype="int32") * height * width)[:, None, None]
+
+    def at(r, c):
+        return ops.take(flat, base + r * width + c, axis=0)
+
+    upper = at(top, left) * (1 - dx) + at(top, right) * dx
+    lower = at(bottom, left) * (1 - dx) + at(bottom, right) * dx
+    return upper * (1 - dy) + lower * dy
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ElasticDeformation(layers.Layer):
+    """The U-Net paper's elastic deformation, on batches.
+
+    Random displacement vectors are drawn on a coarse ``grid`` x ``grid``
+    lattice from a Gaussian with ``sigma`` pixels standard deviation, smoothed
+    to a per-pixel field by bicubic interpolation, and every image is
+    resampled at its displaced coordinates (bilinear, edges reflected).
+    """
+
+    def __init__(self, sigma=6.0, grid=3, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.sigma = sigma
+        self.grid = grid
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=True):
+        if not training or not self.sigma:
+            return inputs
+        shape = ops.shape(inputs)
+        batch, height, width = shape[0], shape[1], shape[2]
+        coarse = keras.random.normal((batch, self.grid, self.grid, 2),
+                                     stddev=self.sigma, seed=self.seed_generator)
+        field = ops.image.resize(coarse, (height, width),
+                                 interpolation="bicubic")
+        rows = ops.cast(ops.arange(height), "float32")[None, :, None]
+        cols = ops.cast(ops.arange(width), "float32")[None, None, :]
+        return bilinear_sample(inputs, rows + field[..., 0],
+                               cols + field[..., 1])
+
+    def get_config(self):
+        return {**super().get_config(), "sigma": self.sigma,
+                "grid": self.grid, "seed": self.seed}
+
+
+def _geometric_layer(name, strength, seed):
+    if name == "flip":
+        return layers.RandomFlip("horizontal", seed=seed)
+    if name == "rotate":
+        return layers.RandomRotation(strength, fill_mode="reflect", seed=seed)
+    if name == "zoom":
+        return layers.RandomZoom(strength, fill_mode="reflect", seed=seed)
+    if name == "translate":
+        return layers.RandomTranslation(strength, strength,
+                                        fill_mode="reflect", seed=seed)
+    return ElasticDeformation(strength, seed=seed)
+
+
+def _photometric_layer(name, strength, seed):
+    if name == "brightness":
+        return layers.RandomBrightness(strength, value_range=(0, 255), seed=seed)
+    return layers.RandomContrast(strength, value_range=(0, 255), seed=seed)
+
+
+class Augmenter:
+    """Applies chosen techniques to ``(images, masks)`` batches.
+
+    Args:
+        techniques: ``{name: strength}``, e.g. from ``parse_spec``.
+        seed: Base seed; technique ``i`` uses ``seed + i``.
+    """
+
+    def __init__(self, techniques, seed=0):
+        self.techniques = dict(techniques)
+        order = [n for n in TECHNIQUES if n in self.techniques]
+        self.geometric = [_geometric_layer(n, self.techniques[n], seed + i)
+                          for i, n in enumerate(order) if n in GEOMETRIC]
+        self.photometric = [_photometric_layer(n, self.techniques[n], seed + i)
+                            for i, n in enumerate(order) if n not in GEOMETRIC]
+
+    def __call__(self, images, masks):
+        channels = images.shape[-1]
+        stacked = ops.concatenate([images, ops.cast(masks, images.dtype)], -1)
+        for layer in self.geometric:
+            stacked = layer(stacked, training=True)
+        images, masks = stacked[..., :channels], stacked[..., channels:]
+        for layer in self.photometric:
+            images = layer(images, training=True)
+        images = ops.clip(images, 0.0, 255.0)
+        return images, ops.cast(masks > 0.5, "float32")

@@ -1,0 +1,138 @@
+import cv2
+import numpy as np
+import pytest
+
+from catunet import augment, data
+from catunet.errors import CatunetError
+from catunet.train import train
+from tests.test_train import tiny
+
+
+def drawn_batch(n=4, size=64):
+    """Masks of drawn shapes, and photos that are those shapes in white."""
+    masks = np.zeros((n, size, size, 1), np.float32)
+    for i in range(n):
+        cv2.rectangle(masks[i], (8 + i, 10), (30 + 2 * i, 50), 1.0, -1)
+        cv2.circle(masks[i], (45, 20 + 3 * i), 9, 1.0, -1)
+    images = np.repeat(masks * 255.0, 3, axis=-1)
+    return images, masks
+
+
+@pytest.mark.parametrize("spec", [
+    "flip", "rotate=0.1", "zoom=0.2", "translate=0.2", "elastic=8",
+    "flip,rotate,zoom,translate,elastic",
+])
+def test_geometric_transforms_move_image_and_mask_together(spec):
+    images, masks = drawn_batch()
+    out_images, out_masks = augment.Augmenter(augment.parse_spec(spec), seed=3)(
+        images, masks)
+    out_images, out_masks = np.asarray(out_images), np.asarray(out_masks)
+    assert not np.array_equal(out_masks, masks) or spec == "flip"
+    shape_in_image = (out_images[..., :1] > 127.5).astype(np.float32)
+    agreement = (shape_in_image == out_masks).mean()
+    assert agreement > 0.999
+
+
+@pytest.mark.parametrize("spec", ["recommended", "elastic=10", "rotate=0.25"])
+def test_masks_stay_binary(spec):
+    images, masks = drawn_batch()
+    _, out_masks = augment.Augmenter(augment.parse_spec(spec), seed=0)(
+        images, masks)
+    assert set(np.unique(np.asarray(out_masks))) <= {0.0, 1.0}
+
+
+def test_photometric_transforms_leave_the_mask_alone():
+    images, masks = drawn_batch()
+    images = images * 0.5 + 40
+    out_images, out_masks = augment.Augmenter(
+        augment.parse_spec("brightness=0.3,contrast=0.3"), seed=1)(images, masks)
+    np.testing.assert_array_equal(np.asarray(out_masks), masks)
+    assert not np.allclose(np.asarray(out_images), images)
+    assert np.asarray(out_images).min() >= 0 and np.asarray(out_images).max() <= 255
+
+
+def test_same_seed_same_draws():
+    images, masks = drawn_batch()
+
+    def draw(seed):
+        aug = augment.Augmenter(augment.parse_spec("recommended"), seed=seed)
+        return [np.asarray(t) for t in aug(images, masks)]
+
+    first, again, other = draw(5), draw(5), draw(6)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_pipeline_with_augmentation_is_deterministic(shapes_dir):
+    images, masks = data.load_pairs(data.find_pairs(shapes_dir), size=32)
+
+    def epoch(seed):
+        ds = data.make_dataset(images, masks, 4, shuffle=True, seed=seed,
+                               augment=augment.Augmenter(
+                                   augment.parse_spec("recommended"), seed=seed))
+        return np.concatenate([x.numpy() for x, _ in ds])
+
+    np.testing.assert_array_equal(epoch(1), epoch(1))
+
+
+def test_elastic_without_displacement_is_the_identity():
+    images, _ = drawn_batch()
+    layer = augment.ElasticDeformation(sigma=0.0)
+    np.testing.assert_array_equal(np.asarray(layer(images)), images)
+    rows = np.broadcast_to(np.arange(64.0)[None, :, None], (4, 64, 64))
+    cols = np.broadcast_to(np.arange(64.0)[None, None, :], (4, 64, 64))
+    sampled = augment.bilinear_sample(images, rows, cols)
+    np.testing.assert_allclose(np.asarray(sampled), images)
+
+
+def test_bilinear_sample_by_hand():
+    image = np.array([[0.0, 10.0], [20.0, 30.0]])[None, :, :, None]
+    rows = np.array([[[0.5, 0.0], [1.0, 1.5]]])
+    cols = np.array([[[0.5, 0.25], [1.0, 0.0]]])
+    # (0.5, 0.5) is the mean of all four; (0, 0.25) a quarter of the way to
+    # 10; (1.5, 0) lies past the edge and reflects to (0.5, 0).
+    np.testing.assert_allclose(
+        np.asarray(augment.bilinear_sample(image, rows, cols))[0, ..., 0],
+        [[15.0, 2.5], [30.0, 10.0]])
+
+
+def test_elastic_layer_config_round_trips():
+    layer = augment.ElasticDeformation(sigma=4.0, grid=5, seed=2)
+    clone = augment.ElasticDeformation.from_config(layer.get_config())
+    assert (clone.sigma, clone.grid, clone.seed) == (4.0, 5, 2)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("", {}),
+    ("flip", {"flip": 1.0}),
+    ("rotate=0.1,elastic", {"rotate": 0.1, "elastic": 4.0}),
+    ("recommended", {k: v[0] for k, v in augment.TECHNIQUES.items()}),
+])
+def test_parse_spec(spec, expected):
+    assert augment.parse_spec(spec) == expected
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("blur", "unknown augmentation 'blur'"), ("zoom=big", "must be a number"),
+])
+def test_parse_spec_errors(spec, match):
+    with pytest.raises(CatunetError, match=match):
+        augment.parse_spec(spec)
+
+
+def test_only_the_training_images_are_augmented(tmp_path, shapes_dir,
+                                                monkeypatch):
+    calls = []
+    real = data.make_dataset
+
+    def spy(images, masks, batch_size, shuffle=False, seed=0, augment=None):
+        calls.append((len(images), shuffle, augment is not None))
+        return real(images, masks, batch_size, shuffle, seed, augment)
+
+    monkeypatch.setattr(data, "make_dataset", spy)
+    train(tiny(tmp_path, shapes_dir, folds=3, augment="recommended"), verbose=0)
+    # 12 pairs: 4 test, 8 train = 5 fitted + 3 validation (fold 0 of 3).
+    assert calls[0] == (5, True, True)     # fitted: shuffled, augmented
+    assert calls[1] == (3, False, False)   # validation: neither
+    assert len(calls) == 2                 # the test set never enters training
