@@ -75,6 +75,31 @@ def check_run_folder(config):
                 f"({'; '.join(changed)}); choose another --out or delete it")
 
 
+def make_datasets(config, data_dir):
+    """The training and validation pipelines of a run; never the test part.
+
+    Returns:
+        ``(train_ds, val_ds or None, manifest)``.
+    """
+    pairs = data.find_pairs(data_dir)
+    train_pairs, _, manifest = load_split_for(config, pairs, data_dir)
+    fit_pairs, val_pairs = splits.validation_fold(
+        train_pairs, config.folds, config.val_fold, seed=manifest["seed"])
+    techniques = parse_spec(config.augment)
+    augment = Augmenter(techniques, seed=config.seed) if techniques else None
+    x, y = data.load_pairs(fit_pairs, config.image_size)
+    train_ds = data.make_dataset(x, y, config.batch_size, shuffle=True,
+                                 seed=config.seed, augment=augment)
+    val_ds = None
+    if val_pairs:
+        vx, vy = data.load_pairs(val_pairs, config.image_size)
+        val_ds = data.make_dataset(vx, vy, config.batch_size)
+    print(f"Training on {len(fit_pairs)} images"
+          + (f", validating on {len(val_pairs)}" if val_pairs else "")
+          + f" (test set of {len(manifest['test'])} untouched)")
+    return train_ds, val_ds, manifest
+
+
 def compile_model(config):
     model = build_unet(
         input_shape=(config.image_size, config.image_size, 3),
@@ -119,7 +144,7 @@ def train(config, verbose=1, callbacks=()):
         A ``Run``.
     """
     get_loss(config.loss)  # fail on bad input before any work
-    techniques = parse_spec(config.augment)
+    parse_spec(config.augment)
     if config.init:
         load_model(config.init)
     data_dir = resolve_data_dir(config.data_dir)
@@ -131,25 +156,10 @@ def train(config, verbose=1, callbacks=()):
               "delete the folder to train again")
         return Run(config, folder, model_path(config), 0.0, config.epochs)
 
-    pairs = data.find_pairs(data_dir)
-    train_pairs, _, manifest = load_split_for(config, pairs, data_dir)
-    fit_pairs, val_pairs = splits.validation_fold(
-        train_pairs, config.folds, config.val_fold, seed=manifest["seed"])
+    keras.utils.set_random_seed(config.seed)  # weights, dropout, shuffling
+    train_ds, val_ds, manifest = make_datasets(config, data_dir)
     atomic.write_json(folder / "config.json", config.to_dict())
     atomic.write_json(folder / "split.json", manifest)
-
-    keras.utils.set_random_seed(config.seed)
-    x, y = data.load_pairs(fit_pairs, config.image_size)
-    augment = Augmenter(techniques, seed=config.seed) if techniques else None
-    train_ds = data.make_dataset(x, y, config.batch_size, shuffle=True,
-                                 seed=config.seed, augment=augment)
-    val_ds = None
-    if val_pairs:
-        vx, vy = data.load_pairs(val_pairs, config.image_size)
-        val_ds = data.make_dataset(vx, vy, config.batch_size)
-    print(f"Training on {len(fit_pairs)} images"
-          + (f", validating on {len(val_pairs)}" if val_pairs else "")
-          + f" (test set of {len(manifest['test'])} untouched)")
 
     model = compile_model(config)
     if config.init:

@@ -194,3 +194,20 @@ def test_evaluate_defaults_to_the_folder_the_model_was_trained_on(
     assert report["data_dir"] == str(shapes_dir)
     test = json.loads((tmp_path / "split.json").read_text())["test"]
     assert [row["image"] for row in report["images"]] == [i for i, _ in test]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], ""), (["--augment"], "recommended"), (["--augment", "flip,elastic=3"],
+                                               "flip,elastic=3"),
+])
+def test_augment_flag(argv, expected):
+    import train as cli
+    assert cli.parse_args(argv).augment == expected
+
+
+def test_cli_bad_augment_spec_is_one_line(tmp_path, shapes_dir):
+    result = run_cli("train.py", "--data-dir", str(shapes_dir),
+                     "--augment", "blur", "--out", str(tmp_path / "r"))
+    assert result.returncode == 1
+    assert "unknown augmentation 'blur'" in result.stderr
+    assert "Traceback" not in result.stderr
