@@ -19,8 +19,12 @@ def parse_args(argv=None):
         "manifest; the test images are never used for training. Rerun the "
         "same command with the same --out to resume an interrupted run.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--stage", choices=["cats"], default=DEFAULTS.stage,
-                   help="what to train: 'cats' trains on the cat set")
+    p.add_argument("--stage", choices=["cats", "pretrain", "voc"],
+                   default=DEFAULTS.stage,
+                   help="what to train: 'cats' the cat set; 'pretrain' any "
+                   "--data-dir of images and masks (for --init later); 'voc' "
+                   "Pascal VOC 2012 through tensorflow-datasets. The model is "
+                   "saved as <stage>.keras")
     p.add_argument("--data-dir", default=None,
                    help="folder with images/ and masks/ (default: "
                    "$CATUNET_DATA_DIR, else data/cats, downloaded if missing)")
@@ -63,8 +67,18 @@ def parse_args(argv=None):
                    help="augment the training images: alone, the recommended "
                    "set; or a list such as flip,rotate=0.1,elastic (techniques: "
                    f"{', '.join(TECHNIQUES)}; '=x' sets a strength)")
-    p.add_argument("--out", default=DEFAULTS.out,
-                   help="run folder: model, config.json, history.csv, split.json")
+    p.add_argument("--tfds-dir", default=None,
+                   help="--stage voc: TFDS data folder (default: TFDS's, "
+                   "~/tensorflow_datasets)")
+    p.add_argument("--manual-dir", default=None,
+                   help="--stage voc: folder holding VOCtrainval_11-May-2012.tar "
+                   "or the VOCdevkit extracted from it (offline use)")
+    p.add_argument("--voc-classes", default=DEFAULTS.voc_classes,
+                   help="--stage voc: comma-separated VOC classes that count "
+                   "as foreground, e.g. cat,dog,horse (default: all 20)")
+    p.add_argument("--out", default=None,
+                   help="run folder: model, config.json, history.csv, "
+                   "split.json (default: runs/<stage>)")
     return p.parse_args(argv)
 
 

@@ -18,9 +18,11 @@ class TrainConfig:
     """Settings of one training run.
 
     Attributes:
-        stage: What is trained; ``cats`` trains on the cat set.
+        stage: What is trained: ``cats`` (the cat set), ``pretrain`` (any
+            folder of images and masks, for transfer learning) or ``voc``
+            (Pascal VOC 2012 through TFDS). The model is ``<stage>.keras``.
         data_dir: Data folder (``images/`` + ``masks/``); None looks in
-            ``$CATUNET_DATA_DIR`` then ``data/cats``.
+            ``$CATUNET_DATA_DIR`` then ``data/cats``. ``pretrain`` needs it.
         split: The split manifest; None means ``data/splits/<folder>.json``,
             made on first use.
         split_seed: Seed of the train/test split when it has to be made.
@@ -40,7 +42,11 @@ class TrainConfig:
         init: A ``.keras`` model whose same-named layers initialise this one.
         augment: Augmentation spec, e.g. ``"flip,rotate=0.1,elastic"`` or
             ``"recommended"`` (see ``catunet.augment``); empty for none.
-        out: The run folder.
+        tfds_dir: TFDS data folder for ``voc`` (None: TFDS's default).
+        manual_dir: Folder holding VOC's tar or ``VOCdevkit`` (``voc``).
+        voc_classes: Comma-separated VOC classes that count as foreground
+            (``voc``); empty: all 20.
+        out: The run folder; None means ``runs/<stage>``.
     """
 
     stage: str = "cats"
@@ -61,7 +67,10 @@ class TrainConfig:
     image_size: int = 128
     init: str | None = None
     augment: str = ""
-    out: str = "runs/cats"
+    tfds_dir: str | None = None
+    manual_dir: str | None = None
+    voc_classes: str = ""
+    out: str | None = None
 
     def to_dict(self):
         return dataclasses.asdict(self)

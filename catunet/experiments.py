@@ -2,6 +2,7 @@
 
     python -m catunet.experiments losses        # reports/losses.md
     python -m catunet.experiments augmentation  # reports/augmentation.md
+    python -m catunet.experiments default       # reports/default.json
 
 Seed ``s`` of every variant trains on the training part minus fold ``s`` of
 a ``seeds``-fold partition, and is scored on fold ``s`` (validation: the
@@ -221,6 +222,27 @@ def pipeline_rates(study, spec="recommended"):
             "train_images_per_s": training}
 
 
+def default_run(data_dir=None, out=RUNS / "default", report=REPORTS):
+    """Trains the default config on the whole training part, times it and
+    scores it on the test part: the numbers the README gives for
+    ``python train.py --stage cats``."""
+    from catunet.evaluate import evaluate
+
+    config = TrainConfig(data_dir=data_dir, out=str(out))
+    run = train(config, verbose=2)
+    if not run.seconds:
+        saved = Path(report) / "default.json"
+        raise CatunetError(f"{out} was already trained, so it cannot be "
+                           f"timed; delete it to rerun (last result: {saved})")
+    scores = evaluate(run.model_path, data_dir)
+    summary = {"command": "python -m catunet.experiments default",
+               "config": run.config.to_dict(), "train_seconds": run.seconds,
+               "machine": f"{platform.machine()}, {platform.system()}",
+               "test": {k: scores[k] for k in ("count", "mean", "std")}}
+    atomic.write_json(Path(report) / "default.json", summary)
+    return summary
+
+
 def _common_flags(parser, runs):
     parser.add_argument("--data-dir", default=None,
                         help="the cat set (default: $CATUNET_DATA_DIR, else "
@@ -257,8 +279,24 @@ def main(argv=None):
     augmentation.add_argument("--variant", action="append",
                               choices=list(AUGMENT_VARIANTS),
                               help="run only these variants (repeatable)")
+    default = sub.add_parser(
+        "default", help="train, time and test the default config; writes "
+        "reports/default.json",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    default.add_argument("--data-dir", default=None,
+                         help="the cat set (default: $CATUNET_DATA_DIR, else "
+                         "data/cats)")
+    default.add_argument("--runs", default=str(RUNS / "default"),
+                         help="the run folder")
+    default.add_argument("--report", default=str(REPORTS),
+                         help="folder of default.json")
     args = p.parse_args(argv)
     try:
+        if args.experiment == "default":
+            summary = default_run(args.data_dir, args.runs, args.report)
+            print(f"Trained in {summary['train_seconds'] / 60:.1f} min; test "
+                  f"Dice {summary['test']['mean']['dice']:.3f}")
+            return
         if args.experiment == "losses":
             summary = compare_losses(args.data_dir, args.width, args.epochs,
                                      args.seeds, args.runs,

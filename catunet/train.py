@@ -61,6 +61,27 @@ def load_split_for(config, pairs, data_dir):
     return train, test, manifest
 
 
+def resolve_paths(config):
+    """Checks the settings and fills in the data and run folders.
+
+    Everything that can be wrong with the input fails here, before any work.
+    """
+    if config.stage not in STAGES:
+        raise CatunetError(f"unknown stage {config.stage!r}; choose from "
+                           f"{', '.join(STAGES)}")
+    get_loss(config.loss)
+    parse_spec(config.augment)
+    if config.init:
+        load_model(config.init)
+    if config.stage == "pretrain" and not config.data_dir:
+        raise CatunetError("--stage pretrain needs --data-dir: the folder of "
+                           "images and masks to pre-train on")
+    data_dir = None if config.stage == "voc" else str(
+        resolve_data_dir(config.data_dir))
+    return dataclasses.replace(config, data_dir=data_dir,
+                               out=config.out or f"runs/{config.stage}")
+
+
 def check_run_folder(config):
     """Refuses a run folder that holds a run with other settings."""
     saved = Path(config.out) / "config.json"
@@ -75,28 +96,52 @@ def check_run_folder(config):
                 f"({'; '.join(changed)}); choose another --out or delete it")
 
 
-def make_datasets(config, data_dir):
-    """The training and validation pipelines of a run; never the test part.
+STAGES = ("cats", "pretrain", "voc")
+
+
+def load_arrays(config, data_dir):
+    """Decoded training and held-out arrays of a run; never the test part.
+
+    For ``voc`` they are VOC's official train and validation splits; for the
+    other stages the training part of the split manifest and, with
+    ``folds``, one fold of it held out.
 
     Returns:
-        ``(train_ds, val_ds or None, manifest)``.
+        ``((x, y), (vx, vy) or None, manifest or None)``.
     """
+    if config.stage == "voc":
+        from catunet.datasets.voc import load_voc
+
+        kwargs = dict(size=config.image_size, tfds_dir=config.tfds_dir,
+                      manual_dir=config.manual_dir, classes=config.voc_classes)
+        return load_voc("train", **kwargs), load_voc("validation", **kwargs), None
     pairs = data.find_pairs(data_dir)
     train_pairs, _, manifest = load_split_for(config, pairs, data_dir)
     fit_pairs, val_pairs = splits.validation_fold(
         train_pairs, config.folds, config.val_fold, seed=manifest["seed"])
+    fitted = data.load_pairs(fit_pairs, config.image_size)
+    held_out = data.load_pairs(val_pairs, config.image_size) if val_pairs else None
+    return fitted, held_out, manifest
+
+
+def make_datasets(config, data_dir):
+    """The training and validation pipelines of a run; never the test part.
+
+    Returns:
+        ``(train_ds, val_ds or None, manifest or None)``.
+    """
+    (x, y), held_out, manifest = load_arrays(config, data_dir)
     techniques = parse_spec(config.augment)
     augment = Augmenter(techniques, seed=config.seed) if techniques else None
-    x, y = data.load_pairs(fit_pairs, config.image_size)
     train_ds = data.make_dataset(x, y, config.batch_size, shuffle=True,
                                  seed=config.seed, augment=augment)
     val_ds = None
-    if val_pairs:
-        vx, vy = data.load_pairs(val_pairs, config.image_size)
-        val_ds = data.make_dataset(vx, vy, config.batch_size)
-    print(f"Training on {len(fit_pairs)} images"
-          + (f", validating on {len(val_pairs)}" if val_pairs else "")
-          + f" (test set of {len(manifest['test'])} untouched)")
+    if held_out is not None:
+        val_ds = data.make_dataset(*held_out, config.batch_size)
+    print(f"Training on {len(x)} images"
+          + (f", validating on {len(held_out[0])}" if held_out else "")
+          + (f" (test set of {len(manifest['test'])} untouched)" if manifest
+             else ""))
     return train_ds, val_ds, manifest
 
 
@@ -143,12 +188,8 @@ def train(config, verbose=1, callbacks=()):
     Returns:
         A ``Run``.
     """
-    get_loss(config.loss)  # fail on bad input before any work
-    parse_spec(config.augment)
-    if config.init:
-        load_model(config.init)
-    data_dir = resolve_data_dir(config.data_dir)
-    config = dataclasses.replace(config, data_dir=str(data_dir))
+    config = resolve_paths(config)
+    data_dir = config.data_dir
     folder = Path(config.out)
     check_run_folder(config)
     if model_path(config).exists():
@@ -159,7 +200,8 @@ def train(config, verbose=1, callbacks=()):
     keras.utils.set_random_seed(config.seed)  # weights, dropout, shuffling
     train_ds, val_ds, manifest = make_datasets(config, data_dir)
     atomic.write_json(folder / "config.json", config.to_dict())
-    atomic.write_json(folder / "split.json", manifest)
+    if manifest:
+        atomic.write_json(folder / "split.json", manifest)
 
     model = compile_model(config)
     if config.init:

@@ -211,3 +211,34 @@ def test_cli_bad_augment_spec_is_one_line(tmp_path, shapes_dir):
     assert result.returncode == 1
     assert "unknown augmentation 'blur'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_pretrain_stage_on_any_folder(tmp_path, shapes_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(stage="pretrain", data_dir=str(shapes_dir), width=2,
+                         depth=2, epochs=1, image_size=32)
+    run = train(config, verbose=0)
+    assert run.model_path.resolve() == tmp_path / "runs" / "pretrain" / "pretrain.keras"
+    # The folder got its own split, made on first use.
+    manifest = json.loads((tmp_path / "data" / "splits" / "shapes.json").read_text())
+    assert len(manifest["test"]) == 4
+
+
+def test_pretrain_needs_a_data_dir(monkeypatch):
+    monkeypatch.delenv("CATUNET_DATA_DIR", raising=False)
+    with pytest.raises(CatunetError, match="--stage pretrain needs --data-dir"):
+        train(TrainConfig(stage="pretrain"), verbose=0)
+
+
+def test_voc_stage_on_dummy_voc(tmp_path):
+    from catunet.datasets.voc_segmentation import voc_segmentation_dataset_builder as voc
+
+    dummy = voc.__file__.replace("voc_segmentation_dataset_builder.py", "dummy_data")
+    config = TrainConfig(stage="voc", manual_dir=dummy,
+                         tfds_dir=str(tmp_path / "tfds"), width=2, depth=2,
+                         epochs=1, image_size=32, out=str(tmp_path / "voc"))
+    run = train(config, verbose=0)
+    assert run.model_path.name == "voc.keras"
+    assert not (tmp_path / "voc" / "split.json").exists()  # VOC's own splits
+    with open(tmp_path / "voc" / "history.csv") as f:
+        assert "val_dice_coefficient" in next(csv.DictReader(f))

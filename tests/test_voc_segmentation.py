@@ -37,3 +37,26 @@ def test_offline_error_says_what_to_put_where(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match=f"{voc.ARCHIVE}.*VOCdevkit"):
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
             manual_dir=str(tmp_path / "empty")))
+
+
+def test_voc_becomes_binary_foreground(monkeypatch, tmp_path):
+    from catunet.datasets import voc
+
+    images, masks = voc.load_voc("train", size=32, tfds_dir=str(tmp_path),
+                                 manual_dir=str(DUMMY))
+    assert images.shape == (3, 32, 32, 3) and masks.shape == (3, 32, 32, 1)
+    assert set(np.unique(masks)) == {0, 1}
+    # Only the photo of a cat (class 8) is kept with classes="cat".
+    cats, _ = voc.load_voc("train", size=32, tfds_dir=str(tmp_path),
+                           manual_dir=str(DUMMY), classes="cat")
+    assert len(cats) == 1
+
+
+def test_foreground_counts_void_and_chosen_classes():
+    from catunet.datasets import voc
+
+    segmentation = np.array([[0, 8, 255], [12, 15, 0]])
+    np.testing.assert_array_equal(voc.foreground(segmentation, [8, 12]),
+                                  [[0, 1, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match="unknown VOC classes"):
+        voc.class_ids("cat,unicorn")
