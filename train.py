@@ -62,10 +62,11 @@ def parse_args(argv=None):
     p.add_argument("--init", default=None,
                    help="a .keras model to initialise from: its layers' weights "
                    "are copied by name (widths and depths must match)")
-    p.add_argument("--augment", nargs="?", const="recommended", default="",
-                   metavar="SPEC",
-                   help="augment the training images: alone, the recommended "
-                   "set; or a list such as flip,rotate=0.1,elastic (techniques: "
+    p.add_argument("--augment", nargs="?", const="recommended",
+                   default=DEFAULTS.augment, metavar="SPEC",
+                   help="augment the training images: 'recommended' (also "
+                   "--augment alone), 'none', or a list such as "
+                   "flip,rotate=0.1,elastic (techniques: "
                    f"{', '.join(TECHNIQUES)}; '=x' sets a strength)")
     p.add_argument("--tfds-dir", default=None,
                    help="--stage voc: TFDS data folder (default: TFDS's, "

@@ -34,10 +34,10 @@ RECOMMENDED = tuple(TECHNIQUES)
 def parse_spec(spec):
     """Turns ``"flip,rotate=0.1"`` into ``{"flip": 1.0, "rotate": 0.1}``.
 
-    An empty spec means no augmentation; ``"recommended"`` means every
-    technique at its default strength.
+    An empty spec or ``"none"`` means no augmentation; ``"recommended"``
+    means every technique at its default strength.
     """
-    if not spec:
+    if not spec or spec == "none":
         return {}
     if spec == "recommended":
         return {name: TECHNIQUES[name][0] for name in RECOMMENDED}

@@ -42,6 +42,7 @@ class TrainConfig:
         init: A ``.keras`` model whose same-named layers initialise this one.
         augment: Augmentation spec, e.g. ``"flip,rotate=0.1,elastic"`` or
             ``"recommended"`` (see ``catunet.augment``); empty for none.
+            The default won on validation in ``reports/augmentation.md``.
         tfds_dir: TFDS data folder for ``voc`` (None: TFDS's default).
         manual_dir: Folder holding VOC's tar or ``VOCdevkit`` (``voc``).
         voc_classes: Comma-separated VOC classes that count as foreground
@@ -66,7 +67,7 @@ class TrainConfig:
     val_fold: int = 0
     image_size: int = 128
     init: str | None = None
-    augment: str = ""
+    augment: str = "recommended"
     tfds_dir: str | None = None
     manual_dir: str | None = None
     voc_classes: str = ""

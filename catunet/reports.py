@@ -61,6 +61,35 @@ def dice_plot(summary, title):
     return fig
 
 
+def learning_curves(summary, metric="dice_coefficient"):
+    """Training and validation Dice per epoch of every run (from history.csv)."""
+    import csv
+
+    import matplotlib.pyplot as plt
+
+    names = list(summary["results"])
+    fig, axes = plt.subplots(1, len(names), figsize=(3 * len(names), 3),
+                             sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for k, run in enumerate(summary["results"][name]):
+            path = Path(run["config"]["out"]) / "history.csv"
+            if not path.exists():
+                continue
+            with open(path) as f:
+                rows = list(csv.DictReader(f))
+            epochs = [int(r["epoch"]) + 1 for r in rows]
+            ax.plot(epochs, [float(r[metric]) for r in rows], color=f"C{k}",
+                    linestyle=":", label=f"seed {k} train")
+            ax.plot(epochs, [float(r[f"val_{metric}"]) for r in rows],
+                    color=f"C{k}", label=f"seed {k} validation")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+    axes[0][0].set_ylabel("Dice")
+    axes[0][-1].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
 def settings_section(summary, command):
     s = summary["settings"]
     return [
@@ -97,14 +126,18 @@ def write_losses_report(summary, folder=REPORTS):
 
     folder = Path(folder)
     atomic.write_json(folder / "losses.json", summary)
-    fig = dice_plot(summary, "Loss comparison on the cat set")
-    fig.savefig(folder / "losses.png", dpi=120)
-    plt.close(fig)
+    figures = {"losses.png": dice_plot(summary, "Loss comparison on the cat set"),
+               "losses-curves.png": learning_curves(summary)}
+    for name, fig in figures.items():
+        fig.savefig(folder / name, dpi=100)
+        plt.close(fig)
     s = summary["settings"]
     command = (f"python -m catunet.experiments losses --width {s['width']} "
                f"--epochs {s['epochs']} --seeds {summary['seeds']}")
     lines = ["# Loss comparison", "", *results_table(summary, "loss"), "",
              "![validation and test Dice per loss](losses.png)", "",
+             "Training (dotted) and validation (solid) Dice per epoch of "
+             "every run:", "", "![learning curves](losses-curves.png)", "",
              "Per-seed test Dice:", ""]
     for name, runs in summary["results"].items():
         lines.append(f"- {name}: "
@@ -167,7 +200,8 @@ def write_augmentation_report(summary, study, folder=REPORTS):
         plt.close(fig)
     s, rates = summary["settings"], summary["rates"]
     command = (f"python -m catunet.experiments augmentation --width "
-               f"{s['width']} --epochs {s['epochs']} --seeds {summary['seeds']}")
+               f"{s['width']} --epochs {s['epochs']} --seeds {summary['seeds']}"
+               + "".join(f" --variant {name}" for name in summary["variants"]))
     lines = ["# Data augmentation", "",
              f"Loss `{s['loss']}` (the loss comparison's winner), "
              f"{s['epochs']} epochs for every variant: the same number of "

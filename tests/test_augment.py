@@ -105,6 +105,7 @@ def test_elastic_layer_config_round_trips():
 
 @pytest.mark.parametrize("spec, expected", [
     ("", {}),
+    ("none", {}),
     ("flip", {"flip": 1.0}),
     ("rotate=0.1,elastic", {"rotate": 0.1, "elastic": 4.0}),
     ("recommended", {k: v[0] for k, v in augment.TECHNIQUES.items()}),

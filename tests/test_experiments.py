@@ -79,3 +79,9 @@ def test_augmentation_report_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
     for name in ["augmentation.png", "augmentation-techniques.png",
                  "augmentation-test-grid.png", "augmentation-test-large.png"]:
         assert (tmp_path / "reports" / name).stat().st_size > 0
+
+
+def test_default_augmentation_is_the_validation_winner():
+    summary = json.loads((ROOT / "reports" / "augmentation.json").read_text())
+    assert TrainConfig().augment == summary["variants"][summary["winner"]]["augment"]
+    assert summary["settings"]["loss"] == TrainConfig().loss

@@ -197,8 +197,8 @@ def test_evaluate_defaults_to_the_folder_the_model_was_trained_on(
 
 
 @pytest.mark.parametrize("argv, expected", [
-    ([], ""), (["--augment"], "recommended"), (["--augment", "flip,elastic=3"],
-                                               "flip,elastic=3"),
+    ([], "recommended"), (["--augment"], "recommended"),
+    (["--augment", "none"], "none"), (["--augment", "flip,elastic=3"], "flip,elastic=3"),
 ])
 def test_augment_flag(argv, expected):
     import train as cli
