@@ -43,7 +43,7 @@ def dice_plot(summary, title):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (name, runs) in enumerate(summary["results"].items()):
+    for i, runs in enumerate(summary["results"].values()):
         ax.scatter([i - 0.1] * len(runs), [r["val_dice"] for r in runs],
                    marker="o", color="tab:blue",
                    label="validation (per seed)" if i == 0 else None)
@@ -194,6 +194,7 @@ def write_augmentation_report(summary, study, folder=REPORTS):
     folder = Path(folder)
     atomic.write_json(folder / "augmentation.json", summary)
     figures = {"augmentation.png": dice_plot(summary, "Augmentation on the cat set"),
+               "augmentation-curves.png": learning_curves(summary),
                **augmentation_figures(summary, study)}
     for name, fig in figures.items():
         fig.savefig(folder / name, dpi=100)
@@ -211,6 +212,8 @@ def write_augmentation_report(summary, study, folder=REPORTS):
     for name, spec in summary["variants"].items():
         lines.append(f"| {name} | `{spec['augment'] or '(none)'}` |")
     lines += ["", "![validation and test Dice per variant](augmentation.png)", "",
+              "Training (dotted) and validation (solid) Dice per epoch:", "",
+              "![learning curves](augmentation-curves.png)", "",
               "## What each technique does", "",
               "One training photo and its mask under each technique at its "
               "default strength, and one draw of all of them together:", "",

@@ -76,7 +76,8 @@ def test_augmentation_report_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
     experiments.write_augmentation_report(summary, study, tmp_path / "reports")
     text = (tmp_path / "reports" / "augmentation.md").read_text()
     assert "| elastic-only **(winner)**" in text and "`elastic`" in text
-    for name in ["augmentation.png", "augmentation-techniques.png",
+    for name in ["augmentation.png", "augmentation-curves.png",
+                 "augmentation-techniques.png",
                  "augmentation-test-grid.png", "augmentation-test-large.png"]:
         assert (tmp_path / "reports" / name).stat().st_size > 0
 

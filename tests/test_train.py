@@ -164,7 +164,7 @@ def test_init_restores_weights_by_name(tmp_path, shapes_dir):
     run = train(second, verbose=0)
     a, b = load_model(first.model_path), load_model(run.model_path)
     for layer in a.layers:
-        for wa, wb in zip(layer.get_weights(), b.get_layer(layer.name).get_weights()):
+        for wa, wb in zip(layer.get_weights(), b.get_layer(layer.name).get_weights(), strict=True):
             np.testing.assert_array_equal(wa, wb)
 
 
