@@ -4,13 +4,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from catunet.cli import HelpFormatter
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Print per-image Dice, IoU and pixel accuracy of a model "
         "and save them as JSON. By default it scores the test part of the "
         "split the model was trained with.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--model", required=True, help="the .keras model file")
     p.add_argument("--data-dir", default=None,
                    help="folder with images/ and masks/ (default: "

@@ -7,6 +7,7 @@ import sys
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
 from catunet.augment import TECHNIQUES
+from catunet.cli import HelpFormatter
 from catunet.losses import LOSSES
 
 DEFAULTS = TrainConfig()
@@ -18,7 +19,7 @@ def parse_args(argv=None):
         "train/test split is read from (or, the first time, written to) a "
         "manifest; the test images are never used for training. Rerun the "
         "same command with the same --out to resume an interrupted run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--stage", choices=["cats", "pretrain", "voc"],
                    default=DEFAULTS.stage,
                    help="what to train: 'cats' the cat set; 'pretrain' any "

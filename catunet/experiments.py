@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from catunet import atomic, data, split as splits
+from catunet.cli import HelpFormatter
 from catunet.config import TrainConfig
 from catunet.datasets.cats import resolve_data_dir
 from catunet.errors import CatunetError
@@ -273,14 +274,14 @@ def main(argv=None):
     sub = p.add_subparsers(dest="experiment", required=True)
     losses = sub.add_parser(
         "losses", help="compare the losses; writes reports/losses.*",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     _common_flags(losses, "losses")
     losses.add_argument("--loss", action="append", choices=list(LOSSES),
                         help="compare only these losses (repeatable)")
     augmentation = sub.add_parser(
         "augmentation", help="with and without augmentation, elastic on and "
         "off; writes reports/augmentation.*",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     _common_flags(augmentation, "augmentation")
     augmentation.add_argument("--variant", action="append",
                               choices=list(AUGMENT_VARIANTS),
@@ -289,7 +290,7 @@ def main(argv=None):
     default = sub.add_parser(
         "default", help="train, time and test the default config; writes "
         "reports/default.json",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     default.add_argument("--data-dir", default=None,
                          help="the cat set (default: $CATUNET_DATA_DIR, else "
                          "data/cats)")
