@@ -66,14 +66,18 @@ class Study:
                    data.load_pairs(test_pairs, size),
                    [data.load_pairs(fold, size) for fold in folds])
 
+    def train_arrays(self):
+        """The whole training part, from the folds already decoded (they
+        partition it)."""
+        return tuple(np.concatenate(parts) for parts in zip(*self.val))
+
     def baselines(self):
         """Test Dice of two models that ignore the image.
 
         ``all-cat`` predicts foreground everywhere; ``mean-mask`` predicts
         the pixel-wise mean of the training masks, thresholded at 0.5.
         """
-        train_masks = data.load_pairs(self.train_pairs, self.base.image_size)[1]
-        train_masks = train_masks.astype(np.float32)
+        train_masks = self.train_arrays()[1].astype(np.float32)
         test_masks = self.test[1].astype(np.float32)
         mean_mask = np.broadcast_to(train_masks.mean(axis=0, keepdims=True),
                                     test_masks.shape)
@@ -209,7 +213,7 @@ def pipeline_rates(study, spec="recommended"):
     from catunet.train import compile_model
 
     config = study.base
-    images, masks = data.load_pairs(study.train_pairs, config.image_size)
+    images, masks = study.train_arrays()
     dataset = data.make_dataset(
         images, masks, config.batch_size, shuffle=True, seed=0,
         augment=Augmenter(parse_spec(spec), seed=0)).repeat()
