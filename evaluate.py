@@ -15,9 +15,9 @@ def parse_args(argv=None):
         formatter_class=HelpFormatter)
     p.add_argument("--model", required=True, help="the .keras model file")
     p.add_argument("--data-dir", default=None,
-                   help="folder with images/ and masks/ (default: "
-                   "$CATUNET_DATA_DIR, else the folder the model was trained "
-                   "on, else data/cats)")
+                   help="folder with images/ and masks/ (default: the folder "
+                   "the model was trained on, if it is still there, else "
+                   "$CATUNET_DATA_DIR, else data/cats)")
     p.add_argument("--split", default=None,
                    help="split manifest (default: split.json beside the model)")
     p.add_argument("--all", action="store_true",

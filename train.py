@@ -4,10 +4,11 @@ import argparse
 import dataclasses
 import sys
 
-from catunet.config import TrainConfig
+from catunet.config import PRECISIONS, TrainConfig
 from catunet.errors import CatunetError
 from catunet.augment import TECHNIQUES
 from catunet.cli import HelpFormatter
+from catunet.distribute import STRATEGIES
 from catunet.losses import LOSSES
 
 DEFAULTS = TrainConfig()
@@ -63,6 +64,12 @@ def parse_args(argv=None):
     p.add_argument("--init", default=None,
                    help="a .keras model to initialise from: its layers' weights "
                    "are copied by name (widths and depths must match)")
+    p.add_argument("--freeze-epochs", type=int, default=DEFAULTS.freeze_epochs,
+                   help="with --init: train the first this-many epochs with the "
+                   "encoder (contracting path) frozen, then unfreeze it")
+    p.add_argument("--fine-tune-learning-rate", type=float, default=None,
+                   help="with --freeze-epochs: Adam learning rate once the "
+                   "encoder is unfrozen (default: --learning-rate)")
     p.add_argument("--augment", nargs="?", const="recommended",
                    default=DEFAULTS.augment, metavar="SPEC",
                    help="augment the training images: 'recommended' (also "
@@ -78,6 +85,16 @@ def parse_args(argv=None):
     p.add_argument("--voc-classes", default=DEFAULTS.voc_classes,
                    help="--stage voc: comma-separated VOC classes that count "
                    "as foreground, e.g. cat,dog,horse (default: all 20)")
+    p.add_argument("--precision", choices=list(PRECISIONS),
+                   default=DEFAULTS.precision,
+                   help="mixed_float16 on GPUs, mixed_bfloat16 on CPUs with "
+                   "bfloat16 (AVX512-BF16/AMX); the last layer and the loss "
+                   "stay float32")
+    p.add_argument("--strategy", choices=list(STRATEGIES),
+                   default=DEFAULTS.strategy,
+                   help="tf.distribute strategy: 'mirrored' for every GPU of "
+                   "this machine, 'multiworker' across machines (TF_CONFIG on "
+                   "each; see README). --batch-size is then per replica")
     p.add_argument("--out", default=None,
                    help="run folder: model, config.json, history.csv, "
                    "split.json (default: runs/<stage>)")

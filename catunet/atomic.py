@@ -11,6 +11,12 @@ import tempfile
 from pathlib import Path
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _replace_with(path, write, suffix=""):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -19,6 +25,7 @@ def _replace_with(path, write, suffix=""):
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it private
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -44,3 +51,23 @@ def save_model(model, path):
     """Atomically saves a Keras model (Keras needs the ``.keras`` suffix)."""
     return _replace_with(path, lambda tmp: model.save(tmp, overwrite=True),
                          suffix=".keras")
+
+
+def write_image(path, pixels):
+    """Atomically writes an image with OpenCV (BGR order, format from the
+    suffix)."""
+    import cv2
+
+    path = Path(path)
+
+    def write(tmp):
+        if not cv2.imwrite(tmp, pixels):
+            raise OSError(f"{path}: OpenCV could not write this image")
+    return _replace_with(path, write, suffix=path.suffix)
+
+
+def save_figure(fig, path, **kwargs):
+    """Atomically saves a matplotlib figure (format from the suffix)."""
+    path = Path(path)
+    return _replace_with(path, lambda tmp: fig.savefig(tmp, **kwargs),
+                         suffix=path.suffix)

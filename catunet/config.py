@@ -13,6 +13,9 @@ from pathlib import Path
 from catunet.errors import CatunetError
 
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Settings of one training run.
@@ -40,6 +43,10 @@ class TrainConfig:
         val_fold: Which fold is held out.
         image_size: Side of the square the images are resized to.
         init: A ``.keras`` model whose same-named layers initialise this one.
+        freeze_epochs: With ``init``: train this many epochs with the
+            encoder (the ``enc*`` layers) frozen, then unfreeze it.
+        fine_tune_learning_rate: Adam's learning rate once the encoder is
+            unfrozen; None keeps ``learning_rate``.
         augment: Augmentation spec, e.g. ``"flip,rotate=0.1,elastic"`` or
             ``"recommended"`` (see ``catunet.augment``); empty for none.
             The default won on validation in ``reports/augmentation.md``.
@@ -47,6 +54,11 @@ class TrainConfig:
         manual_dir: Folder holding VOC's tar or ``VOCdevkit`` (``voc``).
         voc_classes: Comma-separated VOC classes that count as foreground
             (``voc``); empty: all 20.
+        precision: Keras dtype policy: ``float32``, ``mixed_float16``
+            (GPUs) or ``mixed_bfloat16`` (CPUs and TPUs with bfloat16); the
+            output layer and the loss stay in float32.
+        strategy: ``default``, ``mirrored`` or ``multiworker`` (see
+            ``catunet.distribute``); ``batch_size`` is then per replica.
         out: The run folder; None means ``runs/<stage>``.
     """
 
@@ -67,10 +79,14 @@ class TrainConfig:
     val_fold: int = 0
     image_size: int = 128
     init: str | None = None
+    freeze_epochs: int = 0
+    fine_tune_learning_rate: float | None = None
     augment: str = "recommended"
     tfds_dir: str | None = None
     manual_dir: str | None = None
     voc_classes: str = ""
+    precision: str = "float32"
+    strategy: str = "default"
     out: str | None = None
 
     def to_dict(self):

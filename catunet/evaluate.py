@@ -1,6 +1,5 @@
 """Scores a saved model: the test part of its split, or every pair of a folder."""
 
-import os
 import zipfile
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import numpy as np
 
 from catunet import data, split as splits
 from catunet.config import TrainConfig
-from catunet.datasets.cats import DATA_ENV, resolve_data_dir
+from catunet.datasets.cats import resolve_data_dir
 from catunet.errors import CatunetError
 from catunet.metrics import METRICS
 
@@ -55,12 +54,37 @@ def summarize(names, scores):
 
 
 def _trained_on(model_path):
-    """The data folder in the run's ``config.json``, unless the environment
-    names one (the environment wins over a saved path)."""
+    """The data folder in the run's ``config.json``, if it is still there
+    (a run's own data beats ``$CATUNET_DATA_DIR``, which may name another
+    set); None otherwise."""
     config = model_path.parent / "config.json"
-    if os.environ.get(DATA_ENV) or not config.is_file():
+    if not config.is_file():
         return None
-    return TrainConfig.load(config).data_dir
+    data_dir = TrainConfig.load(config).data_dir
+    return data_dir if data_dir and Path(data_dir).is_dir() else None
+
+
+def model_test_pairs(model_path, data_dir=None, split_path=None):
+    """The test pairs of the split a model was trained with.
+
+    Args:
+        model_path: The ``.keras`` file.
+        data_dir: The data folder; by default the one the model was trained
+            on (from its run's ``config.json``), else as ``resolve_data_dir``.
+        split_path: The manifest; by default the ``split.json`` saved in the
+            model's run folder, so the test set is the one it never saw.
+
+    Returns:
+        ``(data_dir, pairs)``.
+    """
+    model_path = Path(model_path)
+    data_dir = resolve_data_dir(data_dir or _trained_on(model_path))
+    split_path = Path(split_path) if split_path else \
+        model_path.parent / "split.json"
+    manifest = splits.load_split(split_path)
+    _, pairs = splits.resolve_split(manifest, data.find_pairs(data_dir),
+                                    source=str(split_path))
+    return data_dir, pairs
 
 
 def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False):
@@ -80,15 +104,11 @@ def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False):
     """
     model_path = Path(model_path)
     model = load_model(model_path)
-    data_dir = resolve_data_dir(data_dir or _trained_on(model_path))
-    pairs = data.find_pairs(data_dir)
     if all_pairs:
-        subset = "all"
+        data_dir = resolve_data_dir(data_dir or _trained_on(model_path))
+        pairs, subset = data.find_pairs(data_dir), "all"
     else:
-        split_path = Path(split_path) if split_path else \
-            model_path.parent / "split.json"
-        manifest = splits.load_split(split_path)
-        _, pairs = splits.resolve_split(manifest, pairs, source=str(split_path))
+        data_dir, pairs = model_test_pairs(model_path, data_dir, split_path)
         subset = "test"
     size = model.input_shape[1]
     images, masks = data.load_pairs(pairs, size)

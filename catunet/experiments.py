@@ -2,6 +2,8 @@
 
     python -m catunet.experiments losses        # reports/losses.md
     python -m catunet.experiments augmentation  # reports/augmentation.md
+    python -m catunet.experiments transfer --pretrain-dir DIR
+                                                # reports/transfer.md
     python -m catunet.experiments default       # reports/default.json
 
 Seed ``s`` of every variant trains on the training part minus fold ``s`` of
@@ -15,6 +17,7 @@ identical runs.
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import platform
 import sys
@@ -32,8 +35,8 @@ from catunet.evaluate import load_model, score
 from catunet.losses import LOSSES
 from catunet.metrics import dice_coefficient
 from catunet.reports import (REPORTS, write_augmentation_report,
-                             write_losses_report)
-from catunet.train import load_split_for, train
+                             write_losses_report, write_transfer_report)
+from catunet.train import load_split_for, split_path_for, train
 
 RUNS = Path("runs")
 PER_RUN = ("seed", "val_fold", "out")
@@ -93,6 +96,14 @@ def _same_run(a, b):
     return strip(a) == strip(b)
 
 
+def _init_digest(config):
+    """SHA-256 of the ``--init`` model, so a run initialised from an older
+    file of the same name is not reused."""
+    if not config.init:
+        return None
+    return hashlib.sha256(Path(config.init).read_bytes()).hexdigest()
+
+
 def find_scores(config, runs_root=RUNS):
     """A saved result of a run with ``config`` (any folder), or None."""
     candidates = [Path(config.out) / "scores.json",
@@ -100,7 +111,8 @@ def find_scores(config, runs_root=RUNS):
     for path in candidates:
         if path.is_file():
             saved = json.loads(path.read_text())
-            if _same_run(TrainConfig.from_dict(saved["config"]), config):
+            if _same_run(TrainConfig.from_dict(saved["config"]), config) and \
+                    saved.get("init_sha256") == _init_digest(config):
                 return saved
     return None
 
@@ -122,6 +134,8 @@ def run_one(config, study):
         "test_dice": float(test.mean()),
         "test_dice_per_image": test.tolist(),
     }
+    if config.init:
+        result["init_sha256"] = _init_digest(config)
     atomic.write_json(Path(config.out) / "scores.json", result)
     return result
 
@@ -193,6 +207,111 @@ def compare_augmentation(data_dir=None, width=8, epochs=80, seeds=3,
     return summary, study
 
 
+PRETRAINED = "<pre-trained model>"
+TRANSFER_VARIANTS = {
+    "scratch": {},
+    "fine-tune-all": {"init": PRETRAINED},
+    "frozen-then-unfrozen": {"init": PRETRAINED, "freeze_epochs": 20,
+                             "fine_tune_learning_rate": 1e-4},
+    "fine-tune-all-low-lr": {"init": PRETRAINED, "learning_rate": 1e-4},
+}
+# fine-tune-all-low-lr separates "lower rate" from "frozen encoder"; it is
+# left out by default to keep the study within ~45 minutes.
+DEFAULT_TRANSFER = ("scratch", "fine-tune-all", "frozen-then-unfrozen")
+
+
+def pretrain(data_dir, out, epochs=40, cats_split=None, **settings):
+    """Pre-trains on another folder of images and masks (``--stage
+    pretrain``) and scores the model on that folder's own held-out part.
+
+    Reused when ``out`` already holds a scored run with these settings.
+
+    Args:
+        data_dir: The folder to pre-train on; it gets its own split.
+        out: The run folder.
+        epochs: Pre-training epochs.
+        cats_split: ``{"data_dir": ..., "path": ...}`` of the cat split; when
+            given, the pre-trained model is also scored, as it is, on the cat
+            test images (zero-shot).
+        **settings: Other ``TrainConfig`` fields (width, depth, ...).
+
+    Returns:
+        A dict: config, seconds, model path, held-out and zero-shot Dice.
+    """
+    from catunet.evaluate import evaluate
+
+    config = TrainConfig(stage="pretrain", data_dir=str(data_dir),
+                         epochs=epochs, out=str(out), **settings)
+    saved = Path(out) / "scores.json"
+    if saved.is_file():
+        result = json.loads(saved.read_text())
+        if _same_run(TrainConfig.from_dict(result["config"]), config):
+            print(f"   reusing {out}")
+            return result
+    run = train(config, verbose=2)
+    held_out = evaluate(run.model_path, config.data_dir)
+    keep = ("count", "mean", "std")
+    result = {"config": run.config.to_dict(), "seconds": run.seconds,
+              "model": str(run.model_path),
+              "held_out": {k: held_out[k] for k in keep}}
+    if cats_split:
+        zero_shot = evaluate(run.model_path, cats_split["data_dir"],
+                             split_path=cats_split["path"])
+        result["zero_shot_cats"] = {k: zero_shot[k] for k in keep}
+    atomic.write_json(saved, result)
+    return result
+
+
+def pretrained_model(path):
+    """Describes a model pre-trained elsewhere (e.g. ``--stage voc``)."""
+    path = Path(path)
+    load_model(path)  # a clear error now rather than in the first run
+    config = path.parent / "config.json"
+    return {"model": str(path), "seconds": 0.0,
+            "config": TrainConfig.load(config).to_dict()
+            if config.is_file() else None}
+
+
+def compare_transfer(pretrain_dir=None, data_dir=None, seeds=3,
+                     runs_dir=RUNS / "transfer", variants=DEFAULT_TRANSFER,
+                     pretrain_epochs=40, pretrained=None, **settings):
+    """Pre-trains on ``pretrain_dir`` (or takes the ``pretrained`` model),
+    then fine-tunes on the cats every way.
+
+    Every variant uses the winning loss and augmentation, the same split and
+    the same folds; ``scratch`` is the same run as the augmentation study's
+    ``recommended`` and is reused from it.
+
+    Args:
+        settings: ``TrainConfig`` fields of every cat run (width, epochs,
+            ...); the pre-training shares its architecture.
+
+    Returns:
+        ``(summary, study)``.
+    """
+    if bool(pretrain_dir) == bool(pretrained):
+        raise CatunetError("give either a folder to pre-train on "
+                           "(--pretrain-dir) or a pre-trained model "
+                           "(--pretrained), not both or neither")
+    study = Study.load(data_dir, seeds, **settings)
+    shared = {k: v for k, v in settings.items() if k not in ("epochs", "split")}
+    if pretrained:
+        source = pretrained_model(pretrained)
+    else:
+        source = pretrain(
+            pretrain_dir, Path(runs_dir) / "pretrain", pretrain_epochs,
+            {"data_dir": study.base.data_dir,
+             "path": split_path_for(study.base, study.base.data_dir)},
+            **shared)
+    chosen = {name: {k: source["model"] if v == PRETRAINED else v
+                     for k, v in TRANSFER_VARIANTS[name].items()}
+              for name in variants}
+    summary = run_variants(study, chosen, runs_dir)
+    summary["pretrain"] = source
+    summary["train_seconds_total"] += source["seconds"]
+    return summary, study
+
+
 def _images_per_second(step, warmup=3, repeats=15):
     """Rate of ``step``, a function that returns how many images it handled."""
     for _ in range(warmup):
@@ -236,21 +355,26 @@ def pipeline_rates(study, spec="recommended"):
 def default_run(data_dir=None, out=RUNS / "default", report=REPORTS):
     """Trains the default config on the whole training part, times it and
     scores it on the test part: the numbers the README gives for
-    ``python train.py --stage cats``."""
+    ``python train.py --stage cats``. A run already in ``out`` is reused
+    with its recorded time."""
     from catunet.evaluate import evaluate
 
     config = TrainConfig(data_dir=data_dir, out=str(out))
     run = train(config, verbose=2)
-    if not run.seconds:
-        saved = Path(report) / "default.json"
-        raise CatunetError(f"{out} was already trained, so it cannot be "
-                           f"timed; delete it to rerun (last result: {saved})")
+    saved = Path(report) / "default.json"
+    if not run.seconds:  # trained before runs recorded their time
+        if saved.is_file():
+            summary = json.loads(saved.read_text())
+            if _same_run(TrainConfig.from_dict(summary["config"]), run.config):
+                return summary
+        raise CatunetError(f"{out} was trained without a timing.json; "
+                           "delete it to train and time it again")
     scores = evaluate(run.model_path, data_dir)
     summary = {"command": "python -m catunet.experiments default",
                "config": run.config.to_dict(), "train_seconds": run.seconds,
                "machine": f"{platform.machine()}, {platform.system()}",
                "test": {k: scores[k] for k in ("count", "mean", "std")}}
-    atomic.write_json(Path(report) / "default.json", summary)
+    atomic.write_json(saved, summary)
     return summary
 
 
@@ -291,6 +415,25 @@ def main(argv=None):
                               choices=list(AUGMENT_VARIANTS),
                               help="variants to run (repeatable; default: "
                               f"{', '.join(DEFAULT_VARIANTS)})")
+    transfer = sub.add_parser(
+        "transfer", help="pre-train on another folder (or take a pre-trained "
+        "model), fine-tune on the cats three ways; writes reports/transfer.*",
+        formatter_class=HelpFormatter)
+    _common_flags(transfer, "transfer")
+    source = transfer.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pretrain-dir",
+                        help="folder of images and masks to pre-train on "
+                        "(--stage pretrain), e.g. the Weizmann horses")
+    source.add_argument("--pretrained",
+                        help="a model pre-trained elsewhere, e.g. "
+                        "runs/voc/voc.keras from --stage voc (same width and "
+                        "depth)")
+    transfer.add_argument("--pretrain-epochs", type=int, default=40,
+                          help="epochs of the pre-training on --pretrain-dir")
+    transfer.add_argument("--variant", action="append",
+                          choices=list(TRANSFER_VARIANTS),
+                          help="variants to run (repeatable; default: "
+                          f"{', '.join(DEFAULT_TRANSFER)})")
     default = sub.add_parser(
         "default", help="train, time and test the default config; writes "
         "reports/default.json",
@@ -314,6 +457,12 @@ def main(argv=None):
                                      args.seeds, args.runs,
                                      tuple(args.loss or LOSSES))
             write_losses_report(summary, args.report)
+        elif args.experiment == "transfer":
+            summary, study = compare_transfer(
+                args.pretrain_dir, args.data_dir, args.seeds, args.runs,
+                tuple(args.variant or DEFAULT_TRANSFER), args.pretrain_epochs,
+                args.pretrained, width=args.width, epochs=args.epochs)
+            write_transfer_report(summary, study, args.report)
         else:
             summary, study = compare_augmentation(
                 args.data_dir, args.width, args.epochs, args.seeds, args.runs,

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from catunet import atomic, data
+from catunet.config import TrainConfig
 from catunet.evaluate import load_model, predict
 
 REPORTS = Path("reports")
@@ -241,3 +242,155 @@ def write_augmentation_report(summary, study, folder=REPORTS):
     atomic.write_text(folder / "augmentation.md", "\n".join(lines))
 
 
+
+
+def before_after(study, before, after, labels):
+    """Worst, median and best test image of the ``after`` run, with the
+    predictions of both runs (seed-0 run dicts, as in the summaries)."""
+    from catunet.figures import pairs_grid
+
+    images, masks = study.test
+    scores = after["test_dice_per_image"]
+    order = np.argsort(scores)
+    picks = [order[0], order[len(order) // 2], order[-1]]
+    predicted = [predict(_model_of(run), images[picks]) > 0.5
+                 for run in (before, after)]
+    rows = [[images[i], masks[i], predicted[0][k].astype(np.float32),
+             predicted[1][k].astype(np.float32)] for k, i in enumerate(picks)]
+    titles = [f"{study.test_pairs[i].image.name}\n"
+              f"{before['test_dice_per_image'][i]:.2f} -> {scores[i]:.2f}"
+              for i in picks]
+    return pairs_grid(rows, size=3.0, row_titles=titles,
+                      column_titles=["photo", "ground truth", *labels])
+
+
+def held_out_figure(pretrain_run, count=4):
+    """Predictions of the pre-trained model on its own held-out images."""
+    from catunet import split as splits
+    from catunet.figures import prediction_grid
+
+    folder = Path(pretrain_run["model"]).parent
+    data_dir = pretrain_run["config"]["data_dir"]
+    manifest = splits.load_split(folder / "split.json")
+    _, test = splits.resolve_split(manifest, data.find_pairs(data_dir))
+    picks = test[:: max(1, len(test) // count)][:count]
+    images, masks = data.load_pairs(picks, pretrain_run["config"]["image_size"])
+    model = load_model(pretrain_run["model"])
+    probabilities = predict(model, images)
+    from catunet.metrics import dice_coefficient
+
+    dice = dice_coefficient(masks.astype(np.float32), probabilities)
+    return prediction_grid(
+        images, masks, (probabilities > 0.5).astype(np.float32),
+        [f"{p.image.name} Dice {d:.2f}" for p, d in zip(picks, np.asarray(dice))],
+        per_row=2, size=2.0)
+
+
+def _variant_line(name, spec, epochs, base_rate):
+    rate = spec.get("learning_rate", base_rate)
+    start = "pre-trained" if spec.get("init") else "random"
+    if spec.get("freeze_epochs"):
+        k = spec["freeze_epochs"]
+        return (f"| {name} | {start} | encoder frozen for epochs 1–{k}, "
+                f"then all layers to {epochs} | {rate:g}, then "
+                f"{spec['fine_tune_learning_rate']:g} |")
+    return f"| {name} | {start} | all layers, {epochs} epochs | {rate:g} |"
+
+
+def _source_name(source):
+    config = source["config"]
+    if "held_out" in source:
+        return Path(config["data_dir"]).name
+    return "Pascal VOC 2012" if config and config["stage"] == "voc" \
+        else source["model"]
+
+
+def _pretrain_section(source):
+    """What the model was pre-trained on and how well it does there."""
+    name, pc = _source_name(source), source["config"]
+    if "held_out" not in source:
+        return [f"Pre-trained model: `{source['model']}` ({name}), trained "
+                "by another command; its own held-out Dice is not measured "
+                "here.", ""]
+    held = source["held_out"]
+    lines = [
+        f"Pre-training source: **{name}** (`{pc['data_dir']}`), not Pascal "
+        "VOC: VOC cannot be downloaded on the machine that made this report, "
+        "so no VOC number is claimed here. With VOC, run `python train.py "
+        "--stage voc` and pass its model to this command with `--pretrained "
+        "runs/voc/voc.keras`.",
+        "",
+        "## Pre-training", "",
+        f"`--stage pretrain` on {name}: {pc['epochs']} epochs, width "
+        f"{pc['width']}, loss `{pc['loss']}`, augmentation `{pc['augment']}`, "
+        f"the folder's own 70/30 split (seed {pc['split_seed']}, "
+        f"`data/splits/{name}.json`)"
+        + (f", {source['seconds'] / 60:.1f} min" if source["seconds"] else "")
+        + f". Dice on its own {held['count']} held-out images: "
+        f"**{held['mean']['dice']:.3f} ± {held['std']['dice']:.3f}**.",
+        "",
+        "![pre-trained model on held-out images](transfer-pretrain.png)", ""]
+    zero = source.get("zero_shot_cats")
+    if zero:
+        lines += [f"The same model, as it is, on the {zero['count']} cat test "
+                  f"images (no fine-tuning): Dice {zero['mean']['dice']:.3f} "
+                  f"± {zero['std']['dice']:.3f}.", ""]
+    return lines
+
+
+def write_transfer_report(summary, study, folder=REPORTS):
+    """Writes ``transfer.md``, ``.json`` and its figures."""
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    atomic.write_json(folder / "transfer.json", summary)
+    results, source = summary["results"], summary["pretrain"]
+    transferred = [name for name in results if name != "scratch"]
+    val = {name: np.mean([r["val_dice"] for r in results[name]])
+           for name in transferred}
+    best = max(val, key=val.get) if val else None
+    figures = {"transfer.png": dice_plot(summary, "Transfer learning, cat set"),
+               "transfer-curves.png": learning_curves(summary)}
+    if "held_out" in source:
+        figures["transfer-pretrain.png"] = held_out_figure(source)
+    if best and "scratch" in results:
+        figures["transfer-before-after.png"] = before_after(
+            study, results["scratch"][0], results[best][0],
+            ["from scratch", best])
+    for name, fig in figures.items():
+        fig.savefig(folder / name, dpi=100)
+        plt.close(fig)
+
+    s = summary["settings"]
+    lines = ["# Transfer learning", "", *_pretrain_section(source)]
+    zero = source.get("zero_shot_cats")
+    name = _source_name(source)
+    command = "python -m catunet.experiments transfer " + (
+        f"--pretrain-dir {source['config']['data_dir']} --pretrain-epochs "
+        f"{source['config']['epochs']}" if "held_out" in source
+        else f"--pretrained {source['model']}") + (
+        f" --width {s['width']} --epochs {s['epochs']} --seeds "
+        f"{summary['seeds']}" + "".join(f" --variant {v}" for v in results))
+    lines += ["## Fine-tuning on the cats", "",
+              "| variant | start | what trains | Adam learning rate |",
+              "|---|---|---|---|"]
+    base_rate = s.get("learning_rate", TrainConfig().learning_rate)
+    lines += [_variant_line(n, summary["variants"][n], s["epochs"], base_rate)
+              for n in results]
+    lines += ["", *results_table(summary, "variant")]
+    if zero:
+        lines.append(f"| *{name} model, no fine-tuning* | | "
+                     f"{zero['mean']['dice']:.3f} | |")
+    lines += ["", "![validation and test Dice per variant](transfer.png)", "",
+              "Training (dotted) and validation (solid) Dice per epoch:", "",
+              "![learning curves](transfer-curves.png)", ""]
+    if "transfer-before-after.png" in figures:
+        lines += ["## Before and after transfer, same test images", "",
+                  f"The worst, median and best test image of `{best}` "
+                  "(seed 0), with the prediction of the from-scratch model "
+                  "(seed 0); each row gives Dice from scratch -> after "
+                  "transfer:", "", "![before and after](transfer-before-after.png)",
+                  ""]
+    lines += settings_section(summary, command)
+    _append_discussion(lines, folder / "transfer-discussion.md")
+    atomic.write_text(folder / "transfer.md", "\n".join(lines))

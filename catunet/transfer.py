@@ -1,4 +1,5 @@
-"""Copies weights between U-Nets by layer name (``--init``)."""
+"""Copies weights between U-Nets by layer name (``--init``) and freezes the
+encoder for fine-tuning."""
 
 from catunet.errors import CatunetError
 from catunet.evaluate import load_model
@@ -32,3 +33,19 @@ def restore_weights(model, init_path):
     if not restored:
         raise CatunetError(f"{init_path}: no layer name matches this model")
     return restored
+
+
+def set_encoder_trainable(model, trainable):
+    """Freezes or unfreezes the contracting path (the ``enc*`` layers).
+
+    The bottleneck and the decoder stay trainable: they turn the encoder's
+    features into this task's mask. Set before ``compile``.
+
+    Returns:
+        The number of encoder layers with weights.
+    """
+    encoder = [layer for layer in model.layers
+               if layer.name.startswith("enc") and layer.weights]
+    for layer in encoder:
+        layer.trainable = trainable
+    return len(encoder)

@@ -5,7 +5,9 @@ import pytest
 
 from catunet import experiments
 from catunet.config import TrainConfig
-from tests.conftest import ROOT
+from catunet.errors import CatunetError
+from catunet.reports import _pretrain_section, write_transfer_report
+from tests.conftest import ROOT, write_folder
 
 
 def tiny_study(tmp_path, shapes_dir):
@@ -86,3 +88,71 @@ def test_default_augmentation_is_the_validation_winner():
     summary = json.loads((ROOT / "reports" / "augmentation.json").read_text())
     assert TrainConfig().augment == summary["variants"][summary["winner"]]["augment"]
     assert summary["settings"]["loss"] == TrainConfig().loss
+
+
+def test_transfer_study_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # data/splits and runs/ land here
+    monkeypatch.setenv("CATUNET_DATA_DIR", str(shapes_dir))  # as CI does
+    horses = write_folder(tmp_path / "horses", n=10, seed=1)
+    monkeypatch.setitem(experiments.TRANSFER_VARIANTS, "frozen-then-unfrozen",
+                        {"init": experiments.PRETRAINED, "freeze_epochs": 1,
+                         "fine_tune_learning_rate": 1e-4})
+    settings = dict(split=str(tmp_path / "split.json"), width=2, depth=2,
+                    epochs=2, batch_size=4, image_size=32)
+
+    def study():
+        return experiments.compare_transfer(
+            horses, str(shapes_dir), seeds=2, runs_dir=tmp_path / "runs",
+            pretrain_epochs=1, **settings)
+
+    summary, cats = study()
+    source = summary["pretrain"]
+    assert source["config"]["stage"] == "pretrain"
+    assert source["held_out"]["count"] == 3  # 30% of the 10 horse pairs
+    assert source["zero_shot_cats"]["count"] == len(cats.test_pairs)
+    assert (tmp_path / "data" / "splits" / "horses.json").is_file()
+    assert [r["config"]["init"] for r in summary["results"]["scratch"]] == \
+        [None, None]
+    for name in ("fine-tune-all", "frozen-then-unfrozen"):
+        for run in summary["results"][name]:
+            assert run["config"]["init"] == source["model"]
+            assert 0 <= run["test_dice"] <= 1
+    frozen = summary["results"]["frozen-then-unfrozen"][0]["config"]
+    assert frozen["freeze_epochs"] == 1
+
+    write_transfer_report(summary, cats, tmp_path / "reports")
+    text = (tmp_path / "reports" / "transfer.md").read_text()
+    assert "Pre-training source: **horses**" in text
+    assert "encoder frozen for epochs 1–1" in text and "0.0001" in text
+    assert "no VOC number is claimed" in text
+    for name in ["transfer.png", "transfer-curves.png", "transfer-pretrain.png",
+                 "transfer-before-after.png"]:
+        assert (tmp_path / "reports" / name).stat().st_size > 0
+
+    # A second call trains nothing; a changed pre-trained file is not reused.
+    monkeypatch.setattr(experiments, "train",
+                        lambda *a, **k: pytest.fail("retrained"))
+    again, _ = study()
+    assert again["results"] == summary["results"]
+    with open(source["model"], "ab") as f:
+        f.write(b"changed")
+    config = TrainConfig.from_dict(
+        summary["results"]["fine-tune-all"][0]["config"])
+    assert experiments.find_scores(config, tmp_path / "runs") is None
+
+
+def test_transfer_needs_one_source(tmp_path, shapes_dir):
+    with pytest.raises(CatunetError, match="either"):
+        experiments.compare_transfer(None, str(shapes_dir))
+    with pytest.raises(CatunetError, match="either"):
+        experiments.compare_transfer(shapes_dir, str(shapes_dir),
+                                     pretrained="x.keras")
+    with pytest.raises(CatunetError, match="not found"):
+        experiments.pretrained_model(tmp_path / "voc.keras")
+
+
+def test_pretrained_voc_model_is_named_and_not_scored():
+    source = {"model": "runs/voc/voc.keras", "seconds": 0.0,
+              "config": TrainConfig(stage="voc").to_dict()}
+    text = "\n".join(_pretrain_section(source))
+    assert "Pascal VOC 2012" in text and "not measured here" in text

@@ -39,7 +39,7 @@ def test_run_folder_holds_model_config_history_split(tmp_path, shapes_dir):
     assert manifest == json.loads((tmp_path / "split.json").read_text())
     with open(folder / "history.csv") as f:
         assert "val_dice_coefficient" in next(csv.DictReader(f))
-    assert not (folder / "backup").exists()
+    assert not list(folder.glob("backup*"))
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -116,7 +116,8 @@ def run_cli(*args, cwd=ROOT):
 def test_cli_help_explains_every_flag():
     out = run_cli("train.py", "--help").stdout
     for flag in ["--stage", "--data-dir", "--loss", "--epochs", "--width",
-                 "--seed", "--out", "--init", "--split", "--folds"]:
+                 "--seed", "--out", "--init", "--split", "--folds",
+                 "--freeze-epochs", "--fine-tune-learning-rate"]:
         assert flag in out
     out = run_cli("evaluate.py", "--help").stdout
     for flag in ["--model", "--data-dir", "--all", "--json"]:
@@ -168,6 +169,67 @@ def test_init_restores_weights_by_name(tmp_path, shapes_dir):
             np.testing.assert_array_equal(wa, wb)
 
 
+def weights_by_layer(model, prefix):
+    return {layer.name: layer.get_weights() for layer in model.layers
+            if layer.name.startswith(prefix) and layer.weights}
+
+
+def same_weights(a, b):
+    return all(np.array_equal(x, y) for name in a
+               for x, y in zip(a[name], b[name], strict=True))
+
+
+class InterruptAt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_encoder_frozen_then_unfrozen_at_a_lower_rate(tmp_path, shapes_dir):
+    pretrained = train(tiny(tmp_path, shapes_dir, out=str(tmp_path / "a")),
+                       verbose=0)
+    source = load_model(pretrained.model_path)
+    config = tiny(tmp_path, shapes_dir, init=str(pretrained.model_path),
+                  epochs=2, freeze_epochs=1, fine_tune_learning_rate=1e-4)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, verbose=0, callbacks=[InterruptAt(1)])
+    frozen = load_model(tmp_path / "run" / "frozen.keras")
+    assert same_weights(weights_by_layer(source, "enc"),
+                        weights_by_layer(frozen, "enc"))
+    assert not same_weights(weights_by_layer(source, "dec"),
+                            weights_by_layer(frozen, "dec"))
+
+    run = train(config, verbose=0)  # resumes with the encoder unfrozen
+    final = load_model(run.model_path)
+    assert run.resumed_from == 1
+    assert history_epochs(tmp_path / "run") == [0, 1]
+    assert not same_weights(weights_by_layer(frozen, "enc"),
+                            weights_by_layer(final, "enc"))
+    assert all(layer.trainable for layer in final.layers)
+    assert float(final.optimizer.learning_rate) == pytest.approx(1e-4)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "cats.keras", "config.json", "history.csv", "split.json",
+        "timing.json"]
+
+
+@pytest.mark.parametrize("overrides, reason", [
+    (dict(freeze_epochs=1, epochs=2), "needs --init"),
+    (dict(freeze_epochs=2, epochs=2, init="INIT"), "must be in"),
+    (dict(fine_tune_learning_rate=1e-4), "applies after --freeze-epochs"),
+])
+def test_bad_freeze_settings_are_refused(tmp_path, shapes_dir, overrides,
+                                         reason):
+    first = train(tiny(tmp_path, shapes_dir, out=str(tmp_path / "a")), verbose=0)
+    if overrides.get("init"):
+        overrides["init"] = str(first.model_path)
+    with pytest.raises(CatunetError, match=reason):
+        train(tiny(tmp_path, shapes_dir, **overrides), verbose=0)
+
+
 @pytest.mark.parametrize("make, reason", [
     (lambda p: None, "model file not found"),
     (lambda p: p.write_bytes(b"PK\x03\x04junk"), "not a loadable Keras model"),
@@ -188,8 +250,9 @@ def test_init_with_another_width_is_refused(tmp_path, shapes_dir):
 
 def test_evaluate_defaults_to_the_folder_the_model_was_trained_on(
         tmp_path, shapes_dir, monkeypatch):
-    monkeypatch.delenv("CATUNET_DATA_DIR", raising=False)
     run = train(tiny(tmp_path, shapes_dir), verbose=0)
+    # The run's own folder beats the environment's, which names another set.
+    monkeypatch.setenv("CATUNET_DATA_DIR", str(tmp_path / "other"))
     report = evaluate(run.model_path)
     assert report["data_dir"] == str(shapes_dir)
     test = json.loads((tmp_path / "split.json").read_text())["test"]
@@ -224,6 +287,28 @@ def test_pretrain_stage_on_any_folder(tmp_path, shapes_dir, monkeypatch):
     assert len(manifest["test"]) == 4
 
 
+HORSES = ROOT.parent / "shared" / "data" / "horses"
+
+
+@pytest.mark.skipif(not HORSES.is_dir(), reason=f"{HORSES} is not here")
+def test_cli_pretrain_on_the_horses_then_init_the_cats(tmp_path, cats_dir):
+    """Both transfer stages from the command line, on the real folders, at
+    a tiny width; the horses' split is the committed one."""
+    result = run_cli("train.py", "--stage", "pretrain", "--data-dir",
+                     str(HORSES), "--width", "2", "--epochs", "1",
+                     "--out", str(tmp_path / "pre"))
+    assert result.returncode == 0, result.stderr
+    assert "Training on 230 images (test set of 98 untouched)" in result.stdout
+    result = run_cli("train.py", "--data-dir", str(cats_dir), "--width", "2",
+                     "--epochs", "2", "--init", str(tmp_path / "pre" /
+                                                    "pretrain.keras"),
+                     "--freeze-epochs", "1", "--fine-tune-learning-rate",
+                     "1e-4", "--out", str(tmp_path / "cats"))
+    assert result.returncode == 0, result.stderr
+    assert "Restored 23 of 23 layers" in result.stdout
+    assert "encoder frozen" in result.stdout
+
+
 def test_pretrain_needs_a_data_dir(monkeypatch):
     monkeypatch.delenv("CATUNET_DATA_DIR", raising=False)
     with pytest.raises(CatunetError, match="--stage pretrain needs --data-dir"):
@@ -242,3 +327,15 @@ def test_voc_stage_on_dummy_voc(tmp_path):
     assert not (tmp_path / "voc" / "split.json").exists()  # VOC's own splits
     with open(tmp_path / "voc" / "history.csv") as f:
         assert "val_dice_coefficient" in next(csv.DictReader(f))
+
+
+def test_mixed_precision_keeps_the_output_float32(tmp_path, shapes_dir):
+    run = train(tiny(tmp_path, shapes_dir, precision="mixed_bfloat16"),
+                verbose=0)
+    model = load_model(run.model_path)
+    assert model.get_layer("enc1_conv1").dtype_policy.compute_dtype == "bfloat16"
+    assert model.get_layer("mask").dtype_policy.name == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    with pytest.raises(CatunetError, match="unknown precision"):
+        train(tiny(tmp_path, shapes_dir, precision="int8",
+                   out=str(tmp_path / "b")), verbose=0)
