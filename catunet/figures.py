@@ -80,3 +80,30 @@ def prediction_grid(images, masks, predictions, titles, per_row=3, size=1.6):
         fig.axes[base + 1].set_title("ground truth", fontsize=7)
         fig.axes[base + 2].set_title("prediction", fontsize=7)
     return fig
+
+
+def outline_grid(pictures, titles, per_row=3, size=3.0, legend=True):
+    """Outlined photos (any sizes) in a grid, each with its title.
+
+    Args:
+        legend: Explain the colours (red prediction, green ground truth).
+    """
+    from matplotlib.patches import Patch
+
+    from catunet.contours import PREDICTED, TRUTH
+
+    n_rows = -(-len(pictures) // per_row)
+    fig, axes = plt.subplots(n_rows, per_row, squeeze=False,
+                             figsize=(size * per_row, size * n_rows * 0.85))
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, picture, title in zip(axes.flat, pictures, titles):
+        ax.imshow(picture)
+        ax.set_title(title, fontsize=8 if size < 3 else 10)
+    if legend:
+        colours = [np.array(c) / 255 for c in (PREDICTED, TRUTH)]
+        fig.legend(handles=[Patch(color=colours[0], label="prediction"),
+                            Patch(color=colours[1], label="ground truth")],
+                   loc="lower center", ncol=2, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.04 if legend else 0, 1, 1))
+    return fig
