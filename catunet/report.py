@@ -132,6 +132,9 @@ def write_report(steps, default, contours, wall_seconds, settings):
         f"{wall_seconds / 60:.1f} min (runs already done are reused).",
         "",
     ]
+    summary = REPORTS / "summary-discussion.md"
+    if summary.exists():
+        lines += [summary.read_text(), ""]
     lines += _section("1. Loss functions", "losses", [
         ("losses.png", "Dice per loss"), ("losses-curves.png", "curves")])
     lines += _section("2. Data augmentation", "augmentation", [
