@@ -240,6 +240,30 @@ class _EpochCounter(keras.callbacks.Callback):
             self.first_epoch = epoch
 
 
+def _backup(folder, phase):
+    return folder / f"backup-{phase.name}"
+
+
+def _fit_phase(model, phase, folder, train_ds, val_ds, verbose, callbacks):
+    """Fits one phase, resumable from its own backup; returns its seconds."""
+    backup = _backup(folder, phase)
+    start = time.perf_counter()
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        initial_epoch=phase.start,
+        epochs=phase.end,
+        verbose=verbose,
+        shuffle=False,  # the dataset reshuffles itself every epoch
+        callbacks=[
+            keras.callbacks.BackupAndRestore(str(backup)),
+            keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True),
+            *callbacks,
+        ],
+    )
+    return time.perf_counter() - start
+
+
 def train(config, verbose=1, callbacks=()):
     """Trains a U-Net as ``config`` says and saves it in ``config.out``.
 
@@ -300,26 +324,10 @@ def train(config, verbose=1, callbacks=()):
             print(f"Epochs {phase.start + 1}-{phase.end}: encoder "
                   f"{'frozen' if phase.frozen_encoder else 'trained'}, "
                   f"learning rate {phase.learning_rate:g}")
-        start = time.perf_counter()
-        backup = folder / f"backup-{phase.name}"
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            initial_epoch=phase.start,
-            epochs=phase.end,
-            verbose=verbose,
-            shuffle=False,  # the dataset reshuffles itself every epoch
-            callbacks=[
-                keras.callbacks.BackupAndRestore(str(backup)),
-                keras.callbacks.CSVLogger(str(folder / "history.csv"),
-                                          append=True),
-                counter,
-                *callbacks,
-            ],
-        )
-        seconds += time.perf_counter() - start
+        seconds += _fit_phase(model, phase, folder, train_ds, val_ds, verbose,
+                              [counter, *callbacks])
         atomic.save_model(model, saved)
-        shutil.rmtree(backup, ignore_errors=True)
+        shutil.rmtree(_backup(folder, phase), ignore_errors=True)  # once saved
     for phase in stages[:-1]:
         (folder / f"{phase.name}.keras").unlink()
     atomic.write_json(folder / "timing.json",

@@ -13,6 +13,7 @@ from catunet import data, split
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
 from catunet.evaluate import evaluate, load_model
+from catunet.model import build_unet
 from catunet.train import train
 from tests.conftest import ROOT
 
@@ -223,11 +224,12 @@ def test_encoder_frozen_then_unfrozen_at_a_lower_rate(tmp_path, shapes_dir):
 ])
 def test_bad_freeze_settings_are_refused(tmp_path, shapes_dir, overrides,
                                          reason):
-    first = train(tiny(tmp_path, shapes_dir, out=str(tmp_path / "a")), verbose=0)
-    if overrides.get("init"):
-        overrides["init"] = str(first.model_path)
+    if overrides.get("init"):  # an untrained model is enough to pass --init
+        overrides["init"] = str(tmp_path / "init.keras")
+        build_unet((32, 32, 3), base_filters=2, depth=2).save(overrides["init"])
     with pytest.raises(CatunetError, match=reason):
         train(tiny(tmp_path, shapes_dir, **overrides), verbose=0)
+    assert not (tmp_path / "run").exists()  # refused before any work
 
 
 @pytest.mark.parametrize("make, reason", [
