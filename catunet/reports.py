@@ -155,7 +155,7 @@ def _model_of(run):
 def augmentation_figures(summary, study):
     """The technique gallery and the test-image figures."""
     from catunet.augment import Augmenter, TECHNIQUES, parse_spec
-    from catunet.figures import pairs_grid, prediction_grid, technique_gallery
+    from catunet.figures import prediction_grid, technique_gallery
 
     image, mask = data.load_pair(study.train_pairs[0], study.base.image_size)
     augmenters = {name: Augmenter(parse_spec(name), seed=1) for name in TECHNIQUES}
@@ -175,16 +175,9 @@ def augmentation_figures(summary, study):
         images, masks, predicted.astype(np.float32), titles, per_row=3)
 
     if "none" in summary["results"] and best != "none":
-        plain = predict(_model_of(summary["results"]["none"][0]), images) > 0.5
-        order = np.argsort(scores)
-        picks = [order[0], order[len(order) // 2], order[-1]]
-        rows = [[images[i], masks[i], plain[i].astype(np.float32),
-                 predicted[i].astype(np.float32)] for i in picks]
-        figures["augmentation-test-large.png"] = pairs_grid(
-            rows, size=3.0,
-            row_titles=[study.test_pairs[i].image.name for i in picks],
-            column_titles=["photo", "ground truth", "no augmentation",
-                           f"{best}"])
+        figures["augmentation-test-large.png"] = before_after(
+            study, summary["results"]["none"][0], winner_run,
+            ["no augmentation", best])
     return figures
 
 
@@ -225,7 +218,8 @@ def write_augmentation_report(summary, study, folder=REPORTS):
     if (folder / "augmentation-test-large.png").exists() and \
             summary["winner"] != "none":
         lines += ["Its worst, median and best test image, with and without "
-                  "augmentation (seed 0):", "",
+                  "augmentation (seed 0; each row gives Dice without -> "
+                  "with):", "",
                   "![large](augmentation-test-large.png)", ""]
     headroom = rates["pipeline_images_per_s"] / rates["train_images_per_s"]
     verdict = ("so the pipeline is not what limits training" if headroom > 1
@@ -246,7 +240,8 @@ def write_augmentation_report(summary, study, folder=REPORTS):
 
 def before_after(study, before, after, labels):
     """Worst, median and best test image of the ``after`` run, with the
-    predictions of both runs (seed-0 run dicts, as in the summaries)."""
+    predictions of both runs (run dicts, as in the summaries); each row
+    gives its Dice before -> after."""
     from catunet.figures import pairs_grid
 
     images, masks = study.test
