@@ -17,4 +17,4 @@ Modules, one job each:
     datasets     the cat set (folder or download), VOC 2012 through TFDS
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -6,6 +6,12 @@ one set of random parameters for the pair, and the mask is re-thresholded at
 0.5 afterwards to stay binary. Photometric transforms (brightness, contrast)
 touch only the photo. Everything runs on whole batches, training set only.
 
+Every random draw of a batch comes from that batch's *key*, two integers
+``(seed, epoch * STEPS + step)``: the draws depend only on the run's seed,
+the epoch and the step, never on how many batches came before in this
+process, so a run resumed after an interruption sees exactly the batches an
+uninterrupted one would.
+
 A spec names the techniques and, optionally, their strengths:
 ``"flip,rotate=0.1,elastic"``; ``"recommended"`` is the set that is on when
 ``--augment`` is given alone.
@@ -105,13 +111,16 @@ class ElasticDeformation(layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs, training=True):
+    def call(self, inputs, training=True, seed=None):
+        """Deforms ``inputs``; ``seed`` (a ``SeedGenerator``) overrides the
+        layer's own random stream."""
         if not training or not self.sigma:
             return inputs
         shape = ops.shape(inputs)
         batch, height, width = shape[0], shape[1], shape[2]
         coarse = keras.random.normal((batch, self.grid, self.grid, 2),
-                                     stddev=self.sigma, seed=self.seed_generator)
+                                     stddev=self.sigma,
+                                     seed=seed or self.seed_generator)
         field = ops.image.resize(coarse, (height, width),
                                  interpolation="bicubic")
         rows = ops.cast(ops.arange(height), "float32")[None, :, None]
@@ -143,12 +152,31 @@ def _photometric_layer(name, strength, seed):
     return layers.RandomContrast(strength, value_range=(0, 255), seed=seed)
 
 
+class BatchSeeds(keras.random.SeedGenerator):
+    """Seeds for one batch, derived from its key instead of a variable.
+
+    Keras's random layers take a ``SeedGenerator`` and call ``next()`` once
+    per draw; this one returns ``(key[0], key[1] * 64 + draw)``, so the
+    draws of a batch depend on its key and on the order of the layers only.
+    It holds no state variable (so it can be made inside ``tf.data``).
+    """
+
+    def __init__(self, key):  # no variable: super().__init__ would make one
+        self.key = ops.cast(key, "int64")
+        self.draws = 0
+
+    def next(self, ordered=True):
+        self.draws += 1
+        return ops.stack([self.key[0], self.key[1] * 64 + self.draws])
+
+
 class Augmenter:
     """Applies chosen techniques to ``(images, masks)`` batches.
 
     Args:
         techniques: ``{name: strength}``, e.g. from ``parse_spec``.
-        seed: Base seed; technique ``i`` uses ``seed + i``.
+        seed: Base seed of the layers' own streams, used when a batch comes
+            without a key (figures); training always passes a key.
     """
 
     def __init__(self, techniques, seed=0):
@@ -159,13 +187,32 @@ class Augmenter:
         self.photometric = [_photometric_layer(n, self.techniques[n], seed + i)
                             for i, n in enumerate(order) if n not in GEOMETRIC]
 
-    def __call__(self, images, masks):
+    @staticmethod
+    def _apply(layer, inputs, seeds):
+        if seeds is None:
+            return layer(inputs, training=True)
+        if isinstance(layer, ElasticDeformation):
+            return layer.call(inputs, training=True, seed=seeds)
+        transformation = layer.get_random_transformation(
+            inputs, training=True, seed=seeds)
+        return layer.transform_images(inputs, transformation, training=True)
+
+    def __call__(self, images, masks, key=None):
+        """Augments a batch.
+
+        Args:
+            images: ``(B, H, W, 3)`` float pixels in [0, 255].
+            masks: ``(B, H, W, 1)`` 0/1.
+            key: Two integers (a tensor) that fix every draw of this batch;
+                None draws from the layers' own streams.
+        """
+        seeds = None if key is None else BatchSeeds(key)
         channels = images.shape[-1]
         stacked = ops.concatenate([images, ops.cast(masks, images.dtype)], -1)
         for layer in self.geometric:
-            stacked = layer(stacked, training=True)
+            stacked = self._apply(layer, stacked, seeds)
         images, masks = stacked[..., :channels], stacked[..., channels:]
         for layer in self.photometric:
-            images = layer(images, training=True)
+            images = self._apply(layer, images, seeds)
         images = ops.clip(images, 0.0, 255.0)
         return images, ops.cast(masks > 0.5, "float32")

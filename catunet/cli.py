@@ -1,6 +1,36 @@
-"""What the command-line front ends share: how their --help reads."""
+"""The ``catunet`` command: one entry point, a subcommand per job.
+
+    catunet train      train a U-Net (every TrainConfig field is a flag)
+    catunet evaluate   score a model on its test split or any folder
+    catunet predict    outline cats: the test photos, or any photos
+    catunet export     write a model for serving (Keras ``model.export``)
+    catunet report     the study: run or reuse experiments, write reports
+    catunet bench      the speed benchmark
+
+``train.py``, ``evaluate.py`` and ``visualize.py`` are the same commands
+(``train``, ``evaluate``, ``predict``). Parsing happens here; the work is
+done by one library function per command. ``report`` and ``bench`` belong
+to the study (``catunet.study``) and are looked up by name only when asked
+for, so the library itself never imports the study.
+"""
 
 import argparse
+import contextlib
+import dataclasses
+import importlib
+import os
+import sys
+import types
+import typing
+from pathlib import Path
+
+from catunet.config import PRECISIONS, STAGES, TrainConfig, field_help
+
+DEFAULT_MODEL = Path("runs") / "cats" / "cats.keras"
+EXPORT_FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx",
+                  "openvino": "openvino", "litert": "litert"}
+STUDY_COMMANDS = {"report": "catunet.study.report",
+                  "bench": "catunet.study.bench"}
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -12,3 +42,301 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
                 action.default is argparse.SUPPRESS:
             return action.help
         return super()._get_help_string(action)
+
+
+def quiet_tensorflow(verbose=False):
+    """Hides TensorFlow's start-up chatter (CUDA probing, oneDNN and CPU
+    feature notices) unless ``verbose``.
+
+    TensorFlow prints some of it from C++ before its logging is set up, so
+    standard error is silenced at the file-descriptor level while it is
+    imported; Python errors still surface as exceptions afterwards.
+    """
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import tensorflow  # noqa: F401
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+# -- train: one flag per TrainConfig field -----------------------------------
+
+CHOICES = {"stage": STAGES, "precision": PRECISIONS,
+           "strategy": ("default", "mirrored", "multiworker")}
+
+
+def _plain(text):
+    return text.replace("``", "'")
+
+
+def add_config_flags(parser, defaults=TrainConfig()):
+    """Adds ``--field-name`` for every field of ``TrainConfig``, typed and
+    documented from the field itself."""
+    from catunet.losses import LOSSES
+
+    helps = field_help(type(defaults))
+    choices = {**CHOICES, "loss": tuple(LOSSES)}
+    hints = typing.get_type_hints(type(defaults))
+    for field in dataclasses.fields(defaults):
+        flag = "--" + field.name.replace("_", "-")
+        default = getattr(defaults, field.name)
+        kind = hints[field.name]
+        if isinstance(kind, types.UnionType):  # e.g. str | None
+            kind = next(k for k in typing.get_args(kind) if k is not type(None))
+        options = dict(default=default, help=_plain(helps[field.name]))
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = kind
+            options["metavar"] = field.name.upper()
+        if field.name in choices:
+            options["choices"] = choices[field.name]
+            options.pop("metavar")
+        if field.name == "augment":  # --augment alone: the recommended set
+            options.update(nargs="?", const="recommended", metavar="SPEC")
+        parser.add_argument(flag, **options)
+
+
+def config_from_args(args):
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def _run_train(args):
+    from catunet.train import train
+
+    config = config_from_args(args)
+    try:
+        run = train(config)
+    except KeyboardInterrupt:
+        sys.exit(f"\ninterrupted: rerun the same command to resume "
+                 f"{config.out or 'the run'} from its last finished epoch")
+    print(f"Saved {run.model_path} ({run.seconds:.0f} s of training). "
+          f"Evaluate it with: catunet evaluate --model {run.model_path}")
+
+
+# -- evaluate -----------------------------------------------------------------
+
+def _add_inference(p):
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction,
+                   default=None, help="average each photo's prediction with "
+                   "its mirror image's (default: as inference.json beside the "
+                   "model says, else off)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="probability above which a pixel is foreground "
+                   "(default: inference.json, else 0.5)")
+    p.add_argument("--fill-holes", action=argparse.BooleanOptionalAction,
+                   default=None, help="fill background enclosed by "
+                   "foreground (default: inference.json, else off)")
+    p.add_argument("--min-area", type=float, default=None,
+                   help="drop regions smaller than this fraction of the photo "
+                   "(default: inference.json, else 0: keep all)")
+
+
+def inference_settings(args):
+    """The model's saved settings with the flags given on top."""
+    from catunet.inference import Settings
+
+    saved = Settings.beside(args.model)
+    given = {k: getattr(args, k) for k in ("tta", "threshold", "fill_holes",
+                                           "min_area")
+             if getattr(args, k) is not None}
+    return dataclasses.replace(saved, **given)
+
+
+def _add_evaluate(p):
+    p.add_argument("--model", required=True, help="the .keras model file")
+    _add_inference(p)
+    p.add_argument("--data-dir", default=None,
+                   help="folder with images/ and masks/ (default: the folder "
+                   "the model was trained on, if it is still there, else "
+                   "$CATUNET_DATA_DIR, else data/cats)")
+    p.add_argument("--split", default=None,
+                   help="split manifest (default: split.json beside the model)")
+    p.add_argument("--all", action="store_true",
+                   help="score every pair of --data-dir instead of a test "
+                   "split: for a folder of new labelled photos")
+    p.add_argument("--json", default=None,
+                   help="where to save the scores (default: beside the model, "
+                   "eval-test.json or eval-<data folder>.json with --all)")
+
+
+def _run_evaluate(args):
+    from catunet import atomic
+    from catunet.evaluate import evaluate, format_table
+
+    report = evaluate(args.model, args.data_dir, args.split, args.all,
+                      inference_settings(args))
+    print(format_table(report))
+    name = f"eval-{Path(report['data_dir']).resolve().name}.json" if args.all \
+        else "eval-test.json"
+    path = Path(args.json) if args.json else Path(args.model).parent / name
+    atomic.write_json(path, report)
+    print(f"Saved {path}")
+
+
+# -- predict (visualize.py) ---------------------------------------------------
+
+def _add_predict(p):
+    p.add_argument("photos", nargs="*", metavar="PHOTO",
+                   help="photos or folders of photos (jpg, png, bmp, tif; any "
+                   "size, colour, grayscale or RGBA) to predict; without any, "
+                   "the test photos of the model's split")
+    p.add_argument("--model", default=str(DEFAULT_MODEL),
+                   help="the .keras model (catunet train saves it there)")
+    p.add_argument("--data-dir", default=None,
+                   help="test mode: folder with images/ and masks/ (default: "
+                   "the folder the model was trained on)")
+    p.add_argument("--split", default=None,
+                   help="test mode: split manifest (default: split.json "
+                   "beside the model)")
+    _add_inference(p)
+    p.add_argument("--no-truth", action="store_true",
+                   help="test mode: draw only the predicted outline")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: contours/ beside the model "
+                   "in test mode, predictions/ with photos)")
+
+
+def _run_predict(args):
+    from catunet.errors import CatunetError
+    from catunet.visualize import (outline_test_set, predict_photos,
+                                   save_test_figures)
+
+    folder = Path(args.model).parent
+    if not Path(args.model).exists() and args.model == str(DEFAULT_MODEL):
+        raise CatunetError(f"{DEFAULT_MODEL}: no model yet; train one with "
+                           "python train.py (catunet train), or pass --model")
+    if args.photos:
+        out = Path(args.out or folder / "predictions")
+        saved, failed = predict_photos(args.model, args.photos, out,
+                                       settings=inference_settings(args))
+        print(f"Saved masks and outlines of {len(saved)} photos in {out}"
+              + (f"; {len(failed)} could not be read" if failed else ""))
+        return 1 if failed else 0
+    out = Path(args.out or folder / "contours")
+    items = outline_test_set(args.model, args.data_dir, args.split,
+                             settings=inference_settings(args))
+    summary = save_test_figures(items, out, with_truth=not args.no_truth)
+    for label, sample in summary["samples"].items():
+        print(f"{label:>16}: {sample['image']}  Dice {sample['dice']:.3f}")
+    print(f"Mean Dice over {summary['count']} test photos at their original "
+          f"size: {summary['mean_dice']:.3f}. Saved samples.png, "
+          f"contact-sheet.png and samples.json in {out}")
+    return 0
+
+
+# -- export -------------------------------------------------------------------
+
+def _add_export(p):
+    p.add_argument("--model", required=True, help="the .keras model file")
+    p.add_argument("--format", choices=list(EXPORT_FORMATS),
+                   default="savedmodel",
+                   help="savedmodel (TensorFlow Serving, TF Lite converters), "
+                   "onnx, openvino or litert; the last three need their "
+                   "package installed")
+    p.add_argument("--out", default=None,
+                   help="output folder or file (default: beside the model, "
+                   "named after the format)")
+
+
+def _run_export(args):
+    from catunet.export import export_model
+
+    path = export_model(args.model, EXPORT_FORMATS[args.format], args.out)
+    print(f"Exported {args.model} as {args.format} to {path}")
+
+
+# -- the command --------------------------------------------------------------
+
+COMMANDS = {
+    "train": ("train a U-Net on a folder of images and masks; rerun the same "
+              "command to resume an interrupted run", add_config_flags,
+              _run_train),
+    "evaluate": ("print per-image Dice, IoU and pixel accuracy of a model and "
+                 "save them as JSON; by default on the test part of the split "
+                 "the model was trained with", _add_evaluate, _run_evaluate),
+    "predict": ("outline the cat: on the model's test photos (best, median "
+                "and worst by Dice, and a contact sheet), or on any photos "
+                "(a mask PNG and an outlined copy of each)", _add_predict,
+                _run_predict),
+    "export": ("export a model for serving with Keras's model.export",
+               _add_export, _run_export),
+}
+
+
+def make_parser(prog="catunet", only=None):
+    """The argument parser: every subcommand, or only the one named."""
+    if only:
+        description, add, _ = COMMANDS[only]
+        parser = argparse.ArgumentParser(prog=prog, description=description,
+                                         formatter_class=HelpFormatter)
+        add(parser)
+        parser.add_argument("--verbose", action="store_true",
+                            help="show TensorFlow's start-up and device logs")
+        return parser
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Segment cats, or any foreground, with a "
+        "U-Net trained on a small labelled set.",
+        formatter_class=HelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="COMMAND")
+    for name, (description, add, _) in COMMANDS.items():
+        command = sub.add_parser(name, help=description,
+                                 description=description,
+                                 formatter_class=HelpFormatter)
+        add(command)
+        command.add_argument("--verbose", action="store_true",
+                             help="show TensorFlow's start-up and device logs")
+    for name in STUDY_COMMANDS:
+        sub.add_parser(name, add_help=False,
+                       help=f"the study's {name} (catunet {name} --help)")
+    return parser
+
+
+@contextlib.contextmanager
+def _errors_as_one_line():
+    from catunet.errors import CatunetError
+
+    try:
+        yield
+    except CatunetError as error:
+        sys.exit(f"error: {error}")
+
+
+def run_command(name, argv, prog=None):
+    """Parses ``argv`` for one command and runs it; returns the exit code."""
+    quiet_tensorflow("--verbose" in argv)
+    args = make_parser(prog or f"catunet {name}", only=name).parse_args(argv)
+    with _errors_as_one_line():
+        return COMMANDS[name][2](args) or 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in STUDY_COMMANDS:
+        quiet_tensorflow("--verbose" in argv)
+        study = importlib.import_module(STUDY_COMMANDS[argv[0]])
+        return study.main([a for a in argv[1:] if a != "--verbose"])
+    if argv and argv[0] in COMMANDS:
+        return run_command(argv[0], argv[1:])
+    quiet_tensorflow("--verbose" in argv)
+    make_parser().parse_args(argv)  # prints help or the usage error
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,19 +1,24 @@
 """The configuration of a training run: one frozen dataclass, saved as JSON.
 
 Every field has a command-line flag of the same name (``--width`` for
-``width``); the run folder keeps ``config.json`` so any result can be rerun.
-Defaults are the settings that won on validation Dice in
-``reports/losses.md``; the test set never chose them.
+``width``), made from the field itself: its type, its default and the
+sentence that describes it below (``field_help``). Defaults live here and
+nowhere else; the run folder keeps ``config.json`` so any result can be
+rerun. Defaults are the settings that won on validation Dice in the
+reports; the test set never chose them.
 """
 
 import dataclasses
+import inspect
 import json
+import re
 from pathlib import Path
 
 from catunet.errors import CatunetError
 
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STAGES = ("cats", "pretrain", "voc")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,10 +29,11 @@ class TrainConfig:
         stage: What is trained: ``cats`` (the cat set), ``pretrain`` (any
             folder of images and masks, for transfer learning) or ``voc``
             (Pascal VOC 2012 through TFDS). The model is ``<stage>.keras``.
-        data_dir: Data folder (``images/`` + ``masks/``); None looks in
-            ``$CATUNET_DATA_DIR`` then ``data/cats``. ``pretrain`` needs it.
-        split: The split manifest; None means ``data/splits/<folder>.json``,
-            made on first use.
+        data_dir: Data folder (``images/`` + ``masks/``); without it,
+            ``$CATUNET_DATA_DIR``, else ``data/cats`` (downloaded when
+            missing). Stage ``pretrain`` needs it.
+        split: The train/test split manifest; without it,
+            ``data/splits/<data folder name>.json``, made on first use.
         split_seed: Seed of the train/test split when it has to be made.
         loss: Loss name (see ``catunet.losses.LOSSES``).
         epochs: Passes over the training images.
@@ -45,13 +51,16 @@ class TrainConfig:
         init: A ``.keras`` model whose same-named layers initialise this one.
         freeze_epochs: With ``init``: train this many epochs with the
             encoder (the ``enc*`` layers) frozen, then unfreeze it.
-        fine_tune_learning_rate: Adam's learning rate once the encoder is
-            unfrozen; None keeps ``learning_rate``.
-        augment: Augmentation spec, e.g. ``"flip,rotate=0.1,elastic"`` or
-            ``"recommended"`` (see ``catunet.augment``); empty for none.
+        fine_tune_learning_rate: With ``freeze_epochs``: Adam's learning
+            rate once the encoder is unfrozen; without it, ``learning_rate``.
+        augment: Augmentation: ``recommended`` (also the flag alone),
+            ``none``, or techniques with optional strengths such as
+            ``flip,rotate=0.1,elastic`` (see ``catunet.augment``).
             The default won on validation in ``reports/augmentation.md``.
-        tfds_dir: TFDS data folder for ``voc`` (None: TFDS's default).
-        manual_dir: Folder holding VOC's tar or ``VOCdevkit`` (``voc``).
+        tfds_dir: Stage ``voc``: the TFDS data folder; without it, TFDS's
+            default (``~/tensorflow_datasets``).
+        manual_dir: Stage ``voc``: a folder holding VOC's tar or the
+            ``VOCdevkit`` extracted from it (offline use).
         voc_classes: Comma-separated VOC classes that count as foreground
             (``voc``); empty: all 20.
         precision: Keras dtype policy: ``float32``, ``mixed_float16``
@@ -59,7 +68,28 @@ class TrainConfig:
             output layer and the loss stay in float32.
         strategy: ``default``, ``mirrored`` or ``multiworker`` (see
             ``catunet.distribute``); ``batch_size`` is then per replica.
-        out: The run folder; None means ``runs/<stage>``.
+        protect: A data folder whose split's test photos must never be
+            trained on: photos of this run that look like one of them
+            (perceptual hash) are left out and listed in
+            ``duplicates.json``. Stage ``pretrain`` defaults to the cat set
+            (``$CATUNET_DATA_DIR`` or ``data/cats``) when it is there; empty
+            turns the guard off.
+        unlabelled: A folder of photos without masks to learn from as well
+            (self-training, ``catunet.selftrain``): a teacher labels them,
+            the most confident labels are kept, and the model pre-trains on
+            them before it fine-tunes on the labelled photos.
+        teacher: With ``unlabelled``: the ``.keras`` model that labels the
+            photos; without it, the run first trains its own teacher with
+            the same settings, on the same labelled photos.
+        pseudo_keep: With ``unlabelled``: the fraction of the photos whose
+            pseudo-masks are kept, most confident first (among those whose
+            predicted area is sane).
+        pseudo_epochs: With ``unlabelled``: epochs of pre-training on the
+            pseudo-labelled photos.
+        self_training_rounds: With ``unlabelled``: how many times the
+            student becomes the teacher and labels the photos again.
+        out: The run folder (model, ``run.json``, ``config.json``,
+            ``history.csv``, ``split.json``); without it, ``runs/<stage>``.
     """
 
     stage: str = "cats"
@@ -87,6 +117,12 @@ class TrainConfig:
     voc_classes: str = ""
     precision: str = "float32"
     strategy: str = "default"
+    protect: str | None = None
+    unlabelled: str | None = None
+    teacher: str | None = None
+    pseudo_keep: float = 0.5
+    pseudo_epochs: int = 10
+    self_training_rounds: int = 1
     out: str | None = None
 
     def to_dict(self):
@@ -107,3 +143,14 @@ class TrainConfig:
         except (OSError, json.JSONDecodeError, TypeError) as error:
             raise CatunetError(f"{path}: not a readable config ({error})") \
                 from error
+
+
+def field_help(cls=TrainConfig):
+    """``{field name: description}`` from the class's ``Attributes:`` docs."""
+    doc = inspect.getdoc(cls)
+    section = doc.split("Attributes:", 1)[1]
+    found = {}
+    for match in re.finditer(r"^    (\w+): (.+?)(?=^    \w+: |\Z)", section,
+                             re.M | re.S):
+        found[match.group(1)] = " ".join(match.group(2).split())
+    return found

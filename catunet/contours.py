@@ -12,13 +12,18 @@ PREDICTED = (255, 40, 40)  # RGB: red
 TRUTH = (40, 220, 40)  # RGB: green
 
 
+def upsample_probabilities(probabilities, shape):
+    """A probability map resized bilinearly to ``shape`` (height, width)."""
+    probabilities = np.asarray(probabilities, np.float32).squeeze()
+    height, width = shape[:2]
+    return cv2.resize(probabilities, (width, height),
+                      interpolation=cv2.INTER_LINEAR)
+
+
 def upsample(probabilities, shape, threshold=0.5):
     """A binary ``uint8`` mask of ``shape`` (height, width) from a smaller
     probability map, interpolated bilinearly then thresholded."""
-    probabilities = np.asarray(probabilities, np.float32).squeeze()
-    height, width = shape[:2]
-    resized = cv2.resize(probabilities, (width, height),
-                         interpolation=cv2.INTER_LINEAR)
+    resized = upsample_probabilities(probabilities, shape)
     return (resized > threshold).astype(np.uint8)
 
 

@@ -197,18 +197,64 @@ def load_pairs(pairs, size=IMAGE_SIZE):
     return images, masks
 
 
-def make_dataset(images, masks, batch_size, shuffle=False, seed=0,
-                 augment=None):
-    """Builds the tf.data pipeline over decoded arrays.
+def steps_per_epoch(count, batch_size):
+    """Batches in one pass over ``count`` images (the last may be smaller)."""
+    return -(-count // batch_size)
+
+
+def make_training_dataset(images, masks, batch_size, seed=0, first_epoch=0,
+                          epochs=1, augment=None):
+    """The training stream: every batch of epochs ``[first_epoch, epochs)``.
+
+    Epoch ``e`` visits the images in an order drawn from ``(seed, e)`` alone,
+    and batch ``s`` of it is augmented with the key ``(seed, e * steps + s)``:
+    nothing depends on what this process saw before, so a run resumed at
+    epoch ``e`` gets exactly the batches an uninterrupted run got there.
+    Pass ``steps_per_epoch(len(images), batch_size)`` to ``fit``.
 
     Args:
         images: ``uint8`` array ``(N, H, W, 3)``.
         masks: ``uint8`` array ``(N, H, W, 1)`` of 0/1.
-        batch_size: Batch size.
-        shuffle: Reshuffles every epoch (training only).
-        seed: Seed of the shuffle order.
-        augment: Optional function ``(images, masks) -> (images, masks)``
-            applied to float32 batches (training only).
+        batch_size: Images per batch.
+        seed: The run's seed.
+        first_epoch: The epoch the stream starts at (a resumed run's).
+        epochs: The epoch it ends before.
+        augment: Optional ``Augmenter`` (called with each batch's key).
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(float32 image in [0, 255], float32 mask)``
+        batches.
+    """
+    import tensorflow as tf
+
+    count = len(images)
+    steps = steps_per_epoch(count, batch_size)
+    images, masks = tf.constant(images), tf.constant(masks)
+    seed = tf.constant(seed, tf.int64)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count), seed=tf.stack([seed, epoch]))
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        return batches.enumerate().map(lambda step, rows: (epoch, step, rows))
+
+    def load(epoch, step, rows):
+        x = tf.cast(tf.gather(images, rows), tf.float32)
+        y = tf.cast(tf.gather(masks, rows), tf.float32)
+        if augment is not None:
+            x, y = augment(x, y, key=tf.stack([seed, epoch * steps + step]))
+        return x, y
+
+    dataset = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
+    # Draws come from each batch's key, not from a shared stream, so batches
+    # may be made in parallel and stay the same; deterministic keeps order.
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def make_dataset(images, masks, batch_size):
+    """Batches of decoded arrays in their order, unaugmented (validation).
 
     Returns:
         A ``tf.data.Dataset`` of ``(float32 image in [0, 255], float32 mask)``
@@ -217,16 +263,8 @@ def make_dataset(images, masks, batch_size, shuffle=False, seed=0,
     import tensorflow as tf
 
     dataset = tf.data.Dataset.from_tensor_slices((images, masks))
-    if shuffle:
-        dataset = dataset.shuffle(len(images), seed=seed,
-                                  reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(
         lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    if augment is not None:
-        # One call at a time: the layers draw from seeded random streams, and
-        # parallel calls would take the draws in a different order each run.
-        # Each call is vectorised over the whole batch.
-        dataset = dataset.map(augment)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,6 +1,6 @@
 """Scores a saved model: the test part of its split, or every pair of a folder."""
 
-import zipfile
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -8,48 +8,31 @@ import numpy as np
 from catunet import data, split as splits
 from catunet.config import TrainConfig
 from catunet.datasets.cats import resolve_data_dir
-from catunet.errors import CatunetError
+from catunet.inference import BATCH_SIZE, Settings, predict_masks
 from catunet.metrics import METRICS
+from catunet.saving import load_model
 
 
-def load_model(path):
-    """Loads a ``.keras`` model with a clear error when it cannot be used."""
-    import keras
+def score(model, images, masks, settings=Settings(), batch_size=BATCH_SIZE):
+    """Per-image scores of ``model``: ``{metric name: array (N,)}``.
 
-    import catunet.losses  # noqa: F401  registers the custom objects
-    import catunet.metrics  # noqa: F401
-
-    path = Path(path)
-    if not path.is_file():
-        raise CatunetError(f"{path}: model file not found")
-    if path.suffix != ".keras":
-        raise CatunetError(f"{path}: not a .keras model file")
-    try:
-        return keras.saving.load_model(path)
-    except (ValueError, OSError, zipfile.BadZipFile, KeyError) as error:
-        raise CatunetError(f"{path}: not a loadable Keras model ({error})") \
-            from error
-
-
-def predict(model, images, batch_size=16):
-    """Foreground probabilities ``(N, H, W, 1)`` for ``uint8`` images."""
-    return model.predict(images.astype(np.float32), batch_size=batch_size,
-                         verbose=0)
-
-
-def score(model, images, masks, batch_size=16):
-    """Per-image scores of ``model``: ``{metric name: array (N,)}``."""
-    probabilities = predict(model, images, batch_size)
-    return {name: np.asarray(fn(masks, probabilities))
+    Args:
+        settings: How probabilities become masks (``inference.Settings``).
+    """
+    predicted = predict_masks(model, images, settings, batch_size)
+    truth = np.asarray(masks, np.float32)
+    return {name: np.asarray(fn(truth, predicted.astype(np.float32)))
             for name, fn in METRICS.items()}
 
 
 def summarize(names, scores):
-    """Rows per image plus the mean and std of every metric."""
+    """Rows per image plus the mean and sample standard deviation (ddof=1)
+    of every metric."""
     rows = [{"image": name, **{k: float(v[i]) for k, v in scores.items()}}
             for i, name in enumerate(names)]
     mean = {k: float(np.mean(v)) for k, v in scores.items()}
-    std = {k: float(np.std(v)) for k, v in scores.items()}
+    std = {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+           for k, v in scores.items()}
     return {"count": len(rows), "mean": mean, "std": std, "images": rows}
 
 
@@ -87,7 +70,8 @@ def model_test_pairs(model_path, data_dir=None, split_path=None):
     return data_dir, pairs
 
 
-def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False):
+def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False,
+             settings=None):
     """Scores a model on the test part of a split, or on a whole folder.
 
     Args:
@@ -98,12 +82,15 @@ def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False):
             model's run folder, so the test set is the one it never saw.
         all_pairs: Score every pair of ``data_dir`` (no split): for a folder
             the model was not trained on.
+        settings: ``inference.Settings``; by default those saved beside the
+            model (``inference.json``), else plain thresholding at 0.5.
 
     Returns:
         A dict: model, data folder, subset, count, mean, std and per-image rows.
     """
     model_path = Path(model_path)
     model = load_model(model_path)
+    settings = settings or Settings.beside(model_path)
     if all_pairs:
         data_dir = resolve_data_dir(data_dir or _trained_on(model_path))
         pairs, subset = data.find_pairs(data_dir), "all"
@@ -113,9 +100,10 @@ def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False):
     size = model.input_shape[1]
     images, masks = data.load_pairs(pairs, size)
     report = summarize([p.image.name for p in pairs],
-                       score(model, images, masks))
+                       score(model, images, masks, settings))
     return {"model": str(model_path), "data_dir": str(data_dir),
-            "subset": subset, **report}
+            "subset": subset, "inference": dataclasses.asdict(settings),
+            **report}
 
 
 def format_table(report):

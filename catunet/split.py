@@ -3,6 +3,10 @@
 The manifest lists the pairs of each side by file name, the seed that made it
 and a fingerprint of those files' contents. Every later stage reads it, so
 the test images are the same for every experiment and never reach training.
+
+Where file names carry a group — video frames named ``SEQUENCE_NNNNN``, as
+in DAVIS — whole groups go to one side: neighbouring frames are nearly the
+same picture, and splitting them would leak test frames into training.
 """
 
 import hashlib
@@ -16,6 +20,38 @@ from catunet import atomic
 from catunet.errors import CatunetError
 
 TEST_FRACTION = 0.3
+MIN_GROUPS = 5  # fewer shared prefixes than this are not treated as groups
+
+
+def groups_of(pairs):
+    """The group of every pair, or None when the names carry no groups.
+
+    A name carries a group when it is ``PREFIX_DIGITS`` (``bear_00012`` is
+    frame 12 of ``bear``); the folder is grouped when every name does, at
+    least ``MIN_GROUPS`` prefixes occur and some occur more than once.
+    """
+    keys = []
+    for pair in pairs:
+        prefix, sep, number = pair.image.stem.rpartition("_")
+        if not sep or not prefix or not number.isdigit():
+            return None
+        keys.append(prefix)
+    distinct = len(set(keys))
+    return keys if MIN_GROUPS <= distinct < len(keys) else None
+
+
+def _grouped_permutation(pairs, seed):
+    """Indices of ``pairs`` in a seeded order of their groups (members of a
+    group stay together), and the group boundaries."""
+    keys = groups_of(pairs)
+    if keys is None:
+        return np.random.default_rng(seed).permutation(len(pairs)), None
+    names = sorted(set(keys))
+    order = np.random.default_rng(seed).permutation(len(names))
+    members = {name: [i for i, k in enumerate(keys) if k == name]
+               for name in names}
+    chunks = [members[names[g]] for g in order]
+    return np.concatenate(chunks), [len(c) for c in chunks]
 
 
 def fingerprint(pairs):
@@ -33,6 +69,8 @@ def make_split(pairs, seed=0, test_fraction=TEST_FRACTION):
 
     A seeded permutation of the pairs sorted by image name: the same files
     and seed always give the same split, whatever order the disk lists them.
+    Grouped names (``groups_of``) are split by group: whole groups are drawn
+    into the test side until it holds about ``test_fraction`` of the pairs.
 
     Returns:
         The manifest as a dict (see ``save_split``).
@@ -44,7 +82,12 @@ def make_split(pairs, seed=0, test_fraction=TEST_FRACTION):
     if n_test < 1 or n_test >= len(pairs):
         raise CatunetError(
             f"{len(pairs)} pairs are too few for a {test_fraction:.0%} test split")
-    order = np.random.default_rng(seed).permutation(len(pairs))
+    order, sizes = _grouped_permutation(pairs, seed)
+    if sizes is not None:  # whole groups, as close to n_test as they allow
+        ends = np.cumsum(sizes)
+        n_test = int(ends[np.argmin(np.abs(ends - n_test))])
+        if n_test >= len(pairs):
+            n_test = int(ends[-2])
     test = sorted(order[:n_test])
     train = sorted(order[n_test:])
 
@@ -57,6 +100,7 @@ def make_split(pairs, seed=0, test_fraction=TEST_FRACTION):
         "fingerprint": fingerprint(pairs),
         "train": names(train),
         "test": names(test),
+        **({"grouped": True} if sizes is not None else {}),
     }
 
 
@@ -132,7 +176,8 @@ def resolve_split(split, pairs, source="split manifest"):
 def validation_fold(train_pairs, folds, fold, seed=0):
     """Carves fold ``fold`` of a seeded ``folds``-way partition of train.
 
-    Used for choosing settings without touching the test set.
+    Used for choosing settings without touching the test set. Grouped
+    names are partitioned by group, as in ``make_split``.
 
     Returns:
         ``(fit_pairs, validation_pairs)``; with ``folds`` < 2 the validation
@@ -145,8 +190,15 @@ def validation_fold(train_pairs, folds, fold, seed=0):
     if len(train_pairs) < folds:
         raise CatunetError(
             f"{len(train_pairs)} training pairs cannot make {folds} folds")
-    order = np.random.default_rng(seed).permutation(len(train_pairs))
-    chosen = set(np.array_split(order, folds)[fold].tolist())
+    order, sizes = _grouped_permutation(train_pairs, seed)
+    if sizes is None:
+        chosen = set(np.array_split(order, folds)[fold].tolist())
+    else:
+        groups = np.split(order, np.cumsum(sizes)[:-1])
+        if len(groups) < folds:
+            raise CatunetError(f"{len(groups)} groups cannot make {folds} folds")
+        picked = np.array_split(np.arange(len(groups)), folds)[fold]
+        chosen = {int(i) for g in picked for i in groups[g]}
     fit = [p for i, p in enumerate(train_pairs) if i not in chosen]
     val = [p for i, p in enumerate(train_pairs) if i in chosen]
     return fit, val

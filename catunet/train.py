@@ -1,31 +1,38 @@
 """One training run: data, split, model, fit, saved into a run folder.
 
-The run folder holds ``config.json`` (written first), ``split.json`` (the
-manifest used), ``history.csv`` and, when training finished, the model
-``<stage>.keras`` and ``timing.json`` (training seconds of the process that
-finished it). An interrupted run resumes from its last finished epoch
-when started again with the same folder and config.
+The run folder holds ``run.json`` (written first: the run's key, config,
+data and code identity, machine and package versions; at the end the
+training time summed over every process that worked on it),
+``config.json``, ``split.json`` (the manifest used), ``history.csv`` and,
+when training finished, the model ``<stage>.keras``.
+
+A run killed at any moment resumes from its last finished epoch when the
+same command is run again, and ends with the same weights as a run that was
+never interrupted: checkpoints are written atomically every epoch
+(``catunet.checkpoint``), and the order and augmentation of every batch
+depend only on (seed, epoch, step) (``data.make_training_dataset``).
 """
 
+import csv
 import dataclasses
+import io
 import json
-import shutil
-import time
 from pathlib import Path
 
 import keras
 
-from catunet import atomic, data, split as splits
+from catunet import atomic, data, duplicates, provenance, split as splits
 from catunet.augment import Augmenter, parse_spec
-from catunet.config import PRECISIONS, TrainConfig
+from catunet.checkpoint import Checkpoints, SaveEveryEpoch
+from catunet.config import PRECISIONS, STAGES, TrainConfig
 from catunet.datasets.cats import resolve_data_dir
 from catunet.distribute import STRATEGIES, get_strategy
 from catunet.errors import CatunetError
-from catunet.evaluate import load_model
 from catunet.losses import get_loss
 from catunet.metrics import dice_coefficient
 from catunet.model import build_unet
-from catunet.transfer import restore_weights, set_encoder_trainable
+from catunet.saving import load_model, restore_weights, save_model
+from catunet.transfer import set_encoder_trainable
 
 SPLITS_DIR = Path("data") / "splits"
 
@@ -39,6 +46,7 @@ class Run:
     model_path: Path
     seconds: float
     resumed_from: int
+    key: str
 
 
 def model_path(config):
@@ -97,30 +105,96 @@ def resolve_paths(config):
     if config.fine_tune_learning_rate and not config.freeze_epochs:
         raise CatunetError("--fine-tune-learning-rate applies after "
                            "--freeze-epochs; give both, or use --learning-rate")
+    if config.teacher and not config.unlabelled:
+        raise CatunetError("--teacher labels the --unlabelled photos; give "
+                           "both, or neither")
+    if config.unlabelled and config.stage == "voc":
+        raise CatunetError("--unlabelled works with the folder stages "
+                           "(cats, pretrain), not voc")
+    if not 0 < config.pseudo_keep <= 1 or config.self_training_rounds < 1:
+        raise CatunetError("--pseudo-keep must be in (0, 1] and "
+                           "--self-training-rounds at least 1")
+    if config.teacher:
+        load_model(config.teacher)
     if config.stage == "pretrain" and not config.data_dir:
         raise CatunetError("--stage pretrain needs --data-dir: the folder of "
                            "images and masks to pre-train on")
-    data_dir = None if config.stage == "voc" else str(
-        resolve_data_dir(config.data_dir))
-    return dataclasses.replace(config, data_dir=data_dir,
+    folders = data_folders(config.data_dir)
+    if len(folders) > 1 and config.split:
+        raise CatunetError("--split names one manifest; with several "
+                           "--data-dir folders each uses its own "
+                           "data/splits/<folder>.json")
+    data_dir = None if config.stage == "voc" else ",".join(
+        str(resolve_data_dir(folder)) for folder in folders)
+    protect = config.protect
+    if config.stage == "pretrain" and protect is None:
+        protect = default_protected()
+    return dataclasses.replace(config, data_dir=data_dir, protect=protect,
                                out=config.out or f"runs/{config.stage}")
 
 
-def check_run_folder(config):
-    """Refuses a run folder that holds a run with other settings."""
-    saved = Path(config.out) / "config.json"
-    if saved.exists():
-        previous = TrainConfig.load(saved)
-        if previous != config:
-            changed = [f"{k}: {v!r} -> {config.to_dict()[k]!r}"
-                       for k, v in previous.to_dict().items()
-                       if config.to_dict()[k] != v]
+def data_folders(data_dir):
+    """The folders of ``--data-dir`` (several, comma-separated, for
+    pre-training on more than one source); ``[None]`` when not given."""
+    if not data_dir:
+        return [None]
+    return [folder.strip() for folder in str(data_dir).split(",")
+            if folder.strip()]
+
+
+def default_protected():
+    """The cat set whose test photos pre-training must not see, when it is
+    here ($CATUNET_DATA_DIR or data/cats, with its split manifest)."""
+    import os
+
+    folder = Path(os.environ.get("CATUNET_DATA_DIR") or "data/cats")
+    manifest = SPLITS_DIR / f"{folder.resolve().name}.json"
+    return str(folder) if folder.is_dir() and manifest.is_file() else ""
+
+
+def run_key_for(config):
+    """The key of the run ``config`` describes, without decoding any image
+    (``catunet.provenance.run_key``)."""
+    config = resolve_paths(config)
+    manifest = None
+    if config.stage != "voc":
+        manifest = combined_manifest(
+            {folder: load_split_for(config, data.find_pairs(folder), folder)[2]
+             for folder in data_folders(config.data_dir)})
+    return provenance.run_key(config, manifest)
+
+
+def combined_manifest(manifests):
+    """One folder's manifest, or ``{"sources": {folder name: manifest}}``."""
+    if len(manifests) == 1:
+        return next(iter(manifests.values()))
+    return {"sources": {Path(folder).resolve().name: manifest
+                        for folder, manifest in manifests.items()}}
+
+
+def check_run_folder(config, key):
+    """The folder's ``run.json`` when it holds this run (same key), None
+    when it is new; refuses a folder that holds another run."""
+    folder = Path(config.out)
+    record = provenance.load_record(folder)
+    if record is None:
+        if (folder / "config.json").exists():
             raise CatunetError(
-                f"{config.out} holds a run with other settings "
-                f"({'; '.join(changed)}); choose another --out or delete it")
+                f"{config.out} holds a run made by an older catunet (no "
+                "run.json); choose another --out or delete it")
+        return None
+    if record["key"] == key:
+        return record
+    previous = record["config"]
+    changed = [f"{k}: {v!r} -> {config.to_dict().get(k)!r}"
+               for k, v in previous.items()
+               if config.to_dict().get(k) != v and k != "out"]
+    why = "; ".join(changed) or "the data, the --init file or the code " \
+        "version changed"
+    raise CatunetError(f"{config.out} holds a run with other settings "
+                       f"({why}); choose another --out or delete it")
 
 
-STAGES = ("cats", "pretrain", "voc")
 
 
 def load_arrays(config, data_dir):
@@ -131,45 +205,78 @@ def load_arrays(config, data_dir):
     ``folds``, one fold of it held out.
 
     Returns:
-        ``((x, y), (vx, vy) or None, manifest or None)``.
+        ``Arrays``.
     """
     if config.stage == "voc":
         from catunet.datasets.voc import load_voc
 
         kwargs = dict(size=config.image_size, tfds_dir=config.tfds_dir,
                       manual_dir=config.manual_dir, classes=config.voc_classes)
-        return load_voc("train", **kwargs), load_voc("validation", **kwargs), None
-    pairs = data.find_pairs(data_dir)
-    train_pairs, _, manifest = load_split_for(config, pairs, data_dir)
-    fit_pairs, val_pairs = splits.validation_fold(
-        train_pairs, config.folds, config.val_fold, seed=manifest["seed"])
+        return Arrays(load_voc("train", **kwargs),
+                      load_voc("validation", **kwargs), None)
+    fit_pairs, val_pairs, manifests = [], [], {}
+    for folder in data_folders(data_dir):
+        pairs = data.find_pairs(folder)
+        train_pairs, _, manifest = load_split_for(config, pairs, folder)
+        fit, val = splits.validation_fold(
+            train_pairs, config.folds, config.val_fold, seed=manifest["seed"])
+        fit_pairs += fit
+        val_pairs += val
+        manifests[folder] = manifest
+    left_out = []
+    if config.protect:
+        fit_pairs, left_out = guard_pairs(fit_pairs, config)
     fitted = data.load_pairs(fit_pairs, config.image_size)
     held_out = data.load_pairs(val_pairs, config.image_size) if val_pairs else None
-    return fitted, held_out, manifest
+    return Arrays(fitted, held_out, combined_manifest(manifests), left_out)
 
 
-def make_datasets(config, data_dir, replicas=1):
-    """The training and validation pipelines of a run; never the test part.
+def protected_photos(folder):
+    """The test photos of a data folder's split manifest."""
+    pairs = data.find_pairs(folder)
+    path = SPLITS_DIR / f"{Path(folder).resolve().name}.json"
+    _, test = splits.resolve_split(splits.load_split(path), pairs,
+                                   source=str(path))
+    return [pair.image for pair in test]
 
-    Batches hold ``config.batch_size`` images per replica.
 
-    Returns:
-        ``(train_ds, val_ds or None, manifest or None)``.
-    """
-    (x, y), held_out, manifest = load_arrays(config, data_dir)
+def guard_pairs(pairs, config):
+    """Leaves out pairs whose photo is a near-duplicate of a protected test
+    photo (``catunet.duplicates``); returns ``(kept, left_out)``."""
+    protected = duplicates.hash_files(protected_photos(config.protect))
+    found = duplicates.find_duplicates(
+        duplicates.hash_files([p.image for p in pairs]), protected)
+    if found:
+        print(f"Left out {len(found)} photos that look like test photos of "
+              f"{config.protect}: "
+              + ", ".join(f"{Path(d.path).name} ~ {Path(d.test_photo).name}"
+                          for d in found))
+    dropped = {d.path for d in found}
+    return [p for p in pairs if str(p.image) not in dropped], \
+        [dataclasses.asdict(d) for d in found]
+
+
+@dataclasses.dataclass
+class Arrays:
+    """The decoded images of a run: never the test part."""
+
+    train: tuple
+    held_out: tuple | None
+    manifest: dict | None
+    left_out: list = dataclasses.field(default_factory=list)
+
+
+def training_stream(config, arrays, first_epoch, end_epoch, replicas=1):
+    """The training batches of epochs ``[first_epoch, end_epoch)``
+    (``config.batch_size`` images per replica) and the steps per epoch."""
+    x, y = arrays.train
     techniques = parse_spec(config.augment)
     augment = Augmenter(techniques, seed=config.seed) if techniques else None
     batch_size = config.batch_size * replicas
-    train_ds = data.make_dataset(x, y, batch_size, shuffle=True,
-                                 seed=config.seed, augment=augment)
-    val_ds = None
-    if held_out is not None:
-        val_ds = data.make_dataset(*held_out, batch_size)
-    print(f"Training on {len(x)} images"
-          + (f", validating on {len(held_out[0])}" if held_out else "")
-          + (f" (test set of {len(manifest['test'])} untouched)" if manifest
-             else ""))
-    return train_ds, val_ds, manifest
+    dataset = data.make_training_dataset(
+        x, y, batch_size, seed=config.seed, first_epoch=first_epoch,
+        epochs=end_epoch, augment=augment)
+    return dataset, data.steps_per_epoch(len(x), batch_size)
 
 
 def compile_model(config, learning_rate=None, frozen_encoder=False):
@@ -228,47 +335,74 @@ def phases(config):
     ]
 
 
-class _EpochCounter(keras.callbacks.Callback):
-    """Remembers the first epoch this process trained (after a restore)."""
-
-    def __init__(self):
-        super().__init__()
-        self.first_epoch = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.first_epoch is None:
-            self.first_epoch = epoch
+def _write_history(folder, history):
+    columns = list(dict.fromkeys(k for row in history for k in row))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic.write_text(Path(folder) / "history.csv", text.getvalue())
 
 
-def _backup(folder, phase):
-    return folder / f"backup-{phase.name}"
+def _fit_phase(config, phase, model, arrays, state, replicas, verbose,
+               callbacks):
+    """Fits one phase from where its checkpoint left it; returns the
+    callback that holds its seconds and history."""
+    folder = Path(config.out)
+    checkpoints = Checkpoints(folder / f"checkpoints-{phase.name}")
+    saver = SaveEveryEpoch(checkpoints, state,
+                           on_history=lambda h: _write_history(folder, h))
+    first = state.get("epochs_done", phase.start)  # epochs count from 0
+    if first >= phase.end:
+        return saver, first
+    dataset, steps = training_stream(config, arrays, first, phase.end, replicas)
+    val_ds = None
+    if arrays.held_out is not None:
+        val_ds = data.make_dataset(*arrays.held_out,
+                                   config.batch_size * replicas)
+    model.fit(dataset, validation_data=val_ds, initial_epoch=first,
+              epochs=phase.end, steps_per_epoch=steps, verbose=verbose,
+              shuffle=False,  # the stream orders every epoch itself
+              callbacks=[saver, *callbacks])
+    return saver, first
 
 
-def _fit_phase(model, phase, folder, train_ds, val_ds, verbose, callbacks):
-    """Fits one phase, resumable from its own backup; returns its seconds."""
-    backup = _backup(folder, phase)
-    start = time.perf_counter()
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        initial_epoch=phase.start,
-        epochs=phase.end,
-        verbose=verbose,
-        shuffle=False,  # the dataset reshuffles itself every epoch
-        callbacks=[
-            keras.callbacks.BackupAndRestore(str(backup)),
-            keras.callbacks.CSVLogger(str(folder / "history.csv"), append=True),
-            *callbacks,
-        ],
-    )
-    return time.perf_counter() - start
+def _describe(arrays):
+    x = arrays.train[0]
+    held_out = arrays.held_out
+    print(f"Training on {len(x)} images"
+          + (f", validating on {len(held_out[0])}" if held_out else "")
+          + (f" (test set of {len(arrays.manifest['test'])} untouched)"
+             if arrays.manifest and "test" in arrays.manifest else "")
+          + (f"; {len(arrays.left_out)} photos left out as near-duplicates "
+             "of test photos" if arrays.left_out else ""))
+
+
+def _self_trained(config, record, key, verbose, callbacks):
+    """A run with ``--unlabelled``: self-training (``catunet.selftrain``)
+    in sub-folders, the final student saved as this run's model."""
+    from catunet.selftrain import self_train
+
+    final, seconds = self_train(config, train, verbose, callbacks)
+    save_model(load_model(final), model_path(config))
+    record.update(finished=True, train_seconds=seconds,
+                  sessions=record["sessions"] + [
+                      provenance.session(0, seconds)])
+    atomic.write_json(Path(config.out) / "run.json", record)
+    return Run(config, Path(config.out), model_path(config), seconds, 0, key)
+
+
+def _phase_files(folder, phase):
+    """A finished intermediate phase: its model and its carried state."""
+    return folder / f"{phase.name}.keras", folder / f"{phase.name}.state.json"
 
 
 def train(config, verbose=1, callbacks=()):
     """Trains a U-Net as ``config`` says and saves it in ``config.out``.
 
-    A folder whose model already exists with the same config is returned
-    as it is, without training again.
+    A folder that holds this run (same key) finished is returned as it is;
+    unfinished, training resumes from its last checkpoint. A folder that
+    holds another run is refused.
 
     Args:
         config: A ``TrainConfig``.
@@ -280,57 +414,78 @@ def train(config, verbose=1, callbacks=()):
         A ``Run``.
     """
     config = resolve_paths(config)
-    data_dir = config.data_dir
     folder = Path(config.out)
-    check_run_folder(config)
-    if model_path(config).exists():
+    arrays = load_arrays(config, config.data_dir)
+    key = provenance.run_key(config, arrays.manifest)
+    record = check_run_folder(config, key)
+    if record and record["finished"] and model_path(config).exists():
         print(f"{model_path(config)} already trained with this config; "
               "delete the folder to train again")
-        timing = folder / "timing.json"
-        seconds = json.loads(timing.read_text())["seconds"] \
-            if timing.is_file() else 0.0
-        return Run(config, folder, model_path(config), seconds, config.epochs)
+        return Run(config, folder, model_path(config),
+                   record["train_seconds"], config.epochs, key)
+    if record is None:
+        record = provenance.new_record(config, arrays.manifest)
+        atomic.write_json(folder / "run.json", record)
+    atomic.write_json(folder / "config.json", config.to_dict())
+    if arrays.manifest:
+        atomic.write_json(folder / "split.json", arrays.manifest)
+    if config.unlabelled:
+        return _self_trained(config, record, key, verbose, callbacks)
+    if config.protect:
+        atomic.write_json(folder / "duplicates.json", {
+            "protected": config.protect, "left_out": arrays.left_out})
 
-    keras.utils.set_random_seed(config.seed)  # weights, dropout, shuffling
+    keras.utils.set_random_seed(config.seed)  # weights and dropout
     strategy = get_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
     if replicas > 1:
         print(f"{config.strategy}: {replicas} replicas, global batch "
               f"{config.batch_size * replicas}")
-    train_ds, val_ds, manifest = make_datasets(config, data_dir, replicas)
-    atomic.write_json(folder / "config.json", config.to_dict())
-    if manifest:
-        atomic.write_json(folder / "split.json", manifest)
+    _describe(arrays)
 
-    counter = _EpochCounter()
-    seconds = 0.0
     stages = phases(config)
+    carried, first_epoch, seconds_here = {}, None, 0.0
     for i, phase in enumerate(stages):
         last = i == len(stages) - 1
-        saved = model_path(config) if last else folder / f"{phase.name}.keras"
+        saved, saved_state = (model_path(config), None) if last else \
+            _phase_files(folder, phase)
         if saved.exists():  # finished before an interruption
+            carried = json.loads(saved_state.read_text())
             continue
         with strategy.scope():  # variables on every replica
             model = compile_model(config, phase.learning_rate,
                                   phase.frozen_encoder)
-        source = config.init if i == 0 else folder / f"{stages[i - 1].name}.keras"
+        source = config.init if i == 0 else _phase_files(folder, stages[i - 1])[0]
         if source:
             restored = restore_weights(model, source)
             if i == 0:
                 print(f"Restored {restored} of "
                       f"{sum(1 for layer in model.layers if layer.weights)} "
                       f"layers from {source}")
+        checkpoints = Checkpoints(folder / f"checkpoints-{phase.name}")
+        state = checkpoints.restore(model)
+        if state:
+            print(f"Resuming {config.out} after epoch {state['epochs_done']}")
         if len(stages) > 1:
             print(f"Epochs {phase.start + 1}-{phase.end}: encoder "
                   f"{'frozen' if phase.frozen_encoder else 'trained'}, "
                   f"learning rate {phase.learning_rate:g}")
-        seconds += _fit_phase(model, phase, folder, train_ds, val_ds, verbose,
-                              [counter, *callbacks])
-        atomic.save_model(model, saved)
-        shutil.rmtree(_backup(folder, phase), ignore_errors=True)  # once saved
+        saver, first = _fit_phase(config, phase, model, arrays,
+                                  state or carried, replicas, verbose,
+                                  callbacks)
+        first_epoch = first if first_epoch is None else first_epoch
+        seconds_here += saver.seconds - saver.seconds_before
+        carried = {"seconds": saver.seconds, "history": saver.history}
+        if not last:
+            atomic.write_json(saved_state, carried)
+        save_model(model, saved)
+        checkpoints.clear()  # the saved model supersedes them
     for phase in stages[:-1]:
-        (folder / f"{phase.name}.keras").unlink()
-    atomic.write_json(folder / "timing.json",
-                      {"seconds": seconds, "resumed_from": counter.first_epoch})
-    return Run(config, folder, model_path(config), seconds,
-               counter.first_epoch or 0)
+        for path in _phase_files(folder, phase):
+            path.unlink()
+    record.update(finished=True, train_seconds=carried["seconds"],
+                  sessions=record["sessions"] + [
+                      provenance.session(first_epoch, seconds_here)])
+    atomic.write_json(folder / "run.json", record)
+    return Run(config, folder, model_path(config), carried["seconds"],
+               first_epoch or 0, key)

@@ -16,7 +16,9 @@ import numpy as np
 
 from catunet import atomic, contours, data
 from catunet.errors import CatunetError
-from catunet.evaluate import load_model, model_test_pairs
+from catunet.evaluate import model_test_pairs
+from catunet.inference import Settings, predict_photo_masks
+from catunet.saving import load_model
 from catunet.metrics import dice_coefficient
 
 FAILURE_DICE = 0.5  # a worst image below this is called a failure
@@ -44,16 +46,6 @@ class Outlined:
                                 self.truth if with_truth else None)
 
 
-def predict_masks(model, photos):
-    """Binary masks of the photos' own sizes, predicted at the model's size
-    and upsampled smoothly before thresholding."""
-    size = model.input_shape[1]
-    batch = np.stack([data.resize_image(p, size) for p in photos])
-    probabilities = model.predict_on_batch(batch.astype(np.float32))
-    return [contours.upsample(prob, photo.shape)
-            for prob, photo in zip(np.asarray(probabilities), photos)]
-
-
 def _mask_like(mask, photo):
     """The mask at the photo's size (some data sets store smaller masks)."""
     if mask.shape[:2] == photo.shape[:2]:
@@ -61,20 +53,27 @@ def _mask_like(mask, photo):
     return cv2.resize(mask, photo.shape[1::-1], interpolation=cv2.INTER_NEAREST)
 
 
-def outline_test_set(model_path, data_dir=None, split_path=None, batch=8):
+def outline_test_set(model_path, data_dir=None, split_path=None, batch=8,
+                     settings=None):
     """Predicts every test image of the model's split at full resolution.
+
+    Args:
+        settings: ``inference.Settings``; by default those saved beside the
+            model.
 
     Returns:
         A list of ``Outlined``, in the manifest's order.
     """
     model = load_model(model_path)
+    settings = settings or Settings.beside(model_path)
     _, pairs = model_test_pairs(model_path, data_dir, split_path)
     items = []
     for start in range(0, len(pairs), batch):
         chunk = pairs[start:start + batch]
         photos = [data.read_image(p.image) for p in chunk]
         for pair, photo, predicted in zip(chunk, photos,
-                                          predict_masks(model, photos)):
+                                          predict_photo_masks(model, photos,
+                                                              settings)):
             truth = _mask_like(data.read_mask(pair.mask), photo)
             items.append(Outlined(pair.image.name, photo, predicted, truth))
     return items
@@ -153,13 +152,14 @@ def _unique_stem(path, used):
     return stem
 
 
-def predict_photos(model_path, inputs, out, progress=True):
+def predict_photos(model_path, inputs, out, progress=True, settings=None):
     """Saves ``<stem>-mask.png`` (0/255, the photo's size) and
     ``<stem>-outline.jpg`` in ``out`` for every photo.
 
     A file that cannot be read is reported on stderr and skipped. A photo
     whose stem was already used (``cat.jpg`` after ``cat.bmp``) is saved as
-    ``<stem>-<extension>``.
+    ``<stem>-<extension>``. ``settings`` default to those saved beside
+    the model.
 
     Returns:
         ``(saved, failed)``: lists of input paths.
@@ -167,6 +167,7 @@ def predict_photos(model_path, inputs, out, progress=True):
     import keras
 
     model = load_model(model_path)
+    settings = settings or Settings.beside(model_path)
     files = expand_inputs(inputs)
     if not files:
         raise CatunetError(f"no image files in {', '.join(map(str, inputs))}")
@@ -181,7 +182,7 @@ def predict_photos(model_path, inputs, out, progress=True):
             print(f"\nerror: {error}", file=sys.stderr)
             failed.append(path)
         else:
-            mask = predict_masks(model, [photo])[0]
+            mask = predict_photo_masks(model, [photo], settings)[0]
             stem = _unique_stem(path, used)
             atomic.write_image(out / f"{stem}-mask.png", mask * 255)
             outlined = contours.overlay(photo, mask)

@@ -64,18 +64,6 @@ def test_same_seed_same_draws():
     assert not np.array_equal(first[0], other[0])
 
 
-def test_pipeline_with_augmentation_is_deterministic(shapes_dir):
-    images, masks = data.load_pairs(data.find_pairs(shapes_dir), size=32)
-
-    def epoch(seed):
-        ds = data.make_dataset(images, masks, 4, shuffle=True, seed=seed,
-                               augment=augment.Augmenter(
-                                   augment.parse_spec("recommended"), seed=seed))
-        return np.concatenate([x.numpy() for x, _ in ds])
-
-    np.testing.assert_array_equal(epoch(1), epoch(1))
-
-
 def test_elastic_without_displacement_is_the_identity():
     images, _ = drawn_batch()
     layer = augment.ElasticDeformation(sigma=0.0)
@@ -125,15 +113,19 @@ def test_parse_spec_errors(spec, match):
 def test_only_the_training_images_are_augmented(tmp_path, shapes_dir,
                                                 monkeypatch):
     calls = []
-    real = data.make_dataset
+    stream, plain = data.make_training_dataset, data.make_dataset
 
-    def spy(images, masks, batch_size, shuffle=False, seed=0, augment=None):
-        calls.append((len(images), shuffle, augment is not None))
-        return real(images, masks, batch_size, shuffle, seed, augment)
+    def spy_stream(images, masks, batch_size, **kwargs):
+        calls.append(("stream", len(images), kwargs["augment"] is not None))
+        return stream(images, masks, batch_size, **kwargs)
 
-    monkeypatch.setattr(data, "make_dataset", spy)
+    def spy_plain(images, masks, batch_size):
+        calls.append(("plain", len(images), False))
+        return plain(images, masks, batch_size)
+
+    monkeypatch.setattr(data, "make_training_dataset", spy_stream)
+    monkeypatch.setattr(data, "make_dataset", spy_plain)
     train(tiny(tmp_path, shapes_dir, folds=3, augment="recommended"), verbose=0)
     # 12 pairs: 4 test, 8 train = 5 fitted + 3 validation (fold 0 of 3).
-    assert calls[0] == (5, True, True)     # fitted: shuffled, augmented
-    assert calls[1] == (3, False, False)   # validation: neither
-    assert len(calls) == 2                 # the test set never enters training
+    assert calls == [("stream", 5, True),   # fitted: shuffled, augmented
+                     ("plain", 3, False)]   # validation: neither; test: never

@@ -112,21 +112,25 @@ def test_all_background_mask_warns(shapes_dir):
         data.load_pairs(data.find_pairs(shapes_dir))
 
 
-def test_make_dataset_batches_floats(shapes_dir):
+def test_make_dataset_batches_floats_in_order(shapes_dir):
     images, masks = data.load_pairs(data.find_pairs(shapes_dir), size=32)
-    batches = list(data.make_dataset(images, masks, batch_size=5, shuffle=True))
+    batches = list(data.make_dataset(images, masks, batch_size=5))
     assert [b[0].shape[0] for b in batches] == [5, 5, 2]
     x, y = batches[0]
     assert x.dtype.name == "float32" and y.dtype.name == "float32"
     assert float(x.numpy().max()) > 1.0  # the model rescales, not the pipeline
+    np.testing.assert_array_equal(x.numpy(), images[:5])
 
 
-def test_make_dataset_shuffle_is_seeded(shapes_dir):
+def test_training_stream_visits_every_image_once_per_epoch(shapes_dir):
     images, masks = data.load_pairs(data.find_pairs(shapes_dir), size=16)
-
-    def order(seed):
-        ds = data.make_dataset(images, masks, 12, shuffle=True, seed=seed)
-        return next(iter(ds))[0].numpy()
-
-    np.testing.assert_array_equal(order(3), order(3))
-    assert not np.array_equal(order(3), order(4))
+    stream = list(data.make_training_dataset(images, masks, 5, seed=3,
+                                             epochs=2))
+    assert [len(x) for x, _ in stream] == [5, 5, 2] * 2
+    sums = sorted(float(v) for v in images.reshape(12, -1).sum(axis=1))
+    for epoch in (stream[:3], stream[3:]):
+        seen = np.concatenate([x.numpy() for x, _ in epoch])
+        assert sorted(float(v) for v in seen.reshape(12, -1).sum(axis=1)) \
+            == sums
+    first = np.concatenate([x.numpy() for x, _ in stream[:3]])
+    assert not np.array_equal(first, images)  # shuffled

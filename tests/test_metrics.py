@@ -63,11 +63,12 @@ def test_mse_and_bce_by_hand():
         -(4 * np.log(0.75) + 5 * np.log(0.25)) / 9, rel=1e-4)
 
 
-def test_bce_dice_is_the_weighted_sum():
+def test_bce_dice_by_hand():
     truth, pred = batch(SQUARE), np.full((1, 3, 3, 1), 0.3, np.float32)
-    expected = losses.bce_loss(truth, pred) + losses.dice_loss(truth, pred)
-    np.testing.assert_allclose(losses.bce_dice_loss(truth, pred), expected,
-                               rtol=1e-6)
+    bce = -(4 * np.log(0.3) + 5 * np.log(0.7)) / 9       # 0.7329
+    dice = 1 - (2 * 4 * 0.3 + 1) / (4 + 9 * 0.3 + 1)     # 1 - 3.4 / 7.7
+    assert float(losses.bce_dice_loss(truth, pred)[0]) == pytest.approx(
+        bce + dice, rel=1e-4)
 
 
 @pytest.mark.parametrize("name", list(losses.LOSSES))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from catunet import atomic
-from catunet.evaluate import load_model
+from catunet.saving import load_model
 from catunet.losses import LOSSES
 from catunet.model import build_unet
 from catunet.train import compile_model

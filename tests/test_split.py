@@ -104,3 +104,38 @@ def test_committed_cat_split_matches_the_cat_set(cats_dir):
     # The manifest is the one make_split gives with its recorded seed.
     assert split.make_split(train + test, seed=manifest["seed"]) == manifest
     assert np.isclose(len(test) / 81, 0.3, atol=0.01)
+
+
+def frames(tmp_path, sequences=8, per_sequence=6):
+    """Pairs named like DAVIS frames: SEQUENCE_NNNNN."""
+    from catunet.data import Pair
+
+    return [Pair(tmp_path / "images" / f"seq{s}_{f:05d}.jpg",
+                 tmp_path / "masks" / f"seq{s}_{f:05d}.png")
+            for s in range(sequences) for f in range(per_sequence)]
+
+
+def test_video_frames_are_split_by_sequence(tmp_path, monkeypatch):
+    monkeypatch.setattr(split, "fingerprint", lambda pairs: "x")
+    pairs = frames(tmp_path)
+    manifest = split.make_split(pairs, seed=0)
+    sequence = lambda names: {n.rsplit("_", 1)[0] for n, _ in names}
+    assert manifest["grouped"]
+    assert not sequence(manifest["train"]) & sequence(manifest["test"])
+    assert len(manifest["test"]) in (12, 18)  # whole sequences near 30 %
+    fit, val = split.validation_fold(pairs, 3, 1, seed=0)
+    seq = lambda ps: {p.image.stem.rsplit("_", 1)[0] for p in ps}
+    assert val and not seq(fit) & seq(val)
+
+
+@pytest.mark.parametrize("names, grouped", [
+    (["cat.1", "cat.2", "cat.3"], False),            # no prefix_number
+    ([f"horse{i:03d}" for i in range(10)], False),
+    ([f"img_{i}" for i in range(10)], False),         # one prefix only
+    ([f"s{i}_{j}" for i in range(5) for j in range(2)], True),
+])
+def test_which_names_carry_groups(tmp_path, names, grouped):
+    from catunet.data import Pair
+
+    pairs = [Pair(tmp_path / f"{n}.jpg", tmp_path / f"{n}.png") for n in names]
+    assert (split.groups_of(pairs) is not None) == grouped

@@ -4,6 +4,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -12,7 +13,8 @@ import pytest
 from catunet import data, split
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.evaluate import evaluate, load_model
+from catunet.evaluate import evaluate
+from catunet.saving import load_model
 from catunet.model import build_unet
 from catunet.train import train
 from tests.conftest import ROOT
@@ -40,7 +42,7 @@ def test_run_folder_holds_model_config_history_split(tmp_path, shapes_dir):
     assert manifest == json.loads((tmp_path / "split.json").read_text())
     with open(folder / "history.csv") as f:
         assert "val_dice_coefficient" in next(csv.DictReader(f))
-    assert not list(folder.glob("backup*"))
+    assert not list(folder.glob("checkpoints*"))
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -213,8 +215,8 @@ def test_encoder_frozen_then_unfrozen_at_a_lower_rate(tmp_path, shapes_dir):
     assert all(layer.trainable for layer in final.layers)
     assert float(final.optimizer.learning_rate) == pytest.approx(1e-4)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "cats.keras", "config.json", "history.csv", "split.json",
-        "timing.json"]
+        "cats.keras", "config.json", "history.csv", "run.json",
+        "split.json"]
 
 
 @pytest.mark.parametrize("overrides, reason", [
@@ -266,8 +268,8 @@ def test_evaluate_defaults_to_the_folder_the_model_was_trained_on(
     (["--augment", "none"], "none"), (["--augment", "flip,elastic=3"], "flip,elastic=3"),
 ])
 def test_augment_flag(argv, expected):
-    import train as cli
-    assert cli.parse_args(argv).augment == expected
+    from catunet.cli import make_parser
+    assert make_parser(only="train").parse_args(argv).augment == expected
 
 
 def test_cli_bad_augment_spec_is_one_line(tmp_path, shapes_dir):
@@ -341,3 +343,37 @@ def test_mixed_precision_keeps_the_output_float32(tmp_path, shapes_dir):
     with pytest.raises(CatunetError, match="unknown precision"):
         train(tiny(tmp_path, shapes_dir, precision="int8",
                    out=str(tmp_path / "b")), verbose=0)
+
+
+def test_pretrain_on_several_folders_guards_the_test_photos(tmp_path,
+                                                           monkeypatch):
+    """Two folders at once, one holding a copy of a protected test photo:
+    the copy is left out and listed, both folders get their own split."""
+    import shutil
+
+    from tests.conftest import write_folder
+
+    monkeypatch.chdir(tmp_path)
+    cats = write_folder(tmp_path / "cats", n=10, seed=5)
+    train(tiny(tmp_path, cats, split=None, out=str(tmp_path / "c")),
+          verbose=0)  # makes data/splits/cats.json
+    test_photo = json.loads((tmp_path / "data" / "splits" / "cats.json")
+                            .read_text())["test"][0]
+    first = write_folder(tmp_path / "first", n=10, seed=1)
+    second = write_folder(tmp_path / "second", n=10, seed=2)
+    manifests = {}
+    for folder in (first, second):
+        train(tiny(tmp_path, folder, split=None, stage="pretrain",
+                   out=str(tmp_path / f"p-{folder.name}")), verbose=0)
+        manifests[folder.name] = json.loads(
+            (tmp_path / "data" / "splits" / f"{folder.name}.json").read_text())
+    copy = manifests["second"]["train"][0]
+    shutil.copy(cats / "images" / test_photo[0], second / "images" / copy[0])
+    (tmp_path / "data" / "splits" / "second.json").unlink()  # files changed
+    config = tiny(tmp_path, f"{first},{second}", split=None, stage="pretrain",
+                  protect=str(cats), out=str(tmp_path / "both"))
+    run = train(config, verbose=0)
+    left_out = json.loads((run.folder / "duplicates.json").read_text())
+    assert [Path(d["path"]).name for d in left_out["left_out"]] == [copy[0]]
+    assert set(json.loads((run.folder / "split.json").read_text())[
+        "sources"]) == {"first", "second"}

@@ -1,10 +1,10 @@
 """The experiments behind the reports: variants × seeds on one split.
 
-    python -m catunet.experiments losses        # reports/losses.md
-    python -m catunet.experiments augmentation  # reports/augmentation.md
-    python -m catunet.experiments transfer --pretrain-dir DIR
+    python -m catunet.study.experiments losses        # reports/losses.md
+    python -m catunet.study.experiments augmentation  # reports/augmentation.md
+    python -m catunet.study.experiments transfer --pretrain-dir DIR
                                                 # reports/transfer.md
-    python -m catunet.experiments default       # reports/default.json
+    python -m catunet.study.experiments default       # reports/default.json
 
 Seed ``s`` of every variant trains on the training part minus fold ``s`` of
 a ``seeds``-fold partition, and is scored on fold ``s`` (validation: the
@@ -17,28 +17,34 @@ identical runs.
 
 import argparse
 import dataclasses
-import hashlib
-import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic, data, split as splits
+import catunet
+
+from catunet import atomic, data, machine, split as splits
 from catunet.cli import HelpFormatter
 from catunet.config import TrainConfig
 from catunet.datasets.cats import resolve_data_dir
 from catunet.errors import CatunetError
-from catunet.evaluate import load_model, score
+from catunet.evaluate import score
+from catunet.saving import load_model
 from catunet.losses import LOSSES
 from catunet.metrics import dice_coefficient
-from catunet.reports import (REPORTS, write_augmentation_report,
-                             write_losses_report, write_transfer_report)
-from catunet.train import load_split_for, split_path_for, train
+from catunet.study.reports import (REPORTS, draw_augmentation_figures,
+                                   draw_transfer_figures,
+                                   write_augmentation_report,
+                                   write_losses_report, write_transfer_report)
+from catunet.study.runstore import RUNS, RunStore, describe
+from catunet.train import load_split_for, split_path_for
 
-RUNS = Path("runs")
+# Validation Dice as Keras logged it after the last epoch may differ from the
+# study's own scoring of the saved model by float rounding only.
+SAME_FOLD_TOLERANCE = 1e-3
+DEFAULTS = TrainConfig()  # the study varies one thing at a time from these
 PER_RUN = ("seed", "val_fold", "out")
 
 
@@ -91,64 +97,63 @@ class Study:
         }
 
 
-def _same_run(a, b):
-    strip = lambda c: {k: v for k, v in c.to_dict().items() if k != "out"}
-    return strip(a) == strip(b)
+def check_held_out_fold(run, val_dice):
+    """Fails unless the fold the study scores a run on is the fold the run
+    validated on during training (its last logged validation Dice)."""
+    logged = [row["val_dice_coefficient"] for row in run["history"]
+              if "val_dice_coefficient" in row]
+    if logged and abs(logged[-1] - val_dice) > SAME_FOLD_TOLERANCE:
+        raise CatunetError(
+            f"{run['folder']}: validation Dice {logged[-1]:.4f} during "
+            f"training but {val_dice:.4f} on the study's fold "
+            f"{run['config']['val_fold']}: not the same images")
 
 
-def _init_digest(config):
-    """SHA-256 of the ``--init`` model, so a run initialised from an older
-    file of the same name is not reused."""
-    if not config.init:
-        return None
-    return hashlib.sha256(Path(config.init).read_bytes()).hexdigest()
-
-
-def find_scores(config, runs_root=RUNS):
-    """A saved result of a run with ``config`` (any folder), or None."""
-    candidates = [Path(config.out) / "scores.json",
-                  *sorted(Path(runs_root).glob("**/scores.json"))]
-    for path in candidates:
-        if path.is_file():
-            saved = json.loads(path.read_text())
-            if _same_run(TrainConfig.from_dict(saved["config"]), config) and \
-                    saved.get("init_sha256") == _init_digest(config):
-                return saved
-    return None
-
-
-def run_one(config, study):
+def run_one(config, study, store=None):
     """Trains (or reuses) one run and scores it on validation and test."""
-    saved = find_scores(config)
-    if saved:
-        print(f"   reusing {saved['config']['out']}")
-        return saved
-    run = train(config, verbose=2)
-    model = load_model(run.model_path)
-    val = score(model, *study.val[config.val_fold])["dice"]
-    test = score(model, *study.test)["dice"]
-    result = {
-        "config": run.config.to_dict(),
-        "seconds": run.seconds,
-        "val_dice": float(val.mean()),
-        "test_dice": float(test.mean()),
-        "test_dice_per_image": test.tolist(),
-    }
-    if config.init:
-        result["init_sha256"] = _init_digest(config)
-    atomic.write_json(Path(config.out) / "scores.json", result)
+    run = (store or RunStore()).run(config)
+
+    def scores():
+        model = load_model(run.model_path)
+        return {"val_dice": float(score(model, *study.val[config.val_fold])[
+                    "dice"].mean()),
+                "test_dice_per_image": score(model, *study.test)["dice"]
+                .tolist()}
+
+    scored = RunStore.cached(run, "scores", scores)
+    result = {**describe(run), "val_dice": scored["val_dice"],
+              "test_dice": float(np.mean(scored["test_dice_per_image"])),
+              "test_dice_per_image": scored["test_dice_per_image"]}
+    check_held_out_fold(result, result["val_dice"])
     return result
 
 
+class PerSeed:
+    """A config value that differs by seed, e.g. each seed's own teacher."""
+
+    def __init__(self, values, description):
+        self.values = list(values)
+        self.description = description
+
+    def __call__(self, seed):
+        return self.values[seed]
+
+    def __str__(self):
+        return self.description
+
+
 def run_variants(study, variants, runs_dir):
-    """Runs every variant (``{name: config overrides}``) for every seed."""
+    """Runs every variant (``{name: config overrides}``) for every seed; an
+    override may be ``PerSeed``."""
     start = time.perf_counter()
     results = {}
     for name, overrides in variants.items():
         results[name] = []
         for seed in range(study.base.folds):
+            chosen = {k: v(seed) if isinstance(v, PerSeed) else v
+                      for k, v in overrides.items()}
             config = dataclasses.replace(
-                study.base, **overrides, seed=seed, val_fold=seed,
+                study.base, **chosen, seed=seed, val_fold=seed,
                 out=str(Path(runs_dir) / f"{name}-s{seed}"))
             print(f"== {name}, seed {seed} (validation fold {seed})", flush=True)
             results[name].append(run_one(config, study))
@@ -162,9 +167,12 @@ def run_variants(study, variants, runs_dir):
                   "fingerprint": study.manifest["fingerprint"]},
         "settings": {k: v for k, v in study.base.to_dict().items()
                      if k not in varying | {"data_dir"}},
-        "variants": variants,
+        "variants": {name: {k: str(v) if isinstance(v, PerSeed) else v
+                            for k, v in overrides.items()}
+                     for name, overrides in variants.items()},
         "seeds": study.base.folds,
-        "machine": f"{platform.machine()}, {platform.system()}",
+        "machine": machine.describe(),
+        "code_version": catunet.__version__,
         "wall_seconds_this_call": time.perf_counter() - start,
         "train_seconds_total": sum(r["seconds"] for v in results.values()
                                    for r in v),
@@ -174,7 +182,8 @@ def run_variants(study, variants, runs_dir):
     }
 
 
-def compare_losses(data_dir=None, width=8, epochs=80, seeds=3,
+def compare_losses(data_dir=None, width=DEFAULTS.width, epochs=DEFAULTS.epochs,
+                   seeds=3,
                    runs_dir=RUNS / "losses", losses=tuple(LOSSES)):
     """Trains every loss for every seed; returns the summary dict."""
     study = Study.load(data_dir, seeds, width=width, epochs=epochs, augment="")
@@ -192,7 +201,8 @@ AUGMENT_VARIANTS = {
 DEFAULT_VARIANTS = ("none", "recommended", "no-elastic")
 
 
-def compare_augmentation(data_dir=None, width=8, epochs=80, seeds=3,
+def compare_augmentation(data_dir=None, width=DEFAULTS.width,
+                         epochs=DEFAULTS.epochs, seeds=3,
                          runs_dir=RUNS / "augmentation",
                          variants=DEFAULT_VARIANTS):
     """Trains each augmentation variant for every seed, default loss.
@@ -242,24 +252,20 @@ def pretrain(data_dir, out, epochs=40, cats_split=None, **settings):
 
     config = TrainConfig(stage="pretrain", data_dir=str(data_dir),
                          epochs=epochs, out=str(out), **settings)
-    saved = Path(out) / "scores.json"
-    if saved.is_file():
-        result = json.loads(saved.read_text())
-        if _same_run(TrainConfig.from_dict(result["config"]), config):
-            print(f"   reusing {out}")
-            return result
-    run = train(config, verbose=2)
-    held_out = evaluate(run.model_path, config.data_dir)
+    run = RunStore().run(config)
     keep = ("count", "mean", "std")
-    result = {"config": run.config.to_dict(), "seconds": run.seconds,
-              "model": str(run.model_path),
-              "held_out": {k: held_out[k] for k in keep}}
-    if cats_split:
-        zero_shot = evaluate(run.model_path, cats_split["data_dir"],
-                             split_path=cats_split["path"])
-        result["zero_shot_cats"] = {k: zero_shot[k] for k in keep}
-    atomic.write_json(saved, result)
-    return result
+
+    def scores():
+        held_out = evaluate(run.model_path, config.data_dir)
+        result = {"held_out": {k: held_out[k] for k in keep}}
+        if cats_split:
+            zero_shot = evaluate(run.model_path, cats_split["data_dir"],
+                                 split_path=cats_split["path"])
+            result["zero_shot_cats"] = {k: zero_shot[k] for k in keep}
+        return result
+
+    return {**describe(run), "model": str(run.model_path),
+            **RunStore.cached(run, "pretrain-scores", scores)}
 
 
 def pretrained_model(path):
@@ -333,9 +339,9 @@ def pipeline_rates(study, spec="recommended"):
 
     config = study.base
     images, masks = study.train_arrays()
-    dataset = data.make_dataset(
-        images, masks, config.batch_size, shuffle=True, seed=0,
-        augment=Augmenter(parse_spec(spec), seed=0)).repeat()
+    dataset = data.make_training_dataset(
+        images, masks, config.batch_size, seed=0, epochs=10_000,
+        augment=Augmenter(parse_spec(spec), seed=0))
     batches = iter(dataset)
     pipeline = _images_per_second(lambda: len(next(batches)[0]), repeats=60)
     model = compile_model(config)
@@ -355,26 +361,16 @@ def pipeline_rates(study, spec="recommended"):
 def default_run(data_dir=None, out=RUNS / "default", report=REPORTS):
     """Trains the default config on the whole training part, times it and
     scores it on the test part: the numbers the README gives for
-    ``python train.py --stage cats``. A run already in ``out`` is reused
-    with its recorded time."""
+    ``python train.py --stage cats``."""
     from catunet.evaluate import evaluate
 
-    config = TrainConfig(data_dir=data_dir, out=str(out))
-    run = train(config, verbose=2)
-    saved = Path(report) / "default.json"
-    if not run.seconds:  # trained before runs recorded their time
-        if saved.is_file():
-            summary = json.loads(saved.read_text())
-            if _same_run(TrainConfig.from_dict(summary["config"]), run.config):
-                return summary
-        raise CatunetError(f"{out} was trained without a timing.json; "
-                           "delete it to train and time it again")
-    scores = evaluate(run.model_path, data_dir)
-    summary = {"command": "python -m catunet.experiments default",
-               "config": run.config.to_dict(), "train_seconds": run.seconds,
-               "machine": f"{platform.machine()}, {platform.system()}",
-               "test": {k: scores[k] for k in ("count", "mean", "std")}}
-    atomic.write_json(saved, summary)
+    run = RunStore().run(TrainConfig(data_dir=data_dir, out=str(out)))
+    scores = RunStore.cached(run, "test-scores", lambda: {
+        k: v for k, v in evaluate(run.model_path, data_dir).items()
+        if k in ("count", "mean", "std")})
+    summary = {"command": "python -m catunet.study.experiments default",
+               **describe(run), "train_seconds": run.seconds, "test": scores}
+    atomic.write_json(Path(report) / "default.json", summary)
     return summary
 
 
@@ -382,9 +378,9 @@ def _common_flags(parser, runs):
     parser.add_argument("--data-dir", default=None,
                         help="the cat set (default: $CATUNET_DATA_DIR, else "
                         "data/cats)")
-    parser.add_argument("--width", type=int, default=8,
+    parser.add_argument("--width", type=int, default=DEFAULTS.width,
                         help="U-Net base width of every run")
-    parser.add_argument("--epochs", type=int, default=80,
+    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs,
                         help="epochs of every run")
     parser.add_argument("--seeds", type=int, default=3,
                         help="seeds per variant, also the number of "
@@ -397,7 +393,7 @@ def _common_flags(parser, runs):
 
 def main(argv=None):
     p = argparse.ArgumentParser(
-        prog="python -m catunet.experiments",
+        prog="python -m catunet.study.experiments",
         description="Rerun the experiments behind the reports.")
     sub = p.add_subparsers(dest="experiment", required=True)
     losses = sub.add_parser(
@@ -462,12 +458,14 @@ def main(argv=None):
                 args.pretrain_dir, args.data_dir, args.seeds, args.runs,
                 tuple(args.variant or DEFAULT_TRANSFER), args.pretrain_epochs,
                 args.pretrained, width=args.width, epochs=args.epochs)
-            write_transfer_report(summary, study, args.report)
+            draw_transfer_figures(summary, study, args.report)
+            write_transfer_report(summary, args.report)
         else:
             summary, study = compare_augmentation(
                 args.data_dir, args.width, args.epochs, args.seeds, args.runs,
                 tuple(args.variant or DEFAULT_VARIANTS))
-            write_augmentation_report(summary, study, args.report)
+            draw_augmentation_figures(summary, study, args.report)
+            write_augmentation_report(summary, args.report)
     except CatunetError as error:
         sys.exit(f"error: {error}")
     print(f"Wrote {Path(args.report) / args.experiment}.md; winner on "

@@ -1,6 +1,6 @@
 """Speed of training and inference against a plain Keras baseline.
 
-    python -m catunet.bench            # reports/bench.md and bench.json
+    python -m catunet.study.bench            # reports/bench.md and bench.json
 
 Every measurement runs in its own process (thread settings must be set
 before TensorFlow starts, and peak memory is per process):
@@ -8,8 +8,8 @@ before TensorFlow starts, and peak memory is per process):
 * ``keras``: the same U-Net compiled with Keras defaults, ``model.fit`` and
   ``model.predict`` on in-memory NumPy arrays;
 * ``catunet``: what ``train.py`` does — our loss and metric, the tf.data
-  pipeline with augmentation — and inference through one ``tf.function``
-  with a fixed input signature;
+  pipeline with augmentation — and inference through the one path that
+  evaluate and visualize use (``catunet.inference``);
 * levers, each on or off against ``catunet``: XLA, thread settings,
   ``mixed_bfloat16``.
 
@@ -31,35 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from catunet import atomic
+from catunet.machine import cpu_flags, cpu_model
 from catunet.cli import HelpFormatter
 
 BATCH = 8
 SIZE = 128
 WIDTHS = (16, 32, 64)
 REPORTS = Path("reports")
-
-
-def cpu_flags():
-    """The CPU's instruction-set flags (Linux), e.g. ``avx512_bf16``."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def cpu_model():
-    """The CPU's model name (Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def forward_flops(model):
@@ -150,10 +128,11 @@ def measure(kind, width, warmup=2, repeats=5, jit="auto", threads=None,
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
                       loss=get_loss("bce+dice"), metrics=[dice_coefficient],
                       jit_compile=jit)
-        dataset = data.make_dataset(
-            images, masks, BATCH, shuffle=True,
+        dataset = data.make_training_dataset(
+            images, masks, BATCH, seed=0,
             augment=Augmenter(parse_spec("recommended"), seed=0))
         model.fit(dataset, epochs=1, verbose=0, shuffle=False,
+                  steps_per_epoch=data.steps_per_epoch(len(images), BATCH),
                   callbacks=[clock.callback])
     train_step = statistics.median(clock.times[warmup:])
 
@@ -162,13 +141,10 @@ def measure(kind, width, warmup=2, repeats=5, jit="auto", threads=None,
         def infer(x):
             return model.predict(x, verbose=0)
     else:
-        serve = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec((None, SIZE, SIZE, 3), tf.float32)],
-            jit_compile=jit is not False)
+        from catunet.inference import predict_probabilities
 
-        def infer(x):
-            return serve(tf.constant(x)).numpy()
+        def infer(x):  # what evaluate and visualize run
+            return predict_probabilities(model, x)
     latency = {f"batch{n}": _timed(lambda: infer(x16[:n]), 3,
                                    max(repeats, 10) if n == 1 else repeats)
                for n in (1, 16)}
@@ -205,9 +181,9 @@ def pipeline_rates(data_dir=None, repeats=20):
     start = time.perf_counter()
     images, masks = data.load_pairs(pairs, SIZE)
     decode = len(pairs) / (time.perf_counter() - start)
-    dataset = data.make_dataset(
-        images, masks, BATCH, shuffle=True,
-        augment=Augmenter(parse_spec("recommended"), seed=0)).repeat()
+    dataset = data.make_training_dataset(
+        images, masks, BATCH, seed=0, epochs=10_000,
+        augment=Augmenter(parse_spec("recommended"), seed=0))
     batches = iter(dataset)
     times = _timed(lambda: next(batches), 5, repeats)
     return {"decode_resize_images_per_s": decode,
@@ -216,7 +192,7 @@ def pipeline_rates(data_dir=None, repeats=20):
 
 def _in_subprocess(**kwargs):
     """Runs ``measure`` in a fresh Python process and returns its dict."""
-    command = [sys.executable, "-m", "catunet.bench", "--worker",
+    command = [sys.executable, "-m", "catunet.study.bench", "--worker",
                json.dumps(kwargs)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
@@ -250,7 +226,7 @@ def run_bench(widths=WIDTHS, repeats=5, data_dir=None, progress=print):
         progress(f"[{k}/{len(runs)}] {kwargs}", flush=True)
         results.append(_in_subprocess(repeats=repeats, **kwargs))
     return {
-        "command": "python -m catunet.bench",
+        "command": "python -m catunet.study.bench",
         "machine": f"{cpu_model()} ({platform.machine()})",
         "cpu_flags": sorted({"avx2", "fma", "avx512f", "avx512_bf16",
                              "amx_bf16"} & cpu_flags()),
@@ -263,7 +239,7 @@ def run_bench(widths=WIDTHS, repeats=5, data_dir=None, progress=print):
 
 def main(argv=None):
     p = argparse.ArgumentParser(
-        prog="python -m catunet.bench",
+        prog="python -m catunet.study.bench",
         description="Benchmark training and inference against a plain Keras "
         "baseline; writes reports/bench.md and bench.json.",
         formatter_class=HelpFormatter)
@@ -280,7 +256,7 @@ def main(argv=None):
     if args.worker:
         print(json.dumps(measure(**json.loads(args.worker))))
         return
-    from catunet.bench_report import write_bench_report
+    from catunet.study.bench_report import write_bench_report
 
     summary = run_bench(tuple(args.widths), args.repeats, args.data_dir)
     write_bench_report(summary, args.report)

@@ -3,10 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from catunet import experiments
+from catunet.study import experiments, runstore
+from catunet.train import run_key_for
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.reports import _pretrain_section, write_transfer_report
+from catunet.study.reports import (_pretrain_section, draw_augmentation_figures,
+                                   draw_transfer_figures,
+                                   write_augmentation_report,
+                                   write_transfer_report)
 from tests.conftest import ROOT, write_folder
 
 
@@ -33,7 +37,7 @@ def test_variants_are_cross_validated_and_reused(tmp_path, shapes_dir,
     assert summary["settings"]["width"] == 2 and "loss" not in summary["settings"]
 
     # The same configs under another folder are found and not trained again.
-    monkeypatch.setattr(experiments, "train", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setattr(runstore, "train", lambda *a, **k: pytest.fail("retrained"))
     again = experiments.run_variants(study, {"bce": {"loss": "bce"}},
                                      tmp_path / "runs" / "b")
     assert again["results"]["bce"] == summary["results"]["bce"]
@@ -75,7 +79,8 @@ def test_augmentation_report_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
     summary["rates"] = experiments.pipeline_rates(study)
     assert summary["rates"]["pipeline_images_per_s"] > 0
     assert summary["rates"]["train_images_per_s"] > 0
-    experiments.write_augmentation_report(summary, study, tmp_path / "reports")
+    draw_augmentation_figures(summary, study, tmp_path / "reports")
+    write_augmentation_report(summary, tmp_path / "reports")
     text = (tmp_path / "reports" / "augmentation.md").read_text()
     assert "| elastic-only **(winner)**" in text and "`elastic`" in text
     for name in ["augmentation.png", "augmentation-curves.png",
@@ -120,7 +125,8 @@ def test_transfer_study_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
     frozen = summary["results"]["frozen-then-unfrozen"][0]["config"]
     assert frozen["freeze_epochs"] == 1
 
-    write_transfer_report(summary, cats, tmp_path / "reports")
+    draw_transfer_figures(summary, cats, tmp_path / "reports")
+    write_transfer_report(summary, tmp_path / "reports")
     text = (tmp_path / "reports" / "transfer.md").read_text()
     assert "Pre-training source: **horses**" in text
     assert "encoder frozen for epochs 1–1" in text and "0.0001" in text
@@ -130,15 +136,17 @@ def test_transfer_study_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
         assert (tmp_path / "reports" / name).stat().st_size > 0
 
     # A second call trains nothing; a changed pre-trained file is not reused.
-    monkeypatch.setattr(experiments, "train",
-                        lambda *a, **k: pytest.fail("retrained"))
-    again, _ = study()
+    with monkeypatch.context() as m:
+        m.setattr(runstore, "train", lambda *a, **k: pytest.fail("retrained"))
+        again, _ = study()
     assert again["results"] == summary["results"]
-    with open(source["model"], "ab") as f:
-        f.write(b"changed")
     config = TrainConfig.from_dict(
         summary["results"]["fine-tune-all"][0]["config"])
-    assert experiments.find_scores(config, tmp_path / "runs") is None
+    store = runstore.RunStore(tmp_path / "runs")
+    assert store.find(run_key_for(config)) is not None
+    with open(source["model"], "ab") as f:
+        f.write(b"changed")
+    assert store.find(run_key_for(config)) is None
 
 
 def test_transfer_needs_one_source(tmp_path, shapes_dir):

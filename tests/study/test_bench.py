@@ -1,10 +1,13 @@
-"""The benchmark's pieces at tiny widths; the real run is python -m catunet.bench."""
+"""The benchmark's pieces at tiny widths; the real run is python -m catunet.study.bench."""
+
+import shutil
 
 import pytest
 
-from catunet import bench
-from catunet.bench_report import targets, write_bench_report
+from catunet.study import bench
+from catunet.study.bench_report import targets, write_bench_report
 from catunet.model import build_unet
+from tests.conftest import ROOT
 
 
 def test_forward_flops_by_hand():
@@ -48,7 +51,7 @@ def fake(kind, width, train, infer, **extra):
 
 def test_report_says_which_targets_are_missed(tmp_path):
     summary = {
-        "command": "python -m catunet.bench", "machine": "x", "cpu_flags": [],
+        "command": "python -m catunet.study.bench", "machine": "x", "cpu_flags": [],
         "batch": 8, "size": 128, "repeats": 5, "wall_seconds": 60,
         "pipeline": {"decode_resize_images_per_s": 300,
                      "augment_pipeline_images_per_s": 100},
@@ -64,5 +67,26 @@ def test_report_says_which_targets_are_missed(tmp_path):
     assert "| inference ≥ 2× plain Keras at width 64 | 2.40× | yes |" in table
     write_bench_report(summary, tmp_path)
     text = (tmp_path / "bench.md").read_text()
-    assert "XLA off (`jit_compile=False`) | 32 | 6.00 vs 5.00 (1.20×)" in text
+    # Without a GPU, jit=False trains like the default ("auto" = no XLA);
+    # only catunet's inference tf.function loses XLA.
+    assert "`jit=False`: inference without XLA (training unchanged\\*) | 32 | " \
+        "6.00 vs 5.00 (1.20×)" in text
     assert (tmp_path / "bench.json").is_file()
+
+
+def test_discussion_fills_from_any_bench_summary(tmp_path):
+    summary = {
+        "command": "python -m catunet.study.bench", "machine": "x",
+        "cpu_flags": ["avx2"], "batch": 8, "size": 128, "repeats": 5,
+        "wall_seconds": 60, "pipeline": {"decode_resize_images_per_s": 300,
+                                         "augment_pipeline_images_per_s": 100},
+        "results": [fake("keras", 32, 4, 10), fake("catunet", 32, 5, 30,
+                                                   export_max_abs_diff=0.0),
+                    fake("catunet", 32, 4.5, 33)],  # the default, twice
+    }
+    shutil.copy(ROOT / "reports" / "bench-discussion.md", tmp_path)
+    write_bench_report(summary, tmp_path)
+    text = (tmp_path / "bench.md").read_text()
+    assert "{" not in text.split("## What it shows")[1]
+    assert "gave 5.00 and 4.50 training images/s, 11 % apart" in text
+    assert "include neither" in text  # no bf16 instructions recorded

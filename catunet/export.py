@@ -1,0 +1,36 @@
+"""Exporting a trained model for serving (Keras ``model.export``)."""
+
+from pathlib import Path
+
+from catunet.errors import CatunetError
+from catunet.saving import load_model
+
+SUFFIXES = {"tf_saved_model": "savedmodel", "onnx": "model.onnx",
+            "openvino": "openvino", "litert": "model.tflite"}
+
+
+def export_model(model_path, format="tf_saved_model", out=None):
+    """Writes the model in a serving format and returns where.
+
+    Args:
+        model_path: The ``.keras`` file.
+        format: A Keras ``model.export`` format: ``tf_saved_model``,
+            ``onnx``, ``openvino`` or ``litert``.
+        out: Output path; by default beside the model, named after the
+            format.
+
+    Raises:
+        CatunetError: The model cannot be loaded, or the format's package
+            is not installed.
+    """
+    if format not in SUFFIXES:
+        raise CatunetError(f"unknown export format {format!r}; choose from "
+                           f"{', '.join(SUFFIXES)}")
+    model = load_model(model_path, compile=False)
+    out = Path(out) if out else Path(model_path).parent / SUFFIXES[format]
+    try:
+        model.export(str(out), format=format, verbose=False)
+    except ImportError as error:
+        raise CatunetError(f"exporting to {format} needs a package that is "
+                           f"not installed ({error})") from error
+    return out

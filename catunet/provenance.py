@@ -1,0 +1,103 @@
+"""What made a run: its key, and the record kept in ``run.json``.
+
+A run's *key* is a hash of everything that decides its result: the config
+(without the output folder), the data (the split manifest: file names,
+seed and a hash of every file's content), the ``--init`` model's SHA-256
+and the code version (``catunet.__version__``, raised whenever a change
+alters what training computes). Two runs with one key are the same run:
+``train`` finishes or reuses a folder only when its key matches, and the
+study's run store reuses any finished run with the key it needs.
+"""
+
+import datetime
+import hashlib
+import json
+from pathlib import Path
+
+import catunet
+from catunet import machine
+
+# Config fields that say where a run goes or where its inputs are, not what
+# it computes (the data and init file enter the key by content instead).
+NOT_IN_KEY = ("out", "data_dir", "split", "init", "tfds_dir", "manual_dir",
+              "unlabelled", "teacher")
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_digest(folder):
+    """SHA-256 of a folder's file names and sizes (cheap; for folders of
+    unlabelled photos, which have no manifest)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            digest.update(f"{path.relative_to(folder)}:{path.stat().st_size}\n"
+                          .encode())
+    return digest.hexdigest()
+
+
+def data_digest(manifest):
+    """SHA-256 of a split manifest (names, seed and content fingerprint)."""
+    if manifest is None:
+        return None
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True)
+                          .encode()).hexdigest()
+
+
+def key_inputs(config, manifest):
+    """Everything the key is made of, as a dict."""
+    settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_KEY}
+    return {
+        "config": settings,
+        "data": data_digest(manifest),
+        "init_sha256": file_sha256(config.init) if config.init else None,
+        **({"unlabelled": folder_digest(config.unlabelled),
+            "teacher_sha256": file_sha256(config.teacher)
+            if config.teacher else None} if config.unlabelled else {}),
+        "code_version": catunet.__version__,
+    }
+
+
+def run_key(config, manifest):
+    """The run's key: a SHA-256 hex digest of ``key_inputs``."""
+    text = json.dumps(key_inputs(config, manifest), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds")
+
+
+def session(first_epoch, seconds):
+    """What one process contributed to a run, and where it ran."""
+    described = machine.describe()
+    return {"started_at_epoch": first_epoch, "seconds": seconds,
+            "machine": {k: v for k, v in described.items() if k != "cpu_flags"},
+            "finished": now()}
+
+
+def new_record(config, manifest):
+    """The ``run.json`` of a run about to start."""
+    return {
+        "key": run_key(config, manifest),
+        "key_inputs": key_inputs(config, manifest),
+        "config": config.to_dict(),
+        "created": now(),
+        "machine": machine.describe(),
+        "packages": machine.package_versions(),
+        "finished": False,
+        "train_seconds": 0.0,
+        "sessions": [],
+    }
+
+
+def load_record(folder):
+    path = Path(folder) / "run.json"
+    return json.loads(path.read_text()) if path.is_file() else None

@@ -1,0 +1,515 @@
+"""One report for the whole study: ``python -m catunet.study.report``.
+
+Runs (or reuses, keyed by each run's saved config) every experiment — loss
+comparison, augmentation, transfer learning, the default model and its
+contours — then renders, from the JSON summaries under ``reports/`` alone,
+each step's report, ``REPORT.md`` at the top level (one results table, the
+figures, the discussions, the settings and the command behind every row)
+and README's generated sections.
+
+``python -m catunet.study.report --render`` only renders: no training, no
+data. README's generated sections sit between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->`` markers (``results``, ``speed``); nothing else in it
+is touched.
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from catunet import atomic
+from catunet.cli import HelpFormatter
+from catunet.errors import CatunetError
+from catunet.study import render, stats
+from catunet.study.bench_report import bench_values, write_bench_report
+from catunet.study.reports import (REPORTS, draw_augmentation_figures,
+                                   draw_transfer_figures,
+                                   write_augmentation_report,
+                                   write_losses_report, write_transfer_report)
+
+REPORT = Path("REPORT.md")
+README = Path("README.md")
+STEPS = ("losses", "augmentation", "transfer")
+# The smallest study that still answers every question: two losses,
+# augmentation on and off, the transfer variants (``--core``; None: all).
+CORE = {"losses": ("bce", "bce+dice"), "augmentation": ("none", "recommended"),
+        "transfer": None}
+
+
+# --- REPORT.md -----------------------------------------------------------------
+
+def _experiments(summary, step):
+    return f"python -m {render.module(summary, 'experiments')} {step}"
+
+
+def _row(step, name, runs, command):
+    test = [r["test_dice"] for r in runs]
+    minutes = np.mean([r["seconds"] for r in runs]) / 60
+    return (f"| {step} | {name} | {stats.format_mean_sd(test)} | "
+            f"{len(runs)} | {minutes:.1f} min | `{command}` |")
+
+
+def results_table(steps, default, contours):
+    """Step → test Dice mean ± sd, seeds, training time per run, command."""
+    lines = ["| step | variant | test Dice (mean ± sd) | seeds | train time "
+             "per run | rerun with |", "|---|---|---|---|---|---|"]
+    losses = steps["losses"]
+    for name, value in losses["baselines"].items():
+        lines.append(f"| 0 baseline | {name} (ignores the photo) | {value:.3f} "
+                     f"| – | – | `{_experiments(losses, 'losses')}` |")
+    names = {"losses": "1 loss", "augmentation": "2 augmentation",
+             "transfer": "3 transfer"}
+    for key, step in names.items():
+        summary = steps[key]
+        for name, runs in summary["results"].items():
+            mark = " **(winner)**" if name == summary["winner"] else ""
+            lines.append(_row(step, name + mark, runs,
+                              _experiments(summary, key)))
+    train = steps["losses"]["split"]["train"]
+    lines.append(
+        f"| default model | `python train.py` (all {train} training photos) | "
+        f"{default['test']['mean']['dice']:.3f} | 1 | "
+        f"{default['train_seconds'] / 60:.1f} min | "
+        f"`{_experiments(default, 'default')}` |")
+    lines.append(
+        f"| 4 contours | the default model at each photo's full size | "
+        f"{contours['mean_dice']:.3f} | 1 | – | `python visualize.py "
+        "--model runs/default/cats.keras` |")
+    return lines
+
+
+def unique_runs(steps, default, only=None):
+    """Seconds of every distinct training run behind the report (steps share
+    runs: augmentation's ``none`` is the loss study's ``bce+dice``).
+
+    Args:
+        only: ``{step: variant names or None for all}`` to count (e.g.
+            ``CORE``); None: all.
+    """
+    seconds = {}
+    for step, summary in steps.items():
+        for name, runs in summary["results"].items():
+            if only is None or only[step] is None or name in only[step]:
+                for run in runs:
+                    seconds[_identity(run)] = run["seconds"]
+    pretrain = steps["transfer"]["pretrain"]
+    seconds[pretrain.get("key") or pretrain["model"]] = pretrain["seconds"]
+    seconds[_identity(default)] = default["train_seconds"]
+    return seconds
+
+
+def _identity(run):
+    """What makes two runs the same: their key where the summary records
+    one, else their folder."""
+    return run.get("key") or run["config"]["out"]
+
+
+def contours_values(contours):
+    samples = contours["samples"]
+    worst = next((s for label, s in samples.items() if label.startswith("worst")),
+                 None)
+    values = {"count": contours["count"], "mean": f"{contours['mean_dice']:.3f}",
+              "median": f"{samples['median']['dice']:.2f}" if "median" in samples
+              else f"{np.median(list(contours['dice_per_image'].values())):.2f}",
+              "has_failure": worst is not None,
+              "figures_described":
+                  render.code_version(contours) == render.FIGURES_READ}
+    if worst:
+        values.update(worst_photo=worst["image"], worst=f"{worst['dice']:.2f}",
+                      worst_note=render.PHOTO_NOTES.get(worst["image"], ""))
+    return values
+
+
+def default_values(default, steps):
+    return {"test": f"{default['test']['mean']['dice']:.3f}",
+            "minutes": f"{default['train_seconds'] / 60:.1f}",
+            "train_photos": steps["losses"]["split"]["train"],
+            "machine": _machines(steps, default),
+            "version": render.provenance(default)}
+
+
+def study_values(steps, default, contours, folder=REPORTS):
+    """Every namespace a discussion or README section may use."""
+    return {"losses": render.losses_values(steps["losses"], folder),
+            "augmentation": render.augmentation_values(steps["augmentation"],
+                                                       folder),
+            "transfer": render.transfer_values(steps["transfer"], folder),
+            "contours": contours_values(contours),
+            "default": default_values(default, steps)}
+
+
+def _machines(steps, default):
+    seen = [render.machine_text(s["machine"]) for s in (*steps.values(), default)]
+    return "; ".join(dict.fromkeys(seen))
+
+
+def _versions(steps, default, contours):
+    """Which code made the numbers; per part when the parts differ."""
+    parts = {**steps, "default model": default, "contours": contours}
+    made = {}
+    for name, summary in parts.items():
+        made.setdefault(render.provenance(summary), []).append(name)
+    if len(made) == 1:
+        return next(iter(made))
+    return "; ".join(f"{', '.join(names)}: {version}"
+                     for version, names in made.items())
+
+
+def shared_settings(steps):
+    """The settings every step's runs share (what the steps vary is not)."""
+    first, *rest = (steps[name]["settings"] for name in STEPS)
+    return {k: v for k, v in first.items()
+            if all(k in s and s[k] == v for s in rest)}
+
+
+def _section(title, name, figures, values, folder):
+    """A step's section: its figures and its discussion."""
+    lines = [f"## {title}", "", f"Full report: [reports/{name}.md]"
+             f"(reports/{name}.md).", ""]
+    lines += [f"![{caption}](reports/{file})" for file, caption in figures
+              if (Path(folder) / file).exists()]
+    lines.append("")
+    text = render.discussion(folder, name, values)
+    if text:
+        text = text.replace("## ", "### ")
+        lines += [text.replace("](", "](reports/").replace(
+            "](reports/http", "](http"), ""]
+    return lines
+
+
+def write_report(steps, default, contours, folder=None, path=None):
+    """Writes ``REPORT.md`` from the summaries alone.
+
+    Args:
+        folder: The reports folder (discussions, figures); default REPORTS.
+        path: Where to write; default REPORT.
+    """
+    folder, path = Path(folder or REPORTS), Path(path or REPORT)
+    runs, core = unique_runs(steps, default), unique_runs(steps, default, CORE)
+    total, core_total = sum(runs.values()) / 60, sum(core.values()) / 60
+    split, settings = steps["losses"]["split"], shared_settings(steps)
+    values = study_values(steps, default, contours, folder)
+    fold = values["losses"]["fold_photos"]
+    lines = [
+        "# catunet: the whole study",
+        "",
+        "A U-Net (Ronneberger et al., 2015) segmenting cats from "
+        f"{split['train']} labelled training photos, tested on the same "
+        f"{split['test']} photos at every step (`data/splits/cats.json`, made "
+        f"once with seed {split['seed']}). Every number below is rendered "
+        "from the JSON summaries in `reports/` (`python -m "
+        "catunet.study.report --render`); `python -m catunet.study.report` "
+        "reruns or reuses every run (keyed by its saved config) first.",
+        "",
+        f"Numbers made by {_versions(steps, default, contours)}.",
+        "",
+        "## Results",
+        "",
+        *results_table(steps, default, contours),
+        "",
+        "Test Dice is the mean ± sample sd over seeds (over nothing for one "
+        "run). Seeds are cross-validation folds: seed *s* trains on the "
+        f"{split['train']} training photos minus fold *s* ({fold} photos) and "
+        "picks winners by its Dice on fold *s*; the test set never chooses "
+        f"anything. The default model trains on all {split['train']}. Each "
+        "step's report gives the paired per-seed differences behind every "
+        "comparison.",
+        "",
+        f"**Time.** {len(runs)} distinct training runs at width "
+        f"{settings['width']}, {settings['epochs']} epochs, on "
+        f"{_machines(steps, default)}: {total:.0f} min of training from "
+        "scratch, as recorded by each run. `python -m catunet.study.report "
+        "--core` runs the smallest study that answers every question — "
+        f"{', '.join(CORE['losses'])} for the losses, augmentation "
+        f"{' vs '.join(CORE['augmentation'])}, the transfer variants — in "
+        f"{len(core)} runs, {core_total:.0f} min.",
+        "",
+    ]
+    text = render.discussion(folder, "summary", values)
+    if text:
+        lines += [text, ""]
+    lines += _section("1. Loss functions", "losses", [
+        ("losses.png", "Dice per loss"), ("losses-curves.png", "curves")],
+        values, folder)
+    lines += _section("2. Data augmentation", "augmentation", [
+        ("augmentation-techniques.png", "techniques"),
+        ("augmentation.png", "Dice per variant"),
+        ("augmentation-test-large.png", "with and without augmentation")],
+        values, folder)
+    lines += _section("3. Transfer learning", "transfer", [
+        ("transfer-pretrain.png", "pre-trained model, held-out images"),
+        ("transfer.png", "Dice per variant"),
+        ("transfer-before-after.png", "before and after transfer")],
+        values, folder)
+    lines += [
+        "## 4. Contours", "",
+        "The default model's predicted outline (red) and the hand-drawn one "
+        "(green) on the best, median and worst test photo by Dice, drawn at "
+        "the photo's own size (the prediction is upsampled smoothly, then "
+        "thresholded):", "",
+        "![samples](reports/contours/samples.png)", "",
+        *[f"- {label}: {s['image']}, Dice {s['dice']:.3f}"
+          for label, s in contours["samples"].items()], "",
+        "All test photos:", "", "![contact sheet](reports/contours/"
+        "contact-sheet.png)", "",
+        "## Settings", "",
+        "Shared by every cat run of the three steps (what a step varies is "
+        "in its report):", "",
+        "```json", json.dumps(settings, indent=2), "```", "",
+        "Each step's report lists its exact command and every run's config; "
+        "each run folder keeps `config.json`, `split.json`, `history.csv` "
+        "and `timing.json`.", ""]
+    atomic.write_text(path, "\n".join(lines))
+
+
+# --- README's generated sections ----------------------------------------------
+
+RESULTS_PROSE = """\
+<!-- if losses.has_dice -->Soft Dice alone fails on {losses.dice_failed} of
+{losses.dice_runs} seeds (test Dice less than {losses.fail_margin} above
+predicting "all cat").<!-- endif --> {losses.winner_label} wins on
+validation; paired per seed against the runner-up, {losses.runner_up_label},
+its gain is {losses.winner_vs_runner_up_val}<!-- if not losses.clear_winner_val -->,
+an interval that includes zero<!-- endif -->.
+<!-- if augmentation.null_result -->At this budget ({augmentation.epochs}
+epochs) augmentation changes Dice by less than {augmentation.seeds} seeds
+can tell from zero — a measured null
+result<!-- if not augmentation.winner_is_control -->: `{augmentation.winner}`
+against {augmentation.control_label}, paired per seed, is
+{augmentation.winner_vs_control_val} on validation and
+{augmentation.winner_vs_control_test} on test<!-- endif -->.<!-- if augmentation.curves_observed -->
+It stops the memorising, but the augmented runs are still improving when
+the budget ends (see the report's learning curves).<!-- endif --><!-- else -->Augmentation
+against none, paired per seed: {augmentation.effects}.<!-- endif --> The
+default run, trained on all {default.train_photos} photos rather than
+{losses.train_per_run}, scores {default.test} (a single seed, so no spread
+to compare it with). Transfer
+learning<!-- if transfer.clearly_helps --> is the step that clearly
+helps<!-- else --><!-- if transfer.val_helps --> is the step that
+measurably helps on validation<!-- endif --><!-- endif -->: pre-trained on
+{transfer.source}<!-- if transfer.has_held_out --> (Dice
+{transfer.held_out_dice} on its own held-out images)<!-- endif -->, then
+fine-tuned as `{transfer.winner}`, the U-Net gains
+{transfer.winner_vs_scratch_test} test Dice and
+{transfer.winner_vs_scratch_val} validation Dice over training from
+scratch, paired per seed, and improves {transfer.improved} of the
+{transfer.test_photos} test photos (averaged over
+seeds).<!-- if transfer.has_failure --> It also makes one much worse:
+`{transfer.failure_photo}`<!-- if transfer.failure_note -->,
+{transfer.failure_note}<!-- endif -->.<!-- endif --> No Pascal VOC number
+is claimed: this report's pre-training source is {transfer.source}. See the
+reports for why, and for what the margin over the baselines means.
+"""
+
+
+def readme_results(steps, default, contours, folder=REPORTS):
+    """README's results section: the table and what it says."""
+    values = study_values(steps, default, contours, folder)
+    losses, split = steps["losses"], steps["losses"]["split"]
+    v = values["losses"]
+    lines = [
+        f"Sørensen–Dice on the {split['test']} test photos, mean ± sample sd "
+        f"over {losses['seeds']} seeds (seed *s* trains on "
+        f"{v['train_per_run']} of the {split['train']} training photos and is "
+        f"validated on the other {v['fold_photos']}, fold *s*; validation "
+        f"picks, test only reports). U-Net width {v['width']}, {v['epochs']} "
+        f"epochs, on {_machines(steps, default)}; numbers made by "
+        f"{_versions(steps, default, contours)}. Every row comes from a "
+        "committed command; the reports hold the settings, per-seed numbers, "
+        "paired differences, figures and discussion.", "",
+        "| step | variant | validation Dice | test Dice | train time per run "
+        "| report |", "|---|---|---|---|---|---|"]
+    names = {"all-cat": 'predict "all cat"',
+             "mean-mask": "predict the mean training mask"}
+    for name, value in losses["baselines"].items():
+        lines.append(f"| baseline | {names.get(name, name)} | | {value:.3f} | "
+                     "| [losses](reports/losses.md) |")
+    for step in STEPS:
+        summary = steps[step]
+        for name, runs in summary["results"].items():
+            text = render.label(summary, name)
+            if name == summary["winner"]:
+                text = f"**{text}** (winner)"
+            lines.append(
+                f"| {'loss' if step == 'losses' else step} | {text} | "
+                f"{stats.format_mean_sd([r['val_dice'] for r in runs])} | "
+                f"{stats.format_mean_sd([r['test_dice'] for r in runs])} | "
+                f"{np.mean([r['seconds'] for r in runs]) / 60:.1f} min | "
+                f"[{step}](reports/{step}.md) |")
+    lines += [f"| default run | all {split['train']} training photos, seed "
+              f"{default['config']['seed']} | | "
+              f"{default['test']['mean']['dice']:.3f} | "
+              f"{default['train_seconds'] / 60:.1f} min | "
+              "[default.json](reports/default.json) |", ""]
+    prose = render.fill(RESULTS_PROSE, values, "README results")
+    return render.reflow("\n".join(lines) + "\n\n" + prose)
+
+
+SPEED_PROSE = """\
+Measured by `{bench.command}` in {bench.minutes} min on {bench.machine}
+(CPU flags of interest: {bench.flags}); numbers made by {bench.version}:
+
+| width {bench.top} | catunet / plain Keras | target |
+|---|---|---|
+| training images/s | {bench.train_ratio}× ({bench.train_gflops} GFLOP/s) | ≥ {bench.train_target}× — {bench.train_met_text} |
+| inference images/s, batch 16 | {bench.infer_ratio}× ({bench.infer_gflops} GFLOP/s) | ≥ {bench.infer_target}× — {bench.infer_met_text} |
+| single-photo latency | {bench.lat_gain_top}× ({bench.lat_gain_small}× at width {bench.small}) | — |
+| input pipeline vs training step (width {bench.mid}) | {bench.pipe_ratio_mid}× | ≥ {bench.pipeline_target}× — {bench.pipeline_met_text} |
+| exported SavedModel (`model.export`) | {bench.export} | {bench.export_met_text} |
+
+Without a GPU, training runs without XLA in both: Keras's default
+`jit_compile="auto"` turns XLA on only when TensorFlow sees a GPU or another
+non-CPU device.
+catunet's inference is its own `tf.function`, compiled with XLA; plain
+Keras's `predict` runs without it. Both use oneDNN. The
+{bench.train_target}× the issue expected came from `mixed_bfloat16` on a CPU
+with bfloat16 instructions; the CPU flags recorded in `bench.json`
+include<!-- if bench.has_bf16_hw --> them<!-- else --> neither AVX512-BF16
+nor AMX<!-- endif --><!-- if bench.has_bf16 -->, and measured there bf16
+trains at {bench.bf16_train}× the default<!-- endif -->. The report gives
+every lever measured — XLA off for inference, thread settings, bf16 —
+against the default.
+"""
+
+
+def readme_speed(bench):
+    """README's Speed section: the benchmark's targets and what they mean."""
+    return render.fill(SPEED_PROSE, {"bench": bench_values(bench)},
+                       "README speed")
+
+
+def replace_section(text, name, body):
+    """``text`` with what lies between ``name``'s markers replaced by ``body``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise CatunetError(f"README has no {start} ... {end} markers")
+    return pattern.sub(lambda _: f"{start}\n{body.strip()}\n{end}", text)
+
+
+def readme_sections(folder=REPORTS):
+    """``{marker name: generated text}`` from the JSON in ``folder``."""
+    steps, default, contours, bench = load_summaries(folder)
+    sections = {"results": readme_results(steps, default, contours, folder)}
+    if bench:
+        sections["speed"] = readme_speed(bench)
+    return sections
+
+
+def section(text, name):
+    """What lies between ``name``'s markers in ``text`` (None if no markers)."""
+    match = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->",
+                      text, re.S)
+    return match.group(1) if match else None
+
+
+# --- rendering everything -------------------------------------------------------
+
+def load_summaries(folder=REPORTS):
+    """The step summaries, ``default.json``, ``contours/samples.json`` and
+    ``bench.json`` (None when missing) from ``folder``."""
+    folder = Path(folder)
+
+    def read(name):
+        path = folder / name
+        if not path.is_file():
+            raise CatunetError(f"{path} is missing: run the experiment that "
+                               "writes it first")
+        return json.loads(path.read_text())
+    bench = folder / "bench.json"
+    return ({step: read(f"{step}.json") for step in STEPS},
+            read("default.json"), read("contours/samples.json"),
+            json.loads(bench.read_text()) if bench.is_file() else None)
+
+
+def render_all(folder=REPORTS, readme=README, report=REPORT):
+    """Rewrites every report, ``REPORT.md`` and README's generated sections
+    from the JSON summaries in ``folder`` alone."""
+    steps, default, contours, bench = load_summaries(folder)
+    write_losses_report(steps["losses"], folder)
+    write_augmentation_report(steps["augmentation"], folder)
+    write_transfer_report(steps["transfer"], folder)
+    if bench:
+        write_bench_report(bench, folder)
+    write_report(steps, default, contours, folder, report)
+    text = Path(readme).read_text()
+    for name, body in readme_sections(folder).items():
+        text = replace_section(text, name, body)
+    atomic.write_text(readme, text)
+
+
+def run_all(pretrain_dir=None, pretrained=None, data_dir=None, core=False):
+    """Runs or reuses every step, saving each summary and its report.
+
+    Args:
+        core: Run only the ``CORE`` variants of each step.
+    """
+    from catunet.study import experiments
+    from catunet.visualize import outline_test_set, save_test_figures
+
+    print("== 1. losses", flush=True)
+    losses = experiments.compare_losses(
+        data_dir, **({"losses": CORE["losses"]} if core else {}))
+    write_losses_report(losses)
+    print("== 2. augmentation", flush=True)
+    summary, study = experiments.compare_augmentation(
+        data_dir, variants=CORE["augmentation"] if core
+        else experiments.DEFAULT_VARIANTS)
+    draw_augmentation_figures(summary, study)
+    write_augmentation_report(summary)
+    print("== 3. transfer", flush=True)
+    summary, study = experiments.compare_transfer(
+        pretrain_dir, data_dir, pretrained=pretrained)
+    draw_transfer_figures(summary, study)
+    write_transfer_report(summary)
+    print("== default model and contours", flush=True)
+    default = experiments.default_run(data_dir)
+    items = outline_test_set(Path(default["config"]["out"]) / "cats.keras")
+    save_test_figures(items, REPORTS / "contours")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m catunet.study.report",
+        description="Run or reuse every experiment of the study, then render "
+        "REPORT.md, each step's report under reports/ and README's generated "
+        "sections from the JSON summaries.",
+        formatter_class=HelpFormatter)
+    p.add_argument("--render", action="store_true",
+                   help="only render, from the JSON under reports/: no "
+                   "training, no data")
+    p.add_argument("--data-dir", default=None,
+                   help="the cat set (default: $CATUNET_DATA_DIR, else "
+                   "data/cats)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--pretrain-dir",
+                        help="folder of images and masks to pre-train on, "
+                        "e.g. the Weizmann horses")
+    source.add_argument("--pretrained",
+                        help="a model pre-trained elsewhere, e.g. "
+                        "runs/voc/voc.keras")
+    p.add_argument("--core", action="store_true",
+                   help="only the smallest study that answers every question "
+                   f"(losses {' and '.join(CORE['losses'])}, augmentation "
+                   f"{' vs '.join(CORE['augmentation'])}, transfer): fewer "
+                   "runs (REPORT.md gives the measured time)")
+    args = p.parse_args(argv)
+    if not args.render and not (args.pretrain_dir or args.pretrained):
+        p.error("give --pretrain-dir or --pretrained (or --render to only "
+                "render the committed results)")
+    try:
+        if not args.render:
+            run_all(args.pretrain_dir, args.pretrained, args.data_dir,
+                    args.core)
+        render_all()
+    except CatunetError as error:
+        sys.exit(f"error: {error}")
+    print(f"Wrote {REPORT}, {REPORTS}/*.md and {README}'s generated sections")
+
+
+if __name__ == "__main__":
+    main()

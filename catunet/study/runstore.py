@@ -1,0 +1,94 @@
+"""The run store: the one place that decides whether a finished run is reused.
+
+Runs live in folders named by what produced them
+(``runs/<experiment>/<variant>-s<seed>``). Each holds ``run.json`` with the
+run's key (``catunet.provenance``: config, data, ``--init`` file, code
+version). Asked for a config, the store looks for a finished run with the
+same key anywhere under its root and returns it; only when there is none
+does it train, into the folder the caller named. Scores computed from a run
+are cached beside it under the same key.
+"""
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from catunet import atomic, provenance
+from catunet.train import Run, model_path, run_key_for, train
+
+RUNS = Path("runs")
+
+
+class RunStore:
+    """Finished runs under ``root``, found by key."""
+
+    def __init__(self, root=RUNS):
+        self.root = Path(root)
+
+    def find(self, key):
+        """A finished run folder with this key, or None."""
+        if not self.root.is_dir():
+            return None
+        for path in sorted(self.root.glob("**/run.json")):
+            record = json.loads(path.read_text())
+            if record.get("key") == key and record.get("finished"):
+                config = record["config"]
+                if (path.parent / f"{config['stage']}.keras").is_file():
+                    return path.parent
+        return None
+
+    def run(self, config, verbose=2):
+        """The finished run of ``config``: found by key, else trained into
+        ``config.out``.
+
+        Returns:
+            A ``Run`` (its ``folder`` may differ from ``config.out`` when an
+            identical run was found elsewhere).
+        """
+        key = run_key_for(config)
+        folder = self.find(key)
+        if folder is None:
+            return train(config, verbose=verbose)
+        record = provenance.load_record(folder)
+        print(f"   reusing {folder}")
+        from catunet.config import TrainConfig
+
+        found = TrainConfig.from_dict(record["config"])
+        return Run(found, folder, model_path(found), record["train_seconds"],
+                   found.epochs, key)
+
+    @staticmethod
+    def cached(run, name, compute):
+        """``compute()``'s JSON result, cached in the run's folder as
+        ``<name>.json`` and reused while the run's key is the same."""
+        path = Path(run.folder) / f"{name}.json"
+        if path.is_file():
+            saved = json.loads(path.read_text())
+            if saved.get("key") == run.key:
+                return saved["value"]
+        value = compute()
+        atomic.write_json(path, {"key": run.key, "value": value})
+        return value
+
+
+def history(run):
+    """The run's per-epoch history (from its ``history.csv``)."""
+    import csv
+
+    path = Path(run.folder) / "history.csv"
+    if not path.is_file():
+        return []
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def describe(run):
+    """What a summary keeps of a run: config, key, time, machine, history."""
+    record = provenance.load_record(run.folder)
+    return {"config": dataclasses.asdict(run.config), "key": run.key,
+            "folder": os.path.relpath(run.folder), "seconds": run.seconds,
+            "code_version": record["key_inputs"]["code_version"],
+            "machine": record["sessions"][-1]["machine"]
+            if record["sessions"] else record["machine"],
+            "history": history(run)}

@@ -1,0 +1,65 @@
+"""The run store: one key decides reuse (config, data, --init file, code)."""
+
+import pytest
+
+import catunet
+from catunet.config import TrainConfig
+from catunet.errors import CatunetError
+from catunet.study import experiments, runstore
+from catunet.study.runstore import RunStore
+from catunet.train import run_key_for
+
+pytestmark = pytest.mark.slow
+
+
+def tiny(tmp_path, shapes_dir, out, **overrides):
+    return TrainConfig(data_dir=str(shapes_dir), split=str(tmp_path / "s.json"),
+                       width=2, depth=2, epochs=1, batch_size=4, image_size=32,
+                       out=str(tmp_path / "runs" / out), **overrides)
+
+
+def no_training(monkeypatch):
+    monkeypatch.setattr(runstore, "train",
+                        lambda *a, **k: pytest.fail("trained again"))
+
+
+def test_same_run_anywhere_is_reused_and_other_keys_are_not(
+        tmp_path, shapes_dir, monkeypatch):
+    store = RunStore(tmp_path / "runs")
+    first = store.run(tiny(tmp_path, shapes_dir, "a"))
+    assert first.folder == tmp_path / "runs" / "a"
+
+    with monkeypatch.context() as m:
+        no_training(m)
+        found = store.run(tiny(tmp_path, shapes_dir, "elsewhere"))
+        assert found.folder == first.folder and found.key == first.key
+        with pytest.raises(pytest.fail.Exception):  # other seed: other run
+            store.run(tiny(tmp_path, shapes_dir, "b", seed=1))
+        m.setattr(catunet, "__version__", "999")  # other code version
+        with pytest.raises(pytest.fail.Exception):
+            store.run(tiny(tmp_path, shapes_dir, "c"))
+
+
+def test_key_follows_the_init_file_content(tmp_path, shapes_dir):
+    init = RunStore(tmp_path / "runs").run(tiny(tmp_path, shapes_dir, "init"))
+    config = tiny(tmp_path, shapes_dir, "tuned", init=str(init.model_path))
+    before = run_key_for(config)
+    with open(init.model_path, "ab") as f:
+        f.write(b"changed")
+    assert run_key_for(config) != before
+
+
+def test_scores_are_cached_under_the_run_key(tmp_path, shapes_dir):
+    run = RunStore(tmp_path / "runs").run(tiny(tmp_path, shapes_dir, "a"))
+    calls = []
+    value = RunStore.cached(run, "x", lambda: calls.append(1) or {"v": 1})
+    assert RunStore.cached(run, "x", lambda: calls.append(1)) == value
+    assert calls == [1]
+
+
+def test_held_out_fold_check():
+    run = {"folder": "r", "config": {"val_fold": 1},
+           "history": [{"val_dice_coefficient": 0.70}]}
+    experiments.check_held_out_fold(run, 0.7004)
+    with pytest.raises(CatunetError, match="not the same images"):
+        experiments.check_held_out_fold(run, 0.62)

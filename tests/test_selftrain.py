@@ -1,0 +1,78 @@
+"""Self-training from unlabelled photos, at tiny widths."""
+
+import json
+import shutil
+
+import pytest
+
+from catunet import selftrain
+from catunet.config import TrainConfig
+from catunet.errors import CatunetError
+from catunet.train import train
+from tests.conftest import write_folder
+
+
+def test_confidence_by_hand():
+    assert selftrain.confidence([[1.0, 0.0], [1.0, 0.0]]) == 1.0
+    assert selftrain.confidence([[0.5, 0.5]]) == 0.0
+    assert selftrain.confidence([[0.75, 0.0]]) == pytest.approx(0.75)
+
+
+def test_choose_drops_insane_areas_then_keeps_the_most_confident():
+    confidences = [0.9, 0.8, 0.99, 0.7, 0.6, 0.95]
+    areas = [0.3, 0.4, 0.0, 0.5, 0.2, 0.99]   # photo 2 empty, 5 all cat
+    assert selftrain.choose(confidences, areas, keep=0.5) == [0, 1, 3]
+    assert selftrain.choose(confidences, areas, keep=1.0) == [0, 1, 3, 4]
+
+
+def tiny(tmp_path, data_dir, **overrides):
+    values = dict(data_dir=str(data_dir), split=str(tmp_path / "s.json"),
+                  width=4, depth=2, image_size=32, batch_size=4,
+                  learning_rate=3e-3, epochs=12, out=str(tmp_path / "run"))
+    return TrainConfig(**{**values, **overrides})
+
+
+@pytest.mark.slow
+def test_self_training_end_to_end(tmp_path, shapes_dir):
+    unlabelled = write_folder(tmp_path / "more", n=10, seed=7) / "images"
+    config = tiny(tmp_path, shapes_dir, unlabelled=str(unlabelled),
+                  pseudo_keep=0.6, pseudo_epochs=2, epochs=12)
+    # A copy of a test photo among the unlabelled ones must be left out.
+    from catunet import data, split
+
+    manifest = split.make_split(data.find_pairs(shapes_dir))
+    split.save_split(manifest, tmp_path / "s.json")
+    test_photo = manifest["test"][0][0]
+    shutil.copy(shapes_dir / "images" / test_photo, unlabelled / "copy.jpg")
+
+    run = train(config, verbose=0)
+    folder = tmp_path / "run"
+    assert run.model_path == folder / "cats.keras" and run.model_path.exists()
+    for sub in ("teacher", "student-1-pseudo", "student-1"):
+        assert (folder / sub / "run.json").exists(), sub
+    labels = json.loads((folder / "pseudo-1" / "pseudo-labels.json")
+                        .read_text())
+    assert labels["photos"] == 11
+    assert [d["path"].endswith("copy.jpg")
+            for d in labels["left_out_as_test_lookalikes"]] == [True]
+    kept = [r["photo"] for r in labels["labels"] if r["kept"]]
+    assert len(kept) == labels["kept"] > 0
+    assert sorted(p.name for p in (folder / "pseudo-1" / "masks").iterdir()) \
+        == sorted(name.replace(".jpg", ".png") for name in kept)
+    assert (folder / "pseudo-1" / "pseudo-labels.png").stat().st_size > 0
+    record = json.loads((folder / "run.json").read_text())
+    assert record["finished"] and record["train_seconds"] > 0
+
+    # The same command again trains nothing.
+    assert train(config, verbose=0).model_path == run.model_path
+
+
+def test_teacher_needs_unlabelled(tmp_path, shapes_dir):
+    with pytest.raises(CatunetError, match="--teacher"):
+        train(tiny(tmp_path, shapes_dir, teacher="t.keras"), verbose=0)
+
+
+def test_unlabelled_folder_must_hold_photos(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CatunetError, match="no photos"):
+        selftrain.unlabelled_photos(tmp_path / "empty")
