@@ -110,6 +110,22 @@ def add_config_flags(parser, defaults=TrainConfig()):
         parser.add_argument(flag, **options)
 
 
+def flags_for(config, skip=("out", "data_dir", "split", "protect")):
+    """The ``train`` flags that give ``config`` (a dict), those that differ
+    from the defaults; ``skip`` names fields left to the caller."""
+    defaults = dataclasses.asdict(TrainConfig())
+    flags = []
+    for key, value in config.items():
+        if key in skip or key not in defaults or value == defaults[key]:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + flag[2:])
+        else:
+            flags += [flag, str(value)]
+    return flags
+
+
 def config_from_args(args):
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})

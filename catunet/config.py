@@ -19,6 +19,7 @@ from catunet.errors import CatunetError
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STAGES = ("cats", "pretrain", "voc")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +89,16 @@ class TrainConfig:
             pseudo-labelled photos.
         self_training_rounds: With ``unlabelled``: how many times the
             student becomes the teacher and labels the photos again.
+        schedule: Learning rate over each phase: ``constant``, or
+            ``cosine`` (cosine decay to zero, after ``warmup_epochs`` of
+            linear warm-up from zero).
+        warmup_epochs: With ``schedule`` cosine: epochs of warm-up.
+        copy_paste: Copy-paste synthesis (``catunet.copypaste``): add this
+            many composites per fitted training photo, each holding one to
+            three of its labelled cats at small and large scales; 0 is off.
+        paste_backgrounds: With ``copy_paste``: folders (comma-separated)
+            of photos without cats to paste onto, e.g. DAVIS frames; without
+            it, the other fitted cat photos.
         out: The run folder (model, ``run.json``, ``config.json``,
             ``history.csv``, ``split.json``); without it, ``runs/<stage>``.
     """
@@ -123,6 +134,10 @@ class TrainConfig:
     pseudo_keep: float = 0.5
     pseudo_epochs: int = 10
     self_training_rounds: int = 1
+    schedule: str = "constant"
+    warmup_epochs: int = 0
+    copy_paste: float = 0.0
+    paste_backgrounds: str | None = None
     out: str | None = None
 
     def to_dict(self):

@@ -117,6 +117,20 @@ def find_pairs(data_dir):
     return pairs
 
 
+def list_photos(folder):
+    """Image files of a folder of photos (or of its ``images/``), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CatunetError(f"{folder}: folder of photos not found")
+    if (folder / "images").is_dir():
+        folder = folder / "images"
+    photos = sorted(p for p in folder.iterdir() if _is_visible_file(p)
+                    and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not photos:
+        raise CatunetError(f"{folder}: no photos in this folder")
+    return photos
+
+
 def _decode(path, flags):
     """Decodes any image file OpenCV reads, naming the file on failure."""
     try:

@@ -20,7 +20,11 @@ from catunet import machine
 # Config fields that say where a run goes or where its inputs are, not what
 # it computes (the data and init file enter the key by content instead).
 NOT_IN_KEY = ("out", "data_dir", "split", "init", "tfds_dir", "manual_dir",
-              "unlabelled", "teacher")
+              "unlabelled", "teacher", "paste_backgrounds")
+# Fields added after a code version, left out of the key while they are off
+# so that runs made before they existed are still found.
+OFF_UNLESS_SET = {"schedule": "constant", "warmup_epochs": 0,
+                  "copy_paste": 0.0}
 
 
 def file_sha256(path):
@@ -52,11 +56,16 @@ def data_digest(manifest):
 
 def key_inputs(config, manifest):
     """Everything the key is made of, as a dict."""
-    settings = {k: v for k, v in config.to_dict().items() if k not in NOT_IN_KEY}
+    settings = {k: v for k, v in config.to_dict().items()
+                if k not in NOT_IN_KEY
+                and not (k in OFF_UNLESS_SET and v == OFF_UNLESS_SET[k])}
     return {
         "config": settings,
         "data": data_digest(manifest),
         "init_sha256": file_sha256(config.init) if config.init else None,
+        **({"paste_backgrounds": [folder_digest(f) for f in
+                                  config.paste_backgrounds.split(",")]}
+           if config.copy_paste and config.paste_backgrounds else {}),
         **({"unlabelled": folder_digest(config.unlabelled),
             "teacher_sha256": file_sha256(config.teacher)
             if config.teacher else None} if config.unlabelled else {}),

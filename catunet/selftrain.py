@@ -48,18 +48,8 @@ SHEET_COUNT = 8  # photos of each end of the confidence ranking on the sheet
 
 
 def unlabelled_photos(folder):
-    """Image files of a folder of photos (or of its ``images/``)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CatunetError(f"{folder}: folder of unlabelled photos not found")
-    if (folder / "images").is_dir():
-        folder = folder / "images"
-    photos = sorted(p for p in folder.iterdir() if p.is_file()
-                    and p.suffix.lower() in data.IMAGE_EXTENSIONS
-                    and not p.name.startswith("."))
-    if not photos:
-        raise CatunetError(f"{folder}: no photos in this folder")
-    return photos
+    """Image files of a folder of unlabelled photos (or of its ``images/``)."""
+    return data.list_photos(folder)
 
 
 def confidence(probabilities):
@@ -216,7 +206,8 @@ def self_train(config, train, verbose=1, callbacks=()):
             labelled, stage="pretrain", data_dir=str(pseudo),
             split=str(pseudo / "split.json"), folds=0, val_fold=0,
             epochs=config.pseudo_epochs, init=teacher, freeze_epochs=0,
-            fine_tune_learning_rate=None, protect="",
+            fine_tune_learning_rate=None, protect="", copy_paste=0.0,
+            paste_backgrounds=None,
             out=str(folder / f"student-{r}-pseudo"))
         pre_run = train(pre, verbose, callbacks)
         student = train(dataclasses.replace(

@@ -24,7 +24,7 @@ import keras
 from catunet import atomic, data, duplicates, provenance, split as splits
 from catunet.augment import Augmenter, parse_spec
 from catunet.checkpoint import Checkpoints, SaveEveryEpoch
-from catunet.config import PRECISIONS, STAGES, TrainConfig
+from catunet.config import PRECISIONS, SCHEDULES, STAGES, TrainConfig
 from catunet.datasets.cats import resolve_data_dir
 from catunet.distribute import STRATEGIES, get_strategy
 from catunet.errors import CatunetError
@@ -105,6 +105,15 @@ def resolve_paths(config):
     if config.fine_tune_learning_rate and not config.freeze_epochs:
         raise CatunetError("--fine-tune-learning-rate applies after "
                            "--freeze-epochs; give both, or use --learning-rate")
+    if config.schedule not in SCHEDULES:
+        raise CatunetError(f"unknown schedule {config.schedule!r}; choose "
+                           f"from {', '.join(SCHEDULES)}")
+    if config.warmup_epochs and config.schedule == "constant":
+        raise CatunetError("--warmup-epochs goes with --schedule cosine")
+    if config.copy_paste < 0 or (config.paste_backgrounds
+                                 and not config.copy_paste):
+        raise CatunetError("--copy-paste must be >= 0, and "
+                           "--paste-backgrounds needs it")
     if config.teacher and not config.unlabelled:
         raise CatunetError("--teacher labels the --unlabelled photos; give "
                            "both, or neither")
@@ -214,10 +223,11 @@ def load_arrays(config, data_dir):
                       manual_dir=config.manual_dir, classes=config.voc_classes)
         return Arrays(load_voc("train", **kwargs),
                       load_voc("validation", **kwargs), None)
-    fit_pairs, val_pairs, manifests = [], [], {}
+    fit_pairs, val_pairs, test_pairs, manifests = [], [], [], {}
     for folder in data_folders(data_dir):
         pairs = data.find_pairs(folder)
-        train_pairs, _, manifest = load_split_for(config, pairs, folder)
+        train_pairs, test, manifest = load_split_for(config, pairs, folder)
+        test_pairs += test
         fit, val = splits.validation_fold(
             train_pairs, config.folds, config.val_fold, seed=manifest["seed"])
         fit_pairs += fit
@@ -227,8 +237,40 @@ def load_arrays(config, data_dir):
     if config.protect:
         fit_pairs, left_out = guard_pairs(fit_pairs, config)
     fitted = data.load_pairs(fit_pairs, config.image_size)
+    if config.copy_paste:
+        fitted = with_copy_paste(config, fitted, [
+            p.image for p in test_pairs + val_pairs])
     held_out = data.load_pairs(val_pairs, config.image_size) if val_pairs else None
     return Arrays(fitted, held_out, combined_manifest(manifests), left_out)
+
+
+def with_copy_paste(config, fitted, protected):
+    """The fitted arrays plus ``copy_paste`` composites per photo
+    (``catunet.copypaste``), on backgrounds that are not look-alikes of the
+    ``protected`` photos."""
+    import numpy as np
+
+    from catunet import copypaste
+
+    images, masks = fitted
+    count = int(round(config.copy_paste * len(images)))
+    backgrounds = images[:0]
+    if config.paste_backgrounds:
+        photos = [p for folder in config.paste_backgrounds.split(",")
+                  for p in data.list_photos(folder.strip())]
+        rng = np.random.default_rng(config.seed)
+        chosen = [photos[i] for i in sorted(
+            rng.choice(len(photos), min(count, len(photos)), replace=False))]
+        near = {d.path for d in duplicates.find_duplicates(
+            duplicates.hash_files(chosen), duplicates.hash_files(protected))}
+        backgrounds = np.stack([
+            data.resize_image(data.read_image(p), config.image_size)
+            for p in chosen if str(p) not in near])
+    made = copypaste.synthesize(images, masks, backgrounds, count, config.seed)
+    print(f"Copy-paste: {len(made[0])} composites on "
+          + (f"{len(backgrounds)} background photos"
+             if len(backgrounds) else "the other training photos"))
+    return np.concatenate([images, made[0]]), np.concatenate([masks, made[1]])
 
 
 def protected_photos(folder):
@@ -279,12 +321,27 @@ def training_stream(config, arrays, first_epoch, end_epoch, replicas=1):
     return dataset, data.steps_per_epoch(len(x), batch_size)
 
 
-def compile_model(config, learning_rate=None, frozen_encoder=False):
+def learning_rate_for(config, rate, epochs, steps_per_epoch):
+    """Adam's learning rate: ``rate``, or with ``schedule`` cosine a cosine
+    decay to zero over ``epochs`` after ``warmup_epochs`` of linear warm-up
+    from zero."""
+    steps = epochs * steps_per_epoch
+    if config.schedule == "constant" or not steps:
+        return rate
+    warmup = min(steps - 1, config.warmup_epochs * steps_per_epoch)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else rate, decay_steps=steps - warmup,
+        warmup_target=rate if warmup else None, warmup_steps=warmup)
+
+
+def compile_model(config, learning_rate=None, frozen_encoder=False,
+                  epochs=0, steps_per_epoch=0):
     """A new U-Net as ``config`` says, compiled with Adam.
 
     Args:
         learning_rate: Adam's rate; None means ``config.learning_rate``.
         frozen_encoder: Leave the ``enc*`` layers out of training.
+        epochs, steps_per_epoch: How long it will train (for ``schedule``).
     """
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)
@@ -300,7 +357,9 @@ def compile_model(config, learning_rate=None, frozen_encoder=False):
         keras.mixed_precision.set_global_policy(previous)
     set_encoder_trainable(model, not frozen_encoder)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate or config.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate_for(
+            config, learning_rate or config.learning_rate, epochs,
+            steps_per_epoch)),
         loss=get_loss(config.loss),
         metrics=[dice_coefficient],
     )
@@ -453,8 +512,10 @@ def train(config, verbose=1, callbacks=()):
             carried = json.loads(saved_state.read_text())
             continue
         with strategy.scope():  # variables on every replica
-            model = compile_model(config, phase.learning_rate,
-                                  phase.frozen_encoder)
+            model = compile_model(
+                config, phase.learning_rate, phase.frozen_encoder,
+                phase.end - phase.start, data.steps_per_epoch(
+                    len(arrays.train[0]), config.batch_size * replicas))
         source = config.init if i == 0 else _phase_files(folder, stages[i - 1])[0]
         if source:
             restored = restore_weights(model, source)

@@ -377,3 +377,28 @@ def test_pretrain_on_several_folders_guards_the_test_photos(tmp_path,
     assert [Path(d["path"]).name for d in left_out["left_out"]] == [copy[0]]
     assert set(json.loads((run.folder / "split.json").read_text())[
         "sources"]) == {"first", "second"}
+
+
+def test_copy_paste_adds_composites_to_the_fitted_photos(tmp_path, shapes_dir,
+                                                        capsys):
+    from tests.conftest import write_folder
+
+    backgrounds = write_folder(tmp_path / "backgrounds", n=6, seed=3)
+    config = tiny(tmp_path, shapes_dir, folds=3, copy_paste=1.0,
+                  paste_backgrounds=str(backgrounds))
+    train(config, verbose=0)
+    out = capsys.readouterr().out
+    # 12 pairs: 4 test, 8 train = 5 fitted + 3 validation; 5 composites.
+    assert "Copy-paste: 5 composites on 5 background photos" in out
+    assert "Training on 10 images, validating on 3" in out
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path, shapes_dir):
+    config = tiny(tmp_path, shapes_dir, epochs=4, schedule="cosine",
+                  warmup_epochs=1)
+    run = train(config, verbose=0)
+    rate = load_model(run.model_path).optimizer.learning_rate
+    assert float(rate) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(CatunetError, match="warmup"):
+        train(tiny(tmp_path, shapes_dir, warmup_epochs=1,
+                   out=str(tmp_path / "w")), verbose=0)

@@ -37,9 +37,10 @@ from catunet.metrics import dice_coefficient
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
                                    write_augmentation_report,
-                                   write_losses_report, write_transfer_report)
+                                   write_losses_report, write_sources_report,
+                                   write_transfer_report)
 from catunet.study.runstore import RUNS, RunStore, describe
-from catunet.train import load_split_for, split_path_for
+from catunet.train import data_folders, load_split_for, split_path_for
 
 # Validation Dice as Keras logged it after the last epoch may differ from the
 # study's own scoring of the saved model by float rounding only.
@@ -256,8 +257,20 @@ def pretrain(data_dir, out, epochs=40, cats_split=None, **settings):
     keep = ("count", "mean", "std")
 
     def scores():
-        held_out = evaluate(run.model_path, config.data_dir)
-        result = {"held_out": {k: held_out[k] for k in keep}}
+        folders = data_folders(str(data_dir))
+        parts = [evaluate(run.model_path, folder,
+                          split_path=split_path_for(config, folder))
+                 for folder in folders]
+        dice = [row["dice"] for part in parts for row in part["images"]]
+        result = {"held_out": {"count": len(dice),
+                               "mean": {"dice": float(np.mean(dice))},
+                               "std": {"dice": float(np.std(dice, ddof=1))}}}
+        if len(parts) > 1:
+            result["held_out_by_source"] = {
+                Path(f).name: {k: p[k] for k in keep}
+                for f, p in zip(folders, parts)}
+        else:
+            result["held_out"] = {k: parts[0][k] for k in keep}
         if cats_split:
             zero_shot = evaluate(run.model_path, cats_split["data_dir"],
                                  split_path=cats_split["path"])
@@ -266,6 +279,48 @@ def pretrain(data_dir, out, epochs=40, cats_split=None, **settings):
 
     return {**describe(run), "model": str(run.model_path),
             **RunStore.cached(run, "pretrain-scores", scores)}
+
+
+def compare_sources(sources, data_dir=None, seeds=3, runs_dir=RUNS / "sources",
+                    budget=None, **settings):
+    """Pre-trains on each source at one budget of training images, then
+    fine-tunes the cats as the transfer study's winner does.
+
+    Args:
+        sources: ``{name: folder or comma-separated folders}``.
+        budget: Images each pre-training sees (epochs x training pairs);
+            default: what the transfer study's 40 epochs on the first source
+            saw, so no source wins by training longer.
+        settings: ``TrainConfig`` fields of every run.
+
+    Returns:
+        ``(summary, study)``.
+    """
+    study = Study.load(data_dir, seeds, **settings)
+    shared = {k: v for k, v in settings.items() if k not in ("epochs", "split")}
+    cats = {"data_dir": study.base.data_dir,
+            "path": split_path_for(study.base, study.base.data_dir)}
+
+    def training_pairs(folders):
+        own_split = dataclasses.replace(study.base, split=None)
+        return sum(len(load_split_for(own_split, data.find_pairs(f), f)[0])
+                   for f in data_folders(folders))
+
+    budget = budget or 40 * training_pairs(next(iter(sources.values())))
+    pretrained, variants = {}, {}
+    for name, folders in sources.items():
+        epochs = max(1, round(budget / training_pairs(folders)))
+        print(f"== pre-training on {name}: {epochs} epochs", flush=True)
+        pretrained[name] = pretrain(folders, Path(runs_dir) / f"pretrain-{name}",
+                                    epochs, cats, **shared)
+        variants[name] = {**TRANSFER_VARIANTS["frozen-then-unfrozen"],
+                          "init": pretrained[name]["model"]}
+    summary = run_variants(study, variants, runs_dir)
+    summary["pretrain"] = pretrained
+    summary["budget_images"] = budget
+    summary["train_seconds_total"] += sum(p["seconds"]
+                                          for p in pretrained.values())
+    return summary, study
 
 
 def pretrained_model(path):
@@ -430,6 +485,15 @@ def main(argv=None):
                           choices=list(TRANSFER_VARIANTS),
                           help="variants to run (repeatable; default: "
                           f"{', '.join(DEFAULT_TRANSFER)})")
+    sources = sub.add_parser(
+        "sources", help="pre-training sources compared at one budget; "
+        "writes reports/sources.*", formatter_class=HelpFormatter)
+    _common_flags(sources, "sources")
+    sources.add_argument("--source", action="append", required=True,
+                         metavar="NAME=FOLDERS",
+                         help="a source: a name, '=', and its folder(s), "
+                         "comma-separated (repeatable; the first sets the "
+                         "budget and is what the others are compared with)")
     default = sub.add_parser(
         "default", help="train, time and test the default config; writes "
         "reports/default.json",
@@ -448,7 +512,13 @@ def main(argv=None):
             print(f"Trained in {summary['train_seconds'] / 60:.1f} min; test "
                   f"Dice {summary['test']['mean']['dice']:.3f}")
             return
-        if args.experiment == "losses":
+        if args.experiment == "sources":
+            named = dict(s.split("=", 1) for s in args.source)
+            summary, _ = compare_sources(named, args.data_dir, args.seeds,
+                                         args.runs, width=args.width,
+                                         epochs=args.epochs)
+            write_sources_report(summary, args.report)
+        elif args.experiment == "losses":
             summary = compare_losses(args.data_dir, args.width, args.epochs,
                                      args.seeds, args.runs,
                                      tuple(args.loss or LOSSES))

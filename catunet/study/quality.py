@@ -2,7 +2,8 @@
 on the validation folds.
 
     python -m catunet.study.quality --pretrain-dir ../shared/data/horses \\
-        --unlabelled ../shared/data/pet-cats      # reports/quality.md
+        --unlabelled ../shared/data/pet-cats \\
+        --paste-backgrounds ../shared/data/davis,../shared/data/horses
 
 1. ``transfer``: today's best recipe, pre-trained on ``--pretrain-dir`` and
    fine-tuned with the encoder frozen, then unfrozen (``experiments``).
@@ -10,7 +11,9 @@ on the validation folds.
    seed's step-1 model is the teacher of that seed (it has seen only that
    fold's training photos), and the student learns from its pseudo-masks
    (``catunet.selftrain``).
-3. ``inference``: test-time augmentation, the threshold and the clean-ups,
+3. ``copy-paste``: the last kept recipe plus copy-paste synthesis on
+   ``--paste-backgrounds`` (``catunet.copypaste``).
+4. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -31,7 +34,8 @@ from catunet.errors import CatunetError
 from catunet.evaluate import score
 from catunet.inference import Settings
 from catunet.saving import load_model
-from catunet.study import experiments, stats
+from catunet.study import experiments
+from catunet.study.reports import write_quality_report
 from catunet.study.runstore import RUNS
 
 REPORTS = Path("reports")
@@ -91,9 +95,23 @@ def choose_inference(study, runs):
             "best": best}
 
 
+STEPS = ("self-training", "copy-paste")
+COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
+
+
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
-               runs_dir=RUNS / "quality", pretrain_epochs=40, **settings):
-    """Runs (or reuses) every step; returns the summary."""
+               runs_dir=RUNS / "quality", pretrain_epochs=40,
+               paste_backgrounds=None, steps=STEPS, final_seeds=None,
+               **settings):
+    """Runs (or reuses) the ladder; returns the summary.
+
+    Args:
+        paste_backgrounds: Folders of cat-free photos for copy-paste.
+        steps: Which of ``STEPS`` to climb, in order, after ``transfer``.
+        final_seeds: How many seeds of the final recipe to train on all
+            training photos (``final_recipe``); default ``seeds``, 0 none.
+        settings: ``TrainConfig`` fields of every run.
+    """
     transfer, study = experiments.compare_transfer(
         pretrain_dir, data_dir, seeds, runs_dir=RUNS / "transfer",
         variants=(TRANSFER,), pretrain_epochs=pretrain_epochs, **settings)
@@ -101,79 +119,90 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     teachers = experiments.PerSeed(
         [str(Path(r["folder"]) / "cats.keras") for r in base],
         f"the seed's {TRANSFER} model")
-    spec = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
-                init=transfer["pretrain"]["model"])
-    selftrained = experiments.run_variants(
-        study, {"self-training": {**spec, "unlabelled": str(unlabelled),
-                                  "teacher": teachers}}, runs_dir)
-    steps, best_runs = [("transfer", base, True)], base
-    for name, runs in [("self-training",
-                        selftrained["results"]["self-training"])]:
+    # What each step adds to the recipe of the last kept step.
+    adds = {"self-training": {"unlabelled": str(unlabelled),
+                              "teacher": teachers},
+            "copy-paste": {"copy_paste": COPY_PASTE,
+                           "paste_backgrounds": paste_backgrounds}}
+    recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
+                  init=transfer["pretrain"]["model"])
+    climbed, best_runs = [("transfer", base, True, {})], base
+    for name in steps:
+        candidate = {**recipe, **adds[name]}
+        label = "+".join([n for n, _, kept, _ in climbed[1:] if kept] + [name])
+        runs = experiments.run_variants(study, {label: candidate},
+                                        runs_dir)["results"][label]
         kept = _mean_val(runs) > _mean_val(best_runs)
-        steps.append((name, runs, kept))
-        best_runs = runs if kept else best_runs
+        climbed.append((name, runs, kept, adds[name]))
+        if kept:
+            recipe, best_runs = candidate, runs
     inference = choose_inference(study, best_runs)
-    return {
+    final_seeds = seeds if final_seeds is None else final_seeds
+    final = final_recipe(study, recipe, Settings(**inference["chosen"]),
+                         final_seeds, runs_dir) if final_seeds else None
+    summary = {
         "command": "python -m catunet.study.quality",
         "pretrain": transfer["pretrain"], "unlabelled": str(unlabelled),
+        "paste_backgrounds": paste_backgrounds,
         "settings": transfer["settings"], "seeds": seeds,
         "split": transfer["split"], "baselines": transfer["baselines"],
         "machine": machine.describe(),
         "code_version": transfer["code_version"],
-        "steps": [{"name": name, "kept": bool(kept), "runs": runs}
-                  for name, runs, kept in steps],
+        "steps": [{"name": name, "kept": bool(kept), "runs": runs,
+                   "adds": {k: str(v) for k, v in add.items()}}
+                  for name, runs, kept, add in climbed],
         "inference": inference,
+        "recipe": {k: str(v) for k, v in recipe.items()},
+        "final": final,
     }
+    return summary, study
 
 
-def _row(name, val, test, previous, kept):
-    diff = " | "
-    if previous is not None:
-        diff = " | ".join(stats.format_difference(stats.paired_difference(a, b))
-                          for a, b in ((val, previous[0]), (test, previous[1])))
-    return (f"| {name} | {stats.format_mean_sd(val)} | "
-            f"{stats.format_mean_sd(test)} | {diff} | "
-            f"{'kept' if kept else 'left out'} |")
+def final_recipe(study, recipe, settings, seeds, runs_dir):
+    """The kept recipe trained on all the training photos (no validation
+    fold), once per seed, with the chosen inference settings saved beside
+    each model and used to score the test photos.
+
+    A self-training recipe trains its own teacher on the same photos, so no
+    model that saw fewer photos labels the unlabelled ones.
+    """
+    from catunet.study.runstore import RunStore
+
+    runs = []
+    for seed in range(seeds):
+        chosen = {k: v for k, v in recipe.items() if k != "teacher"}
+        config = dataclasses.replace(
+            study.base, **chosen, folds=0, val_fold=0, seed=seed,
+            out=str(Path(runs_dir) / f"final-s{seed}"))
+        print(f"== final recipe, seed {seed} (all training photos)",
+              flush=True)
+        run = RunStore().run(config)
+        settings.save_beside(run.model_path)
+        test = _dice(load_model(run.model_path), study.test, settings)
+        runs.append({"folder": str(run.folder), "seed": seed,
+                     "seconds": run.seconds, "test_dice": float(test.mean()),
+                     "test_dice_per_image": test.tolist(),
+                     "config": dataclasses.asdict(run.config)})
+    return runs
 
 
-def write_quality_report(summary, folder=REPORTS):
-    """Writes ``quality.md`` and ``quality.json`` from the summary."""
-    folder = Path(folder)
-    atomic.write_json(folder / "quality.json", summary)
-    lines = ["# The quality ladder", "",
-             "Each step is added to the last step that was kept, and kept "
-             "only if it raises the mean validation Dice (fold *s* for seed "
-             "*s*). Differences are paired per seed against the previous "
-             "kept step, with their 95% interval; test Dice is reported, "
-             "never used to choose.", "",
-             "| step | validation Dice | test Dice | Δ validation vs "
-             "previous | Δ test vs previous | |", "|---|---|---|---|---|---|"]
-    previous = None
-    for step in summary["steps"]:
-        val = [r["val_dice"] for r in step["runs"]]
-        test = [r["test_dice"] for r in step["runs"]]
-        lines.append(_row(step["name"], val, test, previous, step["kept"]))
-        if step["kept"]:
-            previous = (val, test)
-    inference = summary["inference"]
-    for tried in inference["tried"][1:]:
-        name = f"inference: {tried['group']} " + ", ".join(
-            f"{k}={v}" for k, v in tried["settings"].items()
-            if v != getattr(Settings(), k))
-        lines.append(_row(name, tried["val_dice"], tried["test_dice"],
-                          previous, tried["kept"]))
-    chosen = {k: v for k, v in inference["chosen"].items()
-              if v != getattr(Settings(), k)}
-    lines += ["", f"Inference settings chosen on validation: "
-              f"{chosen or 'none (plain threshold at 0.5)'}.", "",
-              f"Baselines on the test photos: "
-              + ", ".join(f"{k} {v:.3f}" for k, v in summary["baselines"].items())
-              + ".", "",
-              f"Made by catunet {summary['code_version']} on "
-              f"{machine.summary(summary['machine'])}; command "
-              f"`{summary['command']}`; settings of every run in "
-              "`quality.json`.", ""]
-    atomic.write_text(folder / "quality.md", "\n".join(lines))
+def draw_worst_three(summary, study, folder=REPORTS):
+    """The transfer step's three worst test photos (seed 0), before and
+    after the ladder; saves ``quality-worst.png`` and names it in the
+    summary."""
+    import matplotlib.pyplot as plt
+
+    from catunet.study.reports import before_after
+
+    before = summary["steps"][0]["runs"][0]
+    after = summary["final"][0] if summary["final"] else \
+        [s for s in summary["steps"] if s["kept"]][-1]["runs"][0]
+    picks = list(np.argsort(before["test_dice_per_image"])[:3])
+    fig = before_after(study, before, after, ["transfer", "final recipe"],
+                       picks)
+    atomic.save_figure(fig, Path(folder) / "quality-worst.png", dpi=100)
+    plt.close(fig)
+    summary["figure"] = "quality-worst.png"
 
 
 def main(argv=None):
@@ -188,6 +217,13 @@ def main(argv=None):
                    help="labelled folder(s) to pre-train on, comma-separated")
     p.add_argument("--unlabelled", required=True,
                    help="folder of unlabelled photos for self-training")
+    p.add_argument("--paste-backgrounds", default=None,
+                   help="cat-free photo folders (comma-separated) for the "
+                   "copy-paste step, e.g. ../shared/data/davis; without it "
+                   "the other training photos are the backgrounds")
+    p.add_argument("--steps", default=",".join(STEPS),
+                   help="the steps to climb after transfer, in order "
+                   f"(from {', '.join(STEPS)})")
     p.add_argument("--seeds", type=int, default=3,
                    help="seeds per step, also the number of validation folds")
     p.add_argument("--pretrain-epochs", type=int, default=40,
@@ -196,10 +232,18 @@ def main(argv=None):
                    help="folder of quality.md and quality.json")
     args = p.parse_args(argv)
     try:
-        summary = run_ladder(args.pretrain_dir, args.unlabelled, args.data_dir,
-                             args.seeds, pretrain_epochs=args.pretrain_epochs)
+        steps = [s for s in args.steps.split(",") if s]
+        unknown = set(steps) - set(STEPS)
+        if unknown:
+            raise CatunetError(f"unknown steps {', '.join(sorted(unknown))}; "
+                               f"choose from {', '.join(STEPS)}")
+        summary, study = run_ladder(args.pretrain_dir, args.unlabelled, args.data_dir,
+                             args.seeds, pretrain_epochs=args.pretrain_epochs,
+                             paste_backgrounds=args.paste_backgrounds,
+                             steps=steps)
     except CatunetError as error:
         sys.exit(f"error: {error}")
+    draw_worst_three(summary, study, args.report)
     write_quality_report(summary, args.report)
     print(f"Wrote {Path(args.report) / 'quality.md'}")
 

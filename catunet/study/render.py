@@ -24,7 +24,6 @@ whose figures were looked at (``curves_observed``: and only where there is
 no history to compute from and the curves figure is there to see).
 """
 
-import csv
 import json
 import math
 import re
@@ -300,19 +299,11 @@ def per_image(summary, name):
 
 
 def history(run):
-    """A run's per-epoch metrics: ``run["history"]``, else the run folder's
-    ``history.csv``, else None."""
-    if run.get("history"):
-        return run["history"]
-    folder = run.get("folder") or run["config"].get("out")
-    if not folder:
-        return None
-    path = Path(folder) / "history.csv"
-    if not path.is_file():
-        return None
-    with open(path) as f:
-        return [{k: float(v) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(f)]
+    """A run's per-epoch metrics as its summary recorded them, else None.
+
+    Never read from the run folder: the folder may since hold another run
+    (a newer code version trains into the same names)."""
+    return run.get("history") or None
 
 
 def curve_facts(runs):

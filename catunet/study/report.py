@@ -29,7 +29,8 @@ from catunet.study.bench_report import bench_values, write_bench_report
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
                                    write_augmentation_report,
-                                   write_losses_report, write_transfer_report)
+                                   write_losses_report, write_quality_report,
+                                   write_transfer_report, quality_table)
 
 REPORT = Path("REPORT.md")
 README = Path("README.md")
@@ -181,10 +182,12 @@ def _section(title, name, figures, values, folder):
     return lines
 
 
-def write_report(steps, default, contours, folder=None, path=None):
+def write_report(steps, default, contours, folder=None, path=None,
+                 quality=None):
     """Writes ``REPORT.md`` from the summaries alone.
 
     Args:
+        quality: The quality ladder's summary (``quality.json``), if any.
         folder: The reports folder (discussions, figures); default REPORTS.
         path: Where to write; default REPORT.
     """
@@ -256,6 +259,9 @@ def write_report(steps, default, contours, folder=None, path=None):
           for label, s in contours["samples"].items()], "",
         "All test photos:", "", "![contact sheet](reports/contours/"
         "contact-sheet.png)", "",
+        *(["## 5. The quality ladder", "", "Full report: "
+           "[reports/quality.md](reports/quality.md).", "",
+           *quality_table(quality)] if quality else []),
         "## Settings", "",
         "Shared by every cat run of the three steps (what a step varies is "
         "in its report):", "",
@@ -397,7 +403,55 @@ def readme_sections(folder=REPORTS):
     sections = {"results": readme_results(steps, default, contours, folder)}
     if bench:
         sections["speed"] = readme_speed(bench)
+    quality = folder / "quality.json"
+    if quality.is_file():
+        sections["best"] = readme_best(json.loads(quality.read_text()))
     return sections
+
+
+def readme_best(quality):
+    """README's best-model section: the commands that train the final
+    recipe of the quality ladder, and what they measured."""
+    from catunet.cli import flags_for
+
+    final = quality["final"]
+    pretrain = quality["pretrain"]["config"]
+    test = [r["test_dice"] for r in final]
+    chosen = {k: v for k, v in quality["inference"]["chosen"].items()
+              if v != {"tta": False, "threshold": 0.5, "fill_holes": False,
+                       "min_area": 0.0}[k]}
+    inference = " ".join(
+        f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+        for k, v in chosen.items())
+    flags = " ".join(flags_for(final[0]["config"],
+                               skip=("out", "data_dir", "split", "protect",
+                                     "init", "seed", "teacher")))
+    lines = [
+        "```bash",
+        "export CATUNET_DATA_DIR=../shared/data/cats  # guards its test photos",
+        f".venv/bin/python train.py --stage pretrain --data-dir "
+        f"{pretrain['data_dir']} --epochs {pretrain['epochs']} --out "
+        "runs/best-pretrain",
+        "for seed in " + " ".join(str(r["seed"]) for r in final) + "; do",
+        f"  .venv/bin/python train.py --stage cats --data-dir "
+        f"../shared/data/cats --init runs/best-pretrain/pretrain.keras "
+        f"{flags} --seed $seed --out runs/best-s$seed",
+        f"  .venv/bin/python evaluate.py --model runs/best-s$seed/cats.keras"
+        + (f" {inference}" if inference else ""),
+        "done",
+        "```",
+        "",
+        f"Measured by `{quality['command']}` (catunet "
+        f"{quality['code_version']}, {render.machine_text(quality['machine'])}): test "
+        f"Dice {stats.format_mean_sd(test)} over seeds "
+        f"{', '.join(str(r['seed']) for r in final)} (per seed "
+        f"{', '.join(f'{t:.3f}' for t in test)}), "
+        f"{np.mean([r['seconds'] for r in final]) / 60:.1f} min of training "
+        f"per seed plus {quality['pretrain']['seconds'] / 60:.1f} min of "
+        "pre-training once. Inference settings chosen on validation: "
+        + (inference or "none (plain threshold at 0.5)") + ".",
+    ]
+    return "\n".join(lines)
 
 
 def section(text, name):
@@ -435,7 +489,11 @@ def render_all(folder=REPORTS, readme=README, report=REPORT):
     write_transfer_report(steps["transfer"], folder)
     if bench:
         write_bench_report(bench, folder)
-    write_report(steps, default, contours, folder, report)
+    quality = None
+    if (Path(folder) / "quality.json").is_file():
+        quality = json.loads((Path(folder) / "quality.json").read_text())
+        write_quality_report(quality, folder)
+    write_report(steps, default, contours, folder, report, quality)
     text = Path(readme).read_text()
     for name, body in readme_sections(folder).items():
         text = replace_section(text, name, body)

@@ -398,16 +398,21 @@ def draw_augmentation_figures(summary, study, folder=REPORTS):
     _save(augmentation_figures(summary, study), folder)
 
 
-def before_after(study, before, after, labels):
-    """Worst, median and best test image of the ``after`` run, with the
-    predictions of both runs (run dicts, as in the summaries); each row
-    gives its Dice before -> after."""
+def before_after(study, before, after, labels, picks=None):
+    """Test images with the predictions of two runs (run dicts, as in the
+    summaries); each row gives its Dice before -> after.
+
+    Args:
+        picks: Indices of the test images; by default the worst, median and
+            best of the ``after`` run.
+    """
     from catunet.figures import pairs_grid
 
     images, masks = study.test
     scores = after["test_dice_per_image"]
-    order = np.argsort(scores)
-    picks = [order[0], order[len(order) // 2], order[-1]]
+    if picks is None:
+        order = np.argsort(scores)
+        picks = [order[0], order[len(order) // 2], order[-1]]
     predicted = [_predict(_model_of(run), images[picks]) > 0.5
                  for run in (before, after)]
     rows = [[images[i], masks[i], predicted[0][k].astype(np.float32),
@@ -454,3 +459,120 @@ def draw_transfer_figures(summary, study, folder=REPORTS):
             study, results["scratch"][0], results[best][0],
             ["from scratch", best])
     _save(figures, folder)
+
+
+def _row(name, val, test, previous, kept):
+    diff = " | "
+    if previous is not None:
+        diff = " | ".join(stats.format_difference(stats.paired_difference(a, b))
+                          for a, b in ((val, previous[0]), (test, previous[1])))
+    return (f"| {name} | {stats.format_mean_sd(val)} | "
+            f"{stats.format_mean_sd(test)} | {diff} | "
+            f"{'kept' if kept else 'left out'} |")
+
+
+def quality_table(summary):
+    """The ladder as Markdown lines: every step and every inference option
+    tried, with paired differences against the last kept step."""
+    from catunet import machine
+    from catunet.inference import Settings
+
+    lines = ["Each step is added to the last step that was kept, and kept "
+             "only if it raises the mean validation Dice (fold *s* for seed "
+             "*s*). Differences are paired per seed against the previous "
+             "kept step, with their 95% interval; test Dice is reported, "
+             "never used to choose.", "",
+             "| step | validation Dice | test Dice | Δ validation vs "
+             "previous | Δ test vs previous | |", "|---|---|---|---|---|---|"]
+    previous = None
+    for step in summary["steps"]:
+        val = [r["val_dice"] for r in step["runs"]]
+        test = [r["test_dice"] for r in step["runs"]]
+        lines.append(_row(step["name"], val, test, previous, step["kept"]))
+        if step["kept"]:
+            previous = (val, test)
+    inference = summary["inference"]
+    for tried in inference["tried"][1:]:
+        name = f"inference: {tried['group']} " + ", ".join(
+            f"{k}={v}" for k, v in tried["settings"].items()
+            if v != getattr(Settings(), k))
+        lines.append(_row(name, tried["val_dice"], tried["test_dice"],
+                          previous, tried["kept"]))
+    chosen = {k: v for k, v in inference["chosen"].items()
+              if v != getattr(Settings(), k)}
+    final = summary.get("final")
+    if final:
+        test = [r["test_dice"] for r in final]
+        worst = np.min([r["test_dice_per_image"] for r in final], axis=1)
+        lines += ["", "**The final recipe**, trained on all "
+                  f"{summary['split']['train']} training photos (no "
+                  "validation fold), one run per seed, scored with the chosen "
+                  f"inference settings: test Dice {stats.format_mean_sd(test)}"
+                  f" (per seed {', '.join(f'{t:.3f}' for t in test)}; worst "
+                  f"test photo per seed {', '.join(f'{w:.2f}' for w in worst)})"
+                  f", {np.mean([r['seconds'] for r in final]) / 60:.1f} min "
+                  "of training per run."]
+    if summary.get("figure"):
+        lines += ["", f"The three test photos the `transfer` step (seed 0) "
+                  "does worst on, before and after the ladder (the final "
+                  "recipe, seed 0); each row gives Dice before -> after:", "",
+                  f"![worst three before and after]({summary['figure']})"]
+    lines += ["", f"Inference settings chosen on validation: "
+              f"{chosen or 'none (plain threshold at 0.5)'}.", "",
+              f"Baselines on the test photos: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in summary["baselines"].items())
+              + ".", "",
+              f"Made by catunet {summary['code_version']} on "
+              f"{machine.summary(summary['machine'])}; command "
+              f"`{summary['command']}`; settings of every run in "
+              "`quality.json`.", ""]
+    return lines
+
+
+def write_quality_report(summary, folder=REPORTS):
+    """Writes ``quality.md`` and ``quality.json`` from the summary."""
+    folder = Path(folder)
+    atomic.write_json(folder / "quality.json", summary)
+    atomic.write_text(folder / "quality.md", "\n".join(
+        ["# The quality ladder", "", *quality_table(summary)]))
+
+
+def write_sources_report(summary, folder=REPORTS):
+    """Writes ``sources.md`` and ``sources.json``: pre-training sources
+    compared at one budget of images, each fine-tuned the same way."""
+    folder = Path(folder)
+    atomic.write_json(folder / "sources.json", summary)
+    names = list(summary["results"])
+    first = names[0]
+    runs = summary["results"]
+    lines = ["# Pre-training sources", "",
+             f"Each source pre-trains on about {summary['budget_images']} "
+             "images in all (epochs x its training pairs), so none wins by "
+             "training longer; then every seed fine-tunes on the cats with "
+             "the encoder frozen, then unfrozen, exactly as in the transfer "
+             f"study. Differences are paired per seed against `{first}`.", "",
+             "| source | pre-training epochs | own held-out Dice | cats, no "
+             "fine-tuning | validation Dice | test Dice | Δ validation | "
+             "Δ test |", "|---|---|---|---|---|---|---|---|"]
+    for name in names:
+        source = summary["pretrain"][name]
+        val = [r["val_dice"] for r in runs[name]]
+        test = [r["test_dice"] for r in runs[name]]
+        deltas = ["", ""]
+        if name != first:
+            deltas = [stats.format_difference(stats.paired_difference(
+                mine, [r[key] for r in runs[first]]))
+                for mine, key in ((val, "val_dice"), (test, "test_dice"))]
+        held = source["held_out"]
+        zero = source.get("zero_shot_cats", {}).get("mean", {}).get("dice")
+        lines.append(
+            f"| {name} | {source['config']['epochs']} | "
+            f"{held['mean']['dice']:.3f} ({held['count']} images) | "
+            f"{'' if zero is None else f'{zero:.3f}'} | "
+            f"{stats.format_mean_sd(val)} | {stats.format_mean_sd(test)} | "
+            f"{deltas[0]} | {deltas[1]} |")
+    lines += ["", f"Winner on validation: `{summary['winner']}`. Made by "
+              f"catunet {summary['code_version']} on "
+              f"{render.machine_text(summary['machine'])}; every run's "
+              "config in `sources.json`.", ""]
+    atomic.write_text(folder / "sources.md", "\n".join(lines))

@@ -164,3 +164,29 @@ def test_pretrained_voc_model_is_named_and_not_scored():
               "config": TrainConfig(stage="voc").to_dict()}
     text = "\n".join(_pretrain_section(source))
     assert "Pascal VOC 2012" in text and "not measured here" in text
+
+
+def test_sources_are_compared_at_one_budget(tmp_path, shapes_dir,
+                                            monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(experiments.TRANSFER_VARIANTS, "frozen-then-unfrozen",
+                        {"init": experiments.PRETRAINED, "freeze_epochs": 1,
+                         "fine_tune_learning_rate": 1e-4})
+    small = write_folder(tmp_path / "small", n=10, seed=1)
+    large = write_folder(tmp_path / "large", n=20, seed=2)
+    sources = {"small": str(small), "both": f"{small},{large}"}
+    summary, _ = experiments.compare_sources(
+        sources, str(shapes_dir), seeds=2, runs_dir=tmp_path / "runs",
+        budget=28, split=str(tmp_path / "split.json"), width=2, depth=2,
+        epochs=2, batch_size=4, image_size=32)
+    # 7 and 7 + 14 training pairs: 4 epochs and 1 epoch see ~28 images.
+    assert summary["pretrain"]["small"]["config"]["epochs"] == 4
+    assert summary["pretrain"]["both"]["config"]["epochs"] == 1
+    both = summary["pretrain"]["both"]
+    assert set(both["held_out_by_source"]) == {"small", "large"}
+    assert both["held_out"]["count"] == 3 + 6
+    from catunet.study.reports import write_sources_report
+
+    write_sources_report(summary, tmp_path / "reports")
+    text = (tmp_path / "reports" / "sources.md").read_text()
+    assert "| small | 4 |" in text and "| both | 1 |" in text
