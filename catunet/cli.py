@@ -162,6 +162,15 @@ def _add_inference(p):
                    "(default: inference.json, else 0: keep all)")
 
 
+def _add_runtime(p):
+    from catunet.runtimes import RUNTIMES
+
+    p.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                   help="what runs the network: keras, or openvino (Intel's "
+                   "CPU inference engine; the model is converted once and "
+                   "cached beside it); auto takes openvino when installed")
+
+
 def inference_settings(args):
     """The model's saved settings with the flags given on top."""
     from catunet.inference import Settings
@@ -176,6 +185,7 @@ def inference_settings(args):
 def _add_evaluate(p):
     p.add_argument("--model", required=True, help="the .keras model file")
     _add_inference(p)
+    _add_runtime(p)
     p.add_argument("--data-dir", default=None,
                    help="folder with images/ and masks/ (default: the folder "
                    "the model was trained on, if it is still there, else "
@@ -195,7 +205,7 @@ def _run_evaluate(args):
     from catunet.evaluate import evaluate, format_table
 
     report = evaluate(args.model, args.data_dir, args.split, args.all,
-                      inference_settings(args))
+                      inference_settings(args), args.runtime)
     print(format_table(report))
     name = f"eval-{Path(report['data_dir']).resolve().name}.json" if args.all \
         else "eval-test.json"
@@ -220,6 +230,7 @@ def _add_predict(p):
                    help="test mode: split manifest (default: split.json "
                    "beside the model)")
     _add_inference(p)
+    _add_runtime(p)
     p.add_argument("--no-truth", action="store_true",
                    help="test mode: draw only the predicted outline")
     p.add_argument("--out", default=None,
@@ -239,13 +250,15 @@ def _run_predict(args):
     if args.photos:
         out = Path(args.out or folder / "predictions")
         saved, failed = predict_photos(args.model, args.photos, out,
-                                       settings=inference_settings(args))
+                                       settings=inference_settings(args),
+                                       runtime=args.runtime)
         print(f"Saved masks and outlines of {len(saved)} photos in {out}"
               + (f"; {len(failed)} could not be read" if failed else ""))
         return 1 if failed else 0
     out = Path(args.out or folder / "contours")
     items = outline_test_set(args.model, args.data_dir, args.split,
-                             settings=inference_settings(args))
+                             settings=inference_settings(args),
+                             runtime=args.runtime)
     summary = save_test_figures(items, out, with_truth=not args.no_truth)
     for label, sample in summary["samples"].items():
         print(f"{label:>16}: {sample['image']}  Dice {sample['dice']:.3f}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from catunet.errors import CatunetError
 
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STAGES = ("cats", "pretrain", "voc")
 SCHEDULES = ("constant", "cosine")
 
@@ -64,9 +64,11 @@ class TrainConfig:
             ``VOCdevkit`` extracted from it (offline use).
         voc_classes: Comma-separated VOC classes that count as foreground
             (``voc``); empty: all 20.
-        precision: Keras dtype policy: ``float32``, ``mixed_float16``
-            (GPUs) or ``mixed_bfloat16`` (CPUs and TPUs with bfloat16); the
-            output layer and the loss stay in float32.
+        precision: Keras dtype policy: ``auto`` picks by what this machine
+            has (``mixed_float16`` on a GPU, ``mixed_bfloat16`` on a CPU with
+            AVX512-BF16 or AMX, else ``float32``) and the run records what it
+            picked; or one of those three by name. The output layer and the
+            loss stay in float32.
         strategy: ``default``, ``mirrored`` or ``multiworker`` (see
             ``catunet.distribute``); ``batch_size`` is then per replica.
         protect: A data folder whose split's test photos must never be
@@ -126,7 +128,7 @@ class TrainConfig:
     tfds_dir: str | None = None
     manual_dir: str | None = None
     voc_classes: str = ""
-    precision: str = "float32"
+    precision: str = "auto"
     strategy: str = "default"
     protect: str | None = None
     unlabelled: str | None = None

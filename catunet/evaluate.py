@@ -10,7 +10,7 @@ from catunet.config import TrainConfig
 from catunet.datasets.cats import resolve_data_dir
 from catunet.inference import BATCH_SIZE, Settings, predict_masks
 from catunet.metrics import METRICS
-from catunet.saving import load_model
+from catunet.runtimes import load_runtime
 
 
 def score(model, images, masks, settings=Settings(), batch_size=BATCH_SIZE):
@@ -71,7 +71,7 @@ def model_test_pairs(model_path, data_dir=None, split_path=None):
 
 
 def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False,
-             settings=None):
+             settings=None, runtime="keras"):
     """Scores a model on the test part of a split, or on a whole folder.
 
     Args:
@@ -84,12 +84,13 @@ def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False,
             the model was not trained on.
         settings: ``inference.Settings``; by default those saved beside the
             model (``inference.json``), else plain thresholding at 0.5.
+        runtime: What runs the network (``catunet.runtimes``).
 
     Returns:
         A dict: model, data folder, subset, count, mean, std and per-image rows.
     """
     model_path = Path(model_path)
-    model = load_model(model_path)
+    model, runtime = load_runtime(model_path, runtime)
     settings = settings or Settings.beside(model_path)
     if all_pairs:
         data_dir = resolve_data_dir(data_dir or _trained_on(model_path))
@@ -102,7 +103,8 @@ def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False,
     report = summarize([p.image.name for p in pairs],
                        score(model, images, masks, settings))
     return {"model": str(model_path), "data_dir": str(data_dir),
-            "subset": subset, "inference": dataclasses.asdict(settings),
+            "subset": subset, "runtime": runtime,
+            "inference": dataclasses.asdict(settings),
             **report}
 
 
@@ -121,5 +123,6 @@ def format_table(report):
     lines.append(f"{'std':<{width}}  "
                  + "  ".join(f"{report['std'][m]:>14.4f}" for m in metrics))
     lines.append(f"{report['count']} {report['subset']} images of "
-                 f"{report['data_dir']}, model {report['model']}")
+                 f"{report['data_dir']}, model {report['model']}, runtime "
+                 f"{report.get('runtime', 'keras')}")
     return "\n".join(lines)

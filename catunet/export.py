@@ -29,6 +29,10 @@ def export_model(model_path, format="tf_saved_model", out=None):
     model = load_model(model_path, compile=False)
     out = Path(out) if out else Path(model_path).parent / SUFFIXES[format]
     try:
+        if format == "openvino":  # through a SavedModel: no extra packages
+            from catunet.runtimes import convert_to_openvino
+
+            return convert_to_openvino(model, out / "model.xml")
         model.export(str(out), format=format, verbose=False)
     except ImportError as error:
         raise CatunetError(f"exporting to {format} needs a package that is "

@@ -49,6 +49,22 @@ def has_bf16():
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
+def has_gpu():
+    """Whether TensorFlow sees a GPU."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def best_precision():
+    """The fastest safe Keras dtype policy here: float16 on a GPU, bfloat16
+    on a CPU that computes it natively, float32 otherwise (emulated
+    bfloat16 is several times slower)."""
+    if has_gpu():
+        return "mixed_float16"
+    return "mixed_bfloat16" if has_bf16() else "float32"
+
+
 def package_versions():
     """Versions of the packages that decide what a run computes."""
     from importlib import metadata

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import keras
 
-from catunet import atomic, data, duplicates, provenance, split as splits
+from catunet import (atomic, data, duplicates, machine, provenance,
+                     split as splits)
 from catunet.augment import Augmenter, parse_spec
 from catunet.checkpoint import Checkpoints, SaveEveryEpoch
 from catunet.config import PRECISIONS, SCHEDULES, STAGES, TrainConfig
@@ -125,6 +126,11 @@ def resolve_paths(config):
                            "--self-training-rounds at least 1")
     if config.teacher:
         load_model(config.teacher)
+    if config.precision == "auto":
+        config = dataclasses.replace(config,
+                                     precision=machine.best_precision())
+        print(f"Precision: {config.precision} (auto, from this machine's "
+              f"{'GPU' if machine.has_gpu() else 'CPU flags'})")
     if config.stage == "pretrain" and not config.data_dir:
         raise CatunetError("--stage pretrain needs --data-dir: the folder of "
                            "images and masks to pre-train on")
@@ -344,7 +350,9 @@ def compile_model(config, learning_rate=None, frozen_encoder=False,
         epochs, steps_per_epoch: How long it will train (for ``schedule``).
     """
     previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(config.precision)
+    keras.mixed_precision.set_global_policy(
+        machine.best_precision() if config.precision == "auto"
+        else config.precision)
     try:
         model = build_unet(
             input_shape=(config.image_size, config.image_size, 3),

@@ -18,7 +18,7 @@ from catunet import atomic, contours, data
 from catunet.errors import CatunetError
 from catunet.evaluate import model_test_pairs
 from catunet.inference import Settings, predict_photo_masks
-from catunet.saving import load_model
+from catunet.runtimes import load_runtime
 from catunet.metrics import dice_coefficient
 
 FAILURE_DICE = 0.5  # a worst image below this is called a failure
@@ -54,17 +54,18 @@ def _mask_like(mask, photo):
 
 
 def outline_test_set(model_path, data_dir=None, split_path=None, batch=8,
-                     settings=None):
+                     settings=None, runtime="keras"):
     """Predicts every test image of the model's split at full resolution.
 
     Args:
         settings: ``inference.Settings``; by default those saved beside the
             model.
+        runtime: What runs the network (``catunet.runtimes``).
 
     Returns:
         A list of ``Outlined``, in the manifest's order.
     """
-    model = load_model(model_path)
+    model, _ = load_runtime(model_path, runtime)
     settings = settings or Settings.beside(model_path)
     _, pairs = model_test_pairs(model_path, data_dir, split_path)
     items = []
@@ -152,7 +153,8 @@ def _unique_stem(path, used):
     return stem
 
 
-def predict_photos(model_path, inputs, out, progress=True, settings=None):
+def predict_photos(model_path, inputs, out, progress=True, settings=None,
+                   runtime="keras"):
     """Saves ``<stem>-mask.png`` (0/255, the photo's size) and
     ``<stem>-outline.jpg`` in ``out`` for every photo.
 
@@ -166,7 +168,7 @@ def predict_photos(model_path, inputs, out, progress=True, settings=None):
     """
     import keras
 
-    model = load_model(model_path)
+    model, _ = load_runtime(model_path, runtime)
     settings = settings or Settings.beside(model_path)
     files = expand_inputs(inputs)
     if not files:

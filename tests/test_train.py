@@ -354,6 +354,7 @@ def test_pretrain_on_several_folders_guards_the_test_photos(tmp_path,
     from tests.conftest import write_folder
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CATUNET_DATA_DIR", raising=False)  # CI sets it
     cats = write_folder(tmp_path / "cats", n=10, seed=5)
     train(tiny(tmp_path, cats, split=None, out=str(tmp_path / "c")),
           verbose=0)  # makes data/splits/cats.json
@@ -363,7 +364,7 @@ def test_pretrain_on_several_folders_guards_the_test_photos(tmp_path,
     second = write_folder(tmp_path / "second", n=10, seed=2)
     manifests = {}
     for folder in (first, second):
-        train(tiny(tmp_path, folder, split=None, stage="pretrain",
+        train(tiny(tmp_path, folder, split=None, stage="pretrain", protect="",
                    out=str(tmp_path / f"p-{folder.name}")), verbose=0)
         manifests[folder.name] = json.loads(
             (tmp_path / "data" / "splits" / f"{folder.name}.json").read_text())
@@ -402,3 +403,29 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path, shapes_dir):
     with pytest.raises(CatunetError, match="warmup"):
         train(tiny(tmp_path, shapes_dir, warmup_epochs=1,
                    out=str(tmp_path / "w")), verbose=0)
+
+
+def test_auto_precision_is_resolved_and_recorded(tmp_path, shapes_dir,
+                                                 monkeypatch):
+    from catunet import machine
+
+    monkeypatch.setattr(machine, "best_precision", lambda: "float32")
+    run = train(tiny(tmp_path, shapes_dir), verbose=0)
+    assert TrainConfig().precision == "auto"
+    assert run.config.precision == "float32"
+    record = json.loads((run.folder / "run.json").read_text())
+    assert record["config"]["precision"] == "float32"
+
+
+@pytest.mark.skipif(not __import__("catunet.machine").machine.has_bf16(),
+                    reason="this CPU has no AVX512-BF16 or AMX: bfloat16 "
+                    "would be emulated, so auto precision stays float32")
+def test_bfloat16_reaches_the_dice_of_float32(tmp_path, shapes_dir):
+    def dice(precision):
+        run = train(tiny(tmp_path, shapes_dir, width=4, epochs=15,
+                         learning_rate=3e-3, precision=precision,
+                         out=str(tmp_path / precision)), verbose=0)
+        return evaluate(run.model_path, str(shapes_dir),
+                        split_path=str(tmp_path / "split.json"))["mean"]["dice"]
+
+    assert abs(dice("mixed_bfloat16") - dice("float32")) < 0.05

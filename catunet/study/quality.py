@@ -224,6 +224,9 @@ def main(argv=None):
     p.add_argument("--steps", default=",".join(STEPS),
                    help="the steps to climb after transfer, in order "
                    f"(from {', '.join(STEPS)})")
+    p.add_argument("--final-seeds", type=int, default=None,
+                   help="seeds of the final recipe trained on all training "
+                   "photos (default: --seeds; 0 skips it)")
     p.add_argument("--seeds", type=int, default=3,
                    help="seeds per step, also the number of validation folds")
     p.add_argument("--pretrain-epochs", type=int, default=40,
@@ -240,7 +243,7 @@ def main(argv=None):
         summary, study = run_ladder(args.pretrain_dir, args.unlabelled, args.data_dir,
                              args.seeds, pretrain_epochs=args.pretrain_epochs,
                              paste_backgrounds=args.paste_backgrounds,
-                             steps=steps)
+                             steps=steps, final_seeds=args.final_seeds)
     except CatunetError as error:
         sys.exit(f"error: {error}")
     draw_worst_three(summary, study, args.report)

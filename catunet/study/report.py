@@ -414,7 +414,13 @@ def readme_best(quality):
     recipe of the quality ladder, and what they measured."""
     from catunet.cli import flags_for
 
-    final = quality["final"]
+    final = quality.get("final")
+    if not final:
+        kept = [s["name"] for s in quality["steps"] if s["kept"]]
+        return (f"The ladder kept {', '.join(kept)} on validation; its final "
+                "recipe has not been trained on all the training photos yet "
+                "(`python -m catunet.study.quality` without `--final-seeds "
+                "0` does it), so no best-model commands are given here.")
     pretrain = quality["pretrain"]["config"]
     test = [r["test_dice"] for r in final]
     chosen = {k: v for k, v in quality["inference"]["chosen"].items()

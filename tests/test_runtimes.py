@@ -1,0 +1,81 @@
+"""Runtimes: OpenVINO answers like Keras, through the same inference path."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from catunet import atomic, inference, runtimes
+from catunet.config import TrainConfig
+from catunet.model import build_unet
+from catunet.train import train
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.skipif(not runtimes.installed("openvino"),
+                                reason="openvino is not installed")
+
+
+@pytest.fixture
+def saved(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build_unet((32, 32, 3), base_filters=4, depth=2)
+    return atomic.save_model(model, tmp_path / "cats.keras"), model
+
+
+def test_openvino_gives_the_keras_outputs(saved):
+    path, model = saved
+    served, name = runtimes.load_runtime(path, "openvino")
+    assert name == "openvino" and served.input_shape == model.input_shape
+    images = np.random.default_rng(0).uniform(0, 255, (5, 32, 32, 3))
+    np.testing.assert_allclose(
+        inference.predict_probabilities(served, images, batch_size=2),
+        inference.predict_probabilities(model, images), atol=1e-3)
+
+
+def test_conversion_is_cached_and_follows_the_model_file(saved):
+    path, model = saved
+    runtimes.load_runtime(path, "openvino")
+    cached = runtimes.openvino_model_path(path)
+    stamp = cached.stat().st_mtime_ns
+    runtimes.load_runtime(path, "openvino")
+    assert cached.stat().st_mtime_ns == stamp  # not converted again
+    model.layers[-1].set_weights([w + 1 for w in model.layers[-1].get_weights()])
+    atomic.save_model(model, path)  # retrained: a new conversion
+    assert runtimes.openvino_model_path(path) != cached
+
+
+def test_auto_prefers_openvino():
+    assert runtimes.resolve("auto") == "openvino"
+    assert runtimes.resolve("keras") == "keras"
+
+
+def test_cli_evaluate_on_both_runtimes(tmp_path, shapes_dir):
+    run = train(TrainConfig(data_dir=str(shapes_dir), width=2, depth=2,
+                            epochs=1, image_size=32,
+                            split=str(tmp_path / "s.json"),
+                            out=str(tmp_path / "run")), verbose=0)
+    dice = {}
+    for runtime in ("keras", "openvino"):
+        out = tmp_path / f"{runtime}.json"
+        result = subprocess.run(
+            [sys.executable, "evaluate.py", "--model", str(run.model_path),
+             "--runtime", runtime, "--json", str(out)], cwd=ROOT,
+            capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(out.read_text())
+        assert report["runtime"] == runtime
+        dice[runtime] = report["mean"]["dice"]
+    assert dice["openvino"] == pytest.approx(dice["keras"], abs=1e-3)
+
+
+def test_export_openvino_writes_the_ir(tmp_path, saved):
+    from catunet.export import export_model
+
+    path, _ = saved
+    xml = export_model(path, "openvino", tmp_path / "ir")
+    assert xml == tmp_path / "ir" / "model.xml" and xml.is_file()
+    assert (tmp_path / "ir" / "model.bin").is_file()
