@@ -481,6 +481,9 @@ def train(config, verbose=1, callbacks=()):
         A ``Run``.
     """
     config = resolve_paths(config)
+    # Before any other TensorFlow work: a multi-worker strategy sets up the
+    # cluster's collective ops when it is made.
+    strategy = get_strategy(config.strategy)
     folder = Path(config.out)
     arrays = load_arrays(config, config.data_dir)
     key = provenance.run_key(config, arrays.manifest)
@@ -503,7 +506,6 @@ def train(config, verbose=1, callbacks=()):
             "protected": config.protect, "left_out": arrays.left_out})
 
     keras.utils.set_random_seed(config.seed)  # weights and dropout
-    strategy = get_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
     if replicas > 1:
         print(f"{config.strategy}: {replicas} replicas, global batch "

@@ -54,3 +54,4 @@ def test_unknown_strategy_is_refused(tmp_path, shapes_dir):
     with pytest.raises(CatunetError, match="unknown strategy"):
         train(TrainConfig(data_dir=str(shapes_dir), strategy="tpu",
                           out=str(tmp_path / "run")), verbose=0)
+
