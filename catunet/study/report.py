@@ -261,7 +261,7 @@ def write_report(steps, default, contours, folder=None, path=None,
         "contact-sheet.png)", "",
         *(["## 5. The quality ladder", "", "Full report: "
            "[reports/quality.md](reports/quality.md).", "",
-           *quality_table(quality)] if quality else []),
+           *quality_table(quality, "reports/")] if quality else []),
         "## Settings", "",
         "Shared by every cat run of the three steps (what a step varies is "
         "in its report):", "",

@@ -471,9 +471,14 @@ def _row(name, val, test, previous, kept):
             f"{'kept' if kept else 'left out'} |")
 
 
-def quality_table(summary):
+def quality_table(summary, figures=""):
     """The ladder as Markdown lines: every step and every inference option
-    tried, with paired differences against the last kept step."""
+    tried, with paired differences against the last kept step.
+
+    Args:
+        figures: Prefix of figure links, e.g. ``"reports/"`` from the
+            repository root; empty from the reports folder itself.
+    """
     from catunet import machine
     from catunet.inference import Settings
 
@@ -516,7 +521,7 @@ def quality_table(summary):
         lines += ["", f"The three test photos the `transfer` step (seed 0) "
                   "does worst on, before and after the ladder (the final "
                   "recipe, seed 0); each row gives Dice before -> after:", "",
-                  f"![worst three before and after]({summary['figure']})"]
+                  f"![worst three before and after]({figures}{summary['figure']})"]
     lines += ["", f"Inference settings chosen on validation: "
               f"{chosen or 'none (plain threshold at 0.5)'}.", "",
               f"Baselines on the test photos: "

@@ -113,11 +113,14 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
     shutil.copytree(REPORTS, folder, ignore=shutil.ignore_patterns("*.png"))
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n<!-- results:start -->\nSTALE\n<!-- results:end -->"
-                      "\n\nkept\n\n<!-- speed:start -->\n<!-- speed:end -->\n")
+                      "\n\nkept\n\n<!-- speed:start -->\n<!-- speed:end -->\n"
+                      "\n<!-- best:start -->\n<!-- best:end -->\n")
     report.render_all(folder, readme, tmp_path / "REPORT.md")
     text = readme.read_text()
     assert "STALE" not in text and "\nkept\n" in text
     assert "| default run |" in text and "GFLOP/s" in text
+    assert "python -m catunet.study.quality" in report.section(text, "best")
+    assert "## 5. The quality ladder" in (tmp_path / "REPORT.md").read_text()
     whole = (tmp_path / "REPORT.md").read_text()
     assert "Numbers made by catunet 0.1.0 (git commit 6bd2354" in whole
     assert "## Paired differences" in (folder / "transfer.md").read_text()
@@ -213,3 +216,16 @@ def test_render_needs_no_source_but_a_run_does(capsys):
     with pytest.raises(SystemExit):
         report.main([])
     assert "--render" in capsys.readouterr().err
+
+
+def test_every_image_and_file_link_in_the_committed_markdown_resolves():
+    import re
+    pages = [ROOT / "README.md", ROOT / "REPORT.md", *REPORTS.glob("*.md")]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s#]+)\)", page.read_text()):
+            if "://" in target:
+                continue
+            if not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, "links to missing files: " + ", ".join(broken)
