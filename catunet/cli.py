@@ -4,6 +4,7 @@
     catunet evaluate   score a model on its test split or any folder
     catunet predict    outline cats: the test photos, or any photos
     catunet export     write a model for serving (Keras ``model.export``)
+    catunet serve      a web page and JSON API to try a model
     catunet report     the study: run or reuse experiments, write reports
     catunet bench      the speed benchmark
 
@@ -289,6 +290,30 @@ def _run_export(args):
     print(f"Exported {args.model} as {args.format} to {path}")
 
 
+# -- serve --------------------------------------------------------------------
+
+def _add_serve(p):
+    p.add_argument("--model", default=str(DEFAULT_MODEL),
+                   help="the .keras model to serve (loaded once)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; 0.0.0.0 lets other computers "
+                   "in, so only use it on a network you trust")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    _add_inference(p)
+    _add_runtime(p)
+
+
+def _run_serve(args):
+    from catunet.errors import CatunetError
+    from catunet.web.app import serve
+
+    if not Path(args.model).is_file():
+        raise CatunetError(f"{args.model}: no such model; train one with "
+                           "python train.py (catunet train), or pass --model")
+    serve(args.model, args.host, args.port, args.runtime,
+          inference_settings(args))
+
+
 # -- the command --------------------------------------------------------------
 
 COMMANDS = {
@@ -304,6 +329,9 @@ COMMANDS = {
                 _run_predict),
     "export": ("export a model for serving with Keras's model.export",
                _add_export, _run_export),
+    "serve": ("a local web page to try the model: drop a photo, see the cat "
+              "outlined; and its JSON API (POST /api/segment)", _add_serve,
+              _run_serve),
 }
 
 

@@ -50,3 +50,18 @@ def cats_dir():
     if not SHARED_CATS.is_dir():
         pytest.skip(f"{SHARED_CATS} is not here")
     return SHARED_CATS
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A width-2 model trained for one epoch on drawn shapes (64x48 photos),
+    with its run folder (config.json, split.json)."""
+    from catunet.config import TrainConfig
+    from catunet.train import train
+
+    root = tmp_path_factory.mktemp("tiny")
+    shapes = write_folder(root / "shapes", n=12)
+    config = TrainConfig(data_dir=str(shapes), split=str(root / "split.json"),
+                         width=2, depth=2, epochs=1, batch_size=4,
+                         image_size=32, out=str(root / "run"))
+    return train(config, verbose=0).model_path

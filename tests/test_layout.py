@@ -36,8 +36,8 @@ def test_catunet_help_lists_every_command():
                             cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
-    for command in ("train", "evaluate", "predict", "export", "report",
-                    "bench"):
+    for command in ("train", "evaluate", "predict", "export", "serve",
+                    "report", "bench"):
         assert command in result.stdout
 
 

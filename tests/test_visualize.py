@@ -7,23 +7,8 @@ import numpy as np
 import pytest
 
 from catunet import visualize
-from catunet.config import TrainConfig
-from catunet.train import train
 from tests.conftest import ROOT
 from tests.test_train import run_cli
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A width-2 model trained for one epoch on drawn shapes (64x48 photos)."""
-    from tests.conftest import write_folder
-
-    root = tmp_path_factory.mktemp("vis")
-    shapes = write_folder(root / "shapes", n=12)
-    config = TrainConfig(data_dir=str(shapes), split=str(root / "split.json"),
-                         width=2, depth=2, epochs=1, batch_size=4,
-                         image_size=32, out=str(root / "run"))
-    return train(config, verbose=0).model_path
 
 
 def test_test_mode_outlines_at_original_size(tiny_model):

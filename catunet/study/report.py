@@ -406,7 +406,37 @@ def readme_sections(folder=REPORTS):
     quality = folder / "quality.json"
     if quality.is_file():
         sections["best"] = readme_best(json.loads(quality.read_text()))
+    serve = folder / "serve.json"
+    if serve.is_file():
+        sections["serve"] = readme_serve(json.loads(serve.read_text()))
     return sections
+
+
+def readme_serve(serve):
+    """README's web-page section: the latency measured under load and the
+    screenshot."""
+    seq, conc = serve["latency"]["sequential"], serve["latency"]["concurrent"]
+    info = serve["serving"]
+    return "\n".join([
+        f"![the page after dropping a test photo](reports/{serve['screenshot']})",
+        "",
+        f"Measured by `{serve['command']}` (catunet {serve['code_version']}, "
+        f"{render.machine_text(serve['machine'])}; model width "
+        f"{info['width']}, runtime {info['runtime']}), each request a test "
+        "photo at its own size, end to end over HTTP on 127.0.0.1:",
+        "",
+        "| requests | p50 | p95 | max |",
+        "|---|---|---|---|",
+        f"| {seq['count']} one at a time | {seq['p50_ms']:.0f} ms | "
+        f"{seq['p95_ms']:.0f} ms | {seq['max_ms']:.0f} ms |",
+        f"| {conc['count']} from {conc['clients']} concurrent clients | "
+        f"{conc['p50_ms']:.0f} ms | {conc['p95_ms']:.0f} ms | "
+        f"{conc['max_ms']:.0f} ms |",
+        "",
+        f"Under load the server answered {conc['photos_per_second']:.1f} "
+        "photos per second: concurrent requests wait in one queue and the "
+        "model predicts what is waiting as one batch.",
+    ])
 
 
 def readme_best(quality):

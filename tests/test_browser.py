@@ -1,0 +1,63 @@
+"""The web page in a real headless browser (Debian's chromium): upload a
+cat photo from the test split, see the outline, download the mask; upload
+a non-image and read the error."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from catunet import data
+from catunet.study import browser
+from catunet.serving import Segmenter
+from catunet.web.app import Background
+
+# CI installs chromium and sets CATUNET_REQUIRE_BROWSER=1: there, a missing
+# browser fails the test instead of skipping it.
+pytestmark = pytest.mark.skipif(
+    browser.find_chromium() is None
+    and not os.environ.get("CATUNET_REQUIRE_BROWSER"),
+    reason="no chromium here (.ci/run installs Debian's chromium)")
+
+
+@pytest.fixture(scope="module")
+def url(tiny_model):
+    segmenter = Segmenter(tiny_model, runtime="keras")
+    with Background(segmenter) as url:
+        yield url + "/"
+    segmenter.close()
+
+
+def test_upload_a_cat_see_the_outline_download_the_mask(url, cats_dir,
+                                                        tmp_path):
+    photo_path = sorted((cats_dir / "images").glob("*.jpg"))[0]
+    photo = data.read_image(photo_path)
+    with browser.open_page(url) as page:
+        assert "width 2" in page.inner_text("#model")
+        cards = browser.upload(page, [photo_path])
+        card = cards.first
+        assert card.get_attribute("data-status") == "done"
+        assert card.locator(".name").inner_text() == photo_path.name
+        assert "% of the photo" in card.locator(".area").inner_text()
+        size = page.evaluate("() => { const c = document.querySelector("
+                             "'.result canvas'); return [c.height, c.width]; }")
+        assert tuple(size) == photo.shape[:2]  # drawn at the photo's size
+        saved = browser.download(page, card.locator(".download-mask"), tmp_path)
+        assert saved.name == f"{photo_path.stem}-mask.png"
+        mask = cv2.imread(str(saved), cv2.IMREAD_GRAYSCALE)
+        assert mask.shape == photo.shape[:2]
+        assert set(np.unique(mask)) <= {0, 255}
+        outlined = browser.download(page, card.locator(".download-outlined"),
+                                    tmp_path)
+        assert cv2.imread(str(outlined)).shape[:2] == photo.shape[:2]
+        page.check("#mask-toggle")
+        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        assert (tmp_path / "page.png").stat().st_size > 10_000
+
+        not_photo = tmp_path / "notes.jpg"
+        not_photo.write_text("this is text, not a photo")
+        cards = browser.upload(page, [not_photo])
+        failed = cards.first
+        assert failed.get_attribute("data-status") == "error"
+        assert "not a photo" in failed.locator(".status").inner_text()
