@@ -114,12 +114,14 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n<!-- results:start -->\nSTALE\n<!-- results:end -->"
                       "\n\nkept\n\n<!-- speed:start -->\n<!-- speed:end -->\n"
-                      "\n<!-- best:start -->\n<!-- best:end -->\n")
+                      "\n<!-- best:start -->\n<!-- best:end -->\n"
+                      "\n<!-- serve:start -->\n<!-- serve:end -->\n")
     report.render_all(folder, readme, tmp_path / "REPORT.md")
     text = readme.read_text()
     assert "STALE" not in text and "\nkept\n" in text
     assert "| default run |" in text and "GFLOP/s" in text
     assert "python -m catunet.study.quality" in report.section(text, "best")
+    assert "concurrent clients" in report.section(text, "serve")
     assert "## 5. The quality ladder" in (tmp_path / "REPORT.md").read_text()
     whole = (tmp_path / "REPORT.md").read_text()
     assert "Numbers made by catunet 0.1.0 (git commit 6bd2354" in whole
