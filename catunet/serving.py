@@ -12,7 +12,6 @@ mask as a PNG.
 """
 
 import dataclasses
-import json
 import queue
 import threading
 from concurrent.futures import Future
@@ -22,6 +21,7 @@ import cv2
 import numpy as np
 
 from catunet import contours
+from catunet.config import TrainConfig
 from catunet.inference import Settings, predict_photo_masks
 from catunet.runtimes import load_runtime
 
@@ -50,12 +50,6 @@ class Segmentation:
         return encoded.tobytes()
 
 
-def _run_config(model_path):
-    """The training config saved beside the model (``{}`` if none)."""
-    config = Path(model_path).parent / "config.json"
-    return json.loads(config.read_text()) if config.is_file() else {}
-
-
 class Segmenter:
     """One model, one worker thread, a queue of photos.
 
@@ -72,6 +66,8 @@ class Segmenter:
         self.model_path = Path(model_path)
         self.model, self.runtime = load_runtime(model_path, runtime)
         self.settings = settings or Settings.beside(model_path)
+        config = self.model_path.parent / "config.json"
+        self.config = TrainConfig.load(config) if config.is_file() else None
         self.max_batch = max_batch
         self._queue = queue.Queue()
         self._worker = threading.Thread(target=self._serve, daemon=True,
@@ -81,11 +77,11 @@ class Segmenter:
     def describe(self):
         """What is serving: model, width, input size, runtime, the
         precision it was trained in, inference settings."""
-        config = _run_config(self.model_path)
-        return {"model": self.model_path.name, "width": config.get("width"),
+        return {"model": self.model_path.name,
+                "width": self.config and self.config.width,
                 "image_size": int(self.model.input_shape[1]),
                 "runtime": self.runtime,
-                "precision": config.get("precision"),
+                "precision": self.config and self.config.precision,
                 "settings": dataclasses.asdict(self.settings)}
 
     def segment(self, photo, timeout=120):
@@ -94,14 +90,6 @@ class Segmenter:
         future = Future()
         self._queue.put((photo, future))
         return future.result(timeout)
-
-    def segment_many(self, photos):
-        """Segmentations of several photos, in order."""
-        futures = []
-        for photo in photos:
-            futures.append(Future())
-            self._queue.put((photo, futures[-1]))
-        return [f.result() for f in futures]
 
     def close(self):
         """Stops the worker once the photos already queued are done."""

@@ -14,6 +14,9 @@ except the multipart parser's own spool in the system's temporary folder.
 """
 
 import base64
+import socket
+import threading
+import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request, UploadFile
@@ -88,8 +91,6 @@ class Background:
     """
 
     def __init__(self, segmenter, host="127.0.0.1", port=0, timeout=30):
-        import socket
-
         import uvicorn
 
         if not port:
@@ -102,9 +103,6 @@ class Background:
         self.timeout = timeout
 
     def __enter__(self):
-        import threading
-        import time
-
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + self.timeout
