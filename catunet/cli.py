@@ -167,9 +167,10 @@ def _add_runtime(p):
     from catunet.runtimes import RUNTIMES
 
     p.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                   help="what runs the network: keras, or openvino (Intel's "
-                   "CPU inference engine; the model is converted once and "
-                   "cached beside it); auto takes openvino when installed")
+                   help="what runs the network: keras, openvino (Intel's "
+                   "CPU inference engine) or onnx (ONNX Runtime); the model "
+                   "is converted once and cached beside it; auto takes the "
+                   "fastest installed: openvino, else onnx, else keras")
 
 
 def inference_settings(args):

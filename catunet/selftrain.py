@@ -11,8 +11,10 @@ own sub-folder of the run folder and each resumable:
    (``duplicates``); the kept pseudo-masks, their confidences and a contact
    sheet of the most and least confident are saved there;
 3. ``student-<r>-pseudo/``: the student, starting from the teacher's
-   weights, pre-trains on the kept pseudo-labelled photos with the run's
-   augmentation (``--pseudo-epochs``);
+   weights (or, when the student is wider or deeper than its teacher, from
+   the run's ``--init``, as in Noisy Student, Xie et al. 2020), pre-trains
+   on the kept pseudo-labelled photos with the run's augmentation
+   (``--pseudo-epochs``);
 4. ``student-<r>/``: it fine-tunes on the labelled photos exactly as the
    run's settings say (``--freeze-epochs`` etc.).
 
@@ -76,6 +78,26 @@ def protected_pairs(config):
     _, val = splits.validation_fold(train, config.folds, config.val_fold,
                                     seed=manifest["seed"])
     return test + val
+
+
+def student_start(teacher_path, teacher, config):
+    """The model a student starts from: its teacher when the two have the
+    same architecture, else the run's ``init`` (None: random weights).
+
+    Args:
+        teacher_path: The teacher's ``.keras`` file.
+        teacher: The teacher, loaded.
+        config: The student's ``TrainConfig``.
+    """
+    from catunet.model import build_unet
+
+    student = build_unet((config.image_size, config.image_size, 3),
+                         config.width, config.depth, config.batch_norm,
+                         config.dropout)
+    shapes = lambda m: [tuple(w.shape) for w in m.weights]  # noqa: E731
+    if shapes(teacher) == shapes(student):
+        return teacher_path
+    return config.init
 
 
 def make_pseudo_labels(teacher, photos, out, image_size, keep, protected=(),
@@ -195,9 +217,14 @@ def self_train(config, train, verbose=1, callbacks=()):
     for r in range(1, config.self_training_rounds + 1):
         print(f"Self-training round {r}: {len(photos)} photos labelled by "
               f"{teacher}")
+        teacher_model = load_model(teacher)
         summary = make_pseudo_labels(
-            load_model(teacher), photos, folder / f"pseudo-{r}",
+            teacher_model, photos, folder / f"pseudo-{r}",
             config.image_size, config.pseudo_keep, protected)
+        start = student_start(teacher, teacher_model, labelled)
+        if start != teacher:
+            print(f"The student is not the teacher's shape: it starts from "
+                  f"{start or 'random weights'}")
         print(f"Kept {summary['kept']} pseudo-masks "
               f"({len(summary['left_out_as_test_lookalikes'])} photos left "
               "out as test look-alikes)")
@@ -205,7 +232,7 @@ def self_train(config, train, verbose=1, callbacks=()):
         pre = dataclasses.replace(
             labelled, stage="pretrain", data_dir=str(pseudo),
             split=str(pseudo / "split.json"), folds=0, val_fold=0,
-            epochs=config.pseudo_epochs, init=teacher, freeze_epochs=0,
+            epochs=config.pseudo_epochs, init=start, freeze_epochs=0,
             fine_tune_learning_rate=None, protect="", copy_paste=0.0,
             paste_backgrounds=None,
             out=str(folder / f"student-{r}-pseudo"))

@@ -22,15 +22,54 @@ def tiny_model_path(tmp_path):
     return atomic.save_model(model, tmp_path / "cats.keras"), model
 
 
-def test_savedmodel_serves_the_same_outputs(tmp_path, tiny_model_path):
+def _serve_savedmodel(out, images):
     import tensorflow as tf
 
-    path, model = tiny_model_path
-    out = export_model(path, "tf_saved_model", tmp_path / "served")
-    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3))
     loaded = tf.saved_model.load(str(out))  # keep it alive while serving
-    served = loaded.serve(tf.constant(images, tf.float32))
-    np.testing.assert_allclose(np.asarray(served),
+    return loaded.serve(tf.constant(images, tf.float32))
+
+
+def _serve_onnx(out, images):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(out))
+    return session.run(None, {session.get_inputs()[0].name: images})[0]
+
+
+def _serve_openvino(out, images):
+    from catunet.runtimes import OpenVinoModel
+
+    return OpenVinoModel(out, images.shape).predict_on_batch(images)
+
+
+def _serve_litert(out, images):
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(out))
+    interpreter.resize_tensor_input(0, images.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], images)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+SERVERS = {"tf_saved_model": (_serve_savedmodel, None),
+           "onnx": (_serve_onnx, "onnxruntime"),
+           "openvino": (_serve_openvino, "openvino"),
+           "litert": (_serve_litert, None)}
+
+
+@pytest.mark.parametrize("format", list(SERVERS))
+def test_every_format_serves_the_same_outputs(tmp_path, tiny_model_path,
+                                              format):
+    serve, package = SERVERS[format]
+    if package:
+        pytest.importorskip(package)
+    path, model = tiny_model_path
+    out = export_model(path, format, tmp_path / "served")
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)) \
+        .astype(np.float32)
+    np.testing.assert_allclose(np.asarray(serve(out, images)),
                                np.asarray(model(images, training=False)),
                                atol=1e-3)
 

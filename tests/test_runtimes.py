@@ -1,4 +1,5 @@
-"""Runtimes: OpenVINO answers like Keras, through the same inference path."""
+"""Runtimes: OpenVINO and ONNX Runtime answer like Keras, through the same
+inference path."""
 
 import json
 import subprocess
@@ -13,8 +14,8 @@ from catunet.model import build_unet
 from catunet.train import train
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.skipif(not runtimes.installed("openvino"),
-                                reason="openvino is not installed")
+needs_openvino = pytest.mark.skipif(not runtimes.installed("openvino"),
+                                    reason="openvino is not installed")
 
 
 @pytest.fixture
@@ -26,16 +27,35 @@ def saved(tmp_path):
     return atomic.save_model(model, tmp_path / "cats.keras"), model
 
 
-def test_openvino_gives_the_keras_outputs(saved):
+@pytest.mark.parametrize("runtime", ["openvino", "onnx"])
+def test_runtime_gives_the_keras_outputs(saved, runtime):
+    if not runtimes.installed(runtime):
+        pytest.skip(f"{runtime} is not installed")
     path, model = saved
-    served, name = runtimes.load_runtime(path, "openvino")
-    assert name == "openvino" and served.input_shape == model.input_shape
+    served, name = runtimes.load_runtime(path, runtime)
+    assert name == runtime and served.input_shape == model.input_shape
     images = np.random.default_rng(0).uniform(0, 255, (5, 32, 32, 3))
     np.testing.assert_allclose(
         inference.predict_probabilities(served, images, batch_size=2),
         inference.predict_probabilities(model, images), atol=1e-3)
 
 
+def test_a_bfloat16_model_is_seen_as_one(tmp_path):
+    import keras
+
+    model = build_unet((32, 32, 3), base_filters=4, depth=2)
+    assert not runtimes.computes_in_bfloat16(model)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_unet((32, 32, 3), base_filters=4, depth=2)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    reloaded = keras.saving.load_model(
+        atomic.save_model(model, tmp_path / "bf16.keras"), compile=False)
+    assert runtimes.computes_in_bfloat16(reloaded)
+
+
+@needs_openvino
 def test_conversion_is_cached_and_follows_the_model_file(saved):
     path, model = saved
     runtimes.load_runtime(path, "openvino")
@@ -48,11 +68,13 @@ def test_conversion_is_cached_and_follows_the_model_file(saved):
     assert runtimes.openvino_model_path(path) != cached
 
 
+@needs_openvino
 def test_auto_prefers_openvino():
     assert runtimes.resolve("auto") == "openvino"
     assert runtimes.resolve("keras") == "keras"
 
 
+@needs_openvino
 def test_cli_evaluate_on_both_runtimes(tmp_path, shapes_dir):
     run = train(TrainConfig(data_dir=str(shapes_dir), width=2, depth=2,
                             epochs=1, image_size=32,
@@ -72,6 +94,7 @@ def test_cli_evaluate_on_both_runtimes(tmp_path, shapes_dir):
     assert dice["openvino"] == pytest.approx(dice["keras"], abs=1e-3)
 
 
+@needs_openvino
 def test_export_openvino_writes_the_ir(tmp_path, saved):
     from catunet.export import export_model
 

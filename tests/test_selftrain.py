@@ -1,5 +1,6 @@
 """Self-training from unlabelled photos, at tiny widths."""
 
+import dataclasses
 import json
 import shutil
 
@@ -30,6 +31,19 @@ def tiny(tmp_path, data_dir, **overrides):
                   width=4, depth=2, image_size=32, batch_size=4,
                   learning_rate=3e-3, epochs=12, out=str(tmp_path / "run"))
     return TrainConfig(**{**values, **overrides})
+
+
+def test_a_wider_student_starts_from_its_init_not_its_teacher(tmp_path):
+    from catunet.model import build_unet
+    from catunet.selftrain import student_start
+
+    teacher = build_unet((32, 32, 3), base_filters=4, depth=2)
+    same = TrainConfig(width=4, depth=2, image_size=32, init="horses.keras")
+    assert student_start("t.keras", teacher, same) == "t.keras"
+    wider = dataclasses.replace(same, width=8)
+    assert student_start("t.keras", teacher, wider) == "horses.keras"
+    assert student_start("t.keras", teacher,
+                         dataclasses.replace(wider, init=None)) is None
 
 
 @pytest.mark.slow

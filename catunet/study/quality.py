@@ -11,9 +11,15 @@ on the validation folds.
    seed's step-1 model is the teacher of that seed (it has seen only that
    fold's training photos), and the student learns from its pseudo-masks
    (``catunet.selftrain``).
-3. ``copy-paste``: the last kept recipe plus copy-paste synthesis on
+3. ``capacity``: the last kept recipe at width ``CAPACITY_WIDTH``, from
+   its own pre-training on ``--pretrain-dir`` at that width; a wider
+   student than its width-8 teacher starts from that pre-training
+   (``catunet.selftrain.student_start``).
+4. ``schedule``: cosine decay of the learning rate with a short linear
+   warm-up (``SCHEDULE``) in every phase, instead of a constant rate.
+5. ``copy-paste``: the last kept recipe plus copy-paste synthesis on
    ``--paste-backgrounds`` (``catunet.copypaste``).
-4. ``inference``: test-time augmentation, the threshold and the clean-ups,
+6. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -95,8 +101,13 @@ def choose_inference(study, runs):
             "best": best}
 
 
-STEPS = ("self-training", "copy-paste")
+STEPS = ("self-training", "capacity", "schedule", "copy-paste")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
+# Width 16 costs about what width 8 does where bfloat16 runs natively
+# (AMX, AVX512-BF16) and twice that elsewhere; width 32 doubles it again
+# and is outside the ladder's budget (each run at most ~10 min on 2 cores).
+CAPACITY_WIDTH = 16
+SCHEDULE = {"schedule": "cosine", "warmup_epochs": 2}
 
 
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
@@ -122,8 +133,15 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     # What each step adds to the recipe of the last kept step.
     adds = {"self-training": {"unlabelled": str(unlabelled),
                               "teacher": teachers},
+            "schedule": SCHEDULE,
             "copy-paste": {"copy_paste": COPY_PASTE,
                            "paste_backgrounds": paste_backgrounds}}
+    pretrained = {"width-8": transfer["pretrain"]}
+    if "capacity" in steps:
+        wider = _pretrain_at(study, pretrain_dir, CAPACITY_WIDTH,
+                             pretrain_epochs, settings)
+        pretrained[f"width-{CAPACITY_WIDTH}"] = wider
+        adds["capacity"] = {"width": CAPACITY_WIDTH, "init": wider["model"]}
     recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
                   init=transfer["pretrain"]["model"])
     climbed, best_runs = [("transfer", base, True, {})], base
@@ -142,7 +160,7 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                          final_seeds, runs_dir) if final_seeds else None
     summary = {
         "command": "python -m catunet.study.quality",
-        "pretrain": transfer["pretrain"], "unlabelled": str(unlabelled),
+        "pretrain": transfer["pretrain"], "pretrained": pretrained, "unlabelled": str(unlabelled),
         "paste_backgrounds": paste_backgrounds,
         "settings": transfer["settings"], "seeds": seeds,
         "split": transfer["split"], "baselines": transfer["baselines"],
@@ -156,6 +174,18 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         "final": final,
     }
     return summary, study
+
+
+def _pretrain_at(study, pretrain_dir, width, epochs, settings):
+    """The transfer step's pre-training, at another width."""
+    shared = {k: v for k, v in settings.items()
+              if k not in ("epochs", "split", "width")}
+    cats_split = {"data_dir": study.base.data_dir,
+                  "path": experiments.split_path_for(study.base,
+                                                     study.base.data_dir)}
+    return experiments.pretrain(
+        pretrain_dir, RUNS / "transfer" / f"pretrain-w{width}", epochs,
+        cats_split, width=width, **shared)
 
 
 def final_recipe(study, recipe, settings, seeds, runs_dir):

@@ -1,5 +1,8 @@
 """The quality ladder at tiny widths: steps, the teacher per seed, the
-inference choice on validation, the report."""
+inference choice on validation, the report.
+
+The two tests share one runs folder, so the second reuses the first's
+pre-training and transfer runs (``RunStore``)."""
 
 import json
 
@@ -11,26 +14,33 @@ from tests.conftest import write_folder
 pytestmark = pytest.mark.slow
 
 
-def test_ladder_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("ladder")
+
+
+def climb(folder, shapes_dir, monkeypatch, steps, final_seeds):
+    monkeypatch.chdir(folder)
     monkeypatch.setenv("CATUNET_DATA_DIR", str(shapes_dir))
     monkeypatch.setitem(experiments.TRANSFER_VARIANTS, quality.TRANSFER,
                         {"init": experiments.PRETRAINED, "freeze_epochs": 1,
                          "fine_tune_learning_rate": 3e-3})
-    horses = write_folder(tmp_path / "horses", n=10, seed=1)
-    unlabelled = write_folder(tmp_path / "unlabelled", n=8, seed=2) / "images"
-    summary, study = quality.run_ladder(
+    monkeypatch.setattr(quality, "CAPACITY_WIDTH", 6)
+    horses = write_folder(folder / "horses", n=10, seed=1)
+    unlabelled = write_folder(folder / "unlabelled", n=8, seed=2) / "images"
+    return quality.run_ladder(
         horses, unlabelled, str(shapes_dir), seeds=2, pretrain_epochs=3,
-        paste_backgrounds=str(horses), final_seeds=1,
-        split=str(tmp_path / "split.json"), width=4, depth=2, epochs=12,
+        paste_backgrounds=str(horses), final_seeds=final_seeds, steps=steps,
+        split=str(folder / "split.json"), width=4, depth=2, epochs=12,
         batch_size=4, image_size=32, pseudo_epochs=1, pseudo_keep=1.0,
         learning_rate=3e-3)
+
+
+def test_self_training_step_and_final_recipe(folder, shapes_dir, monkeypatch):
+    summary, study = climb(folder, shapes_dir, monkeypatch,
+                           ["self-training"], final_seeds=1)
     names = [step["name"] for step in summary["steps"]]
-    assert names == ["transfer", "self-training", "copy-paste"]
-    last_kept = [s["name"] for s in summary["steps"][:2] if s["kept"]][-1]
-    pasted = summary["steps"][2]["runs"][0]["config"]
-    assert pasted["copy_paste"] == quality.COPY_PASTE
-    assert (pasted["unlabelled"] is not None) == (last_kept == "self-training")
+    assert names == ["transfer", "self-training"]
     teacher_runs = summary["steps"][0]["runs"]
     for seed, run in enumerate(summary["steps"][1]["runs"]):
         assert run["config"]["teacher"] == \
@@ -42,13 +52,39 @@ def test_ladder_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
 
     assert [r["config"]["folds"] for r in summary["final"]] == [0]
     assert all(r["config"]["teacher"] is None for r in summary["final"])
-    assert (tmp_path / "runs" / "quality" / "final-s0" / "inference.json"
+    assert (folder / "runs" / "quality" / "final-s0" / "inference.json"
             ).is_file()
-    quality.draw_worst_three(summary, study, tmp_path / "reports")
-    quality.write_quality_report(summary, tmp_path / "reports")
-    assert (tmp_path / "reports" / "quality-worst.png").stat().st_size > 0
-    text = (tmp_path / "reports" / "quality.md").read_text()
+    reports = folder / "reports"
+    quality.draw_worst_three(summary, study, reports)
+    quality.write_quality_report(summary, reports)
+    assert (reports / "quality-worst.png").stat().st_size > 0
+    text = (reports / "quality.md").read_text()
     assert "| transfer |" in text and "| self-training |" in text
-    assert "| copy-paste |" in text and "The final recipe" in text
-    saved = json.loads((tmp_path / "reports" / "quality.json").read_text())
+    assert "The final recipe" in text
+    saved = json.loads((reports / "quality.json").read_text())
     assert saved["inference"]["chosen"] == summary["inference"]["chosen"]
+
+
+def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
+                                                monkeypatch):
+    summary, _ = climb(folder, shapes_dir, monkeypatch,
+                       ["capacity", "schedule", "copy-paste"], final_seeds=0)
+    names = [step["name"] for step in summary["steps"]]
+    assert names == ["transfer", "capacity", "schedule", "copy-paste"]
+    kept = {s["name"] for s in summary["steps"] if s["kept"]}
+    wider = summary["steps"][1]["runs"][0]["config"]
+    assert wider["width"] == 6 and wider["init"] == \
+        summary["pretrained"]["width-6"]["model"]
+    assert summary["pretrained"]["width-6"]["config"]["width"] == 6
+    cosine = summary["steps"][2]["runs"][0]["config"]
+    assert cosine["schedule"] == "cosine"
+    assert cosine["width"] == (6 if "capacity" in kept else 4)
+    pasted = summary["steps"][3]["runs"][0]["config"]
+    assert pasted["copy_paste"] == quality.COPY_PASTE
+    assert pasted["schedule"] == ("cosine" if "schedule" in kept
+                                  else "constant")
+    assert summary["final"] is None
+    quality.write_quality_report(summary, folder / "reports")
+    text = (folder / "reports" / "quality.md").read_text()
+    assert "| capacity |" in text and "| schedule |" in text
+    assert "| copy-paste |" in text
