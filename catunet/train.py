@@ -27,7 +27,7 @@ from catunet.augment import Augmenter, parse_spec
 from catunet.checkpoint import Checkpoints, SaveEveryEpoch
 from catunet.config import PRECISIONS, SCHEDULES, STAGES, TrainConfig
 from catunet.datasets.cats import resolve_data_dir
-from catunet.distribute import STRATEGIES, get_strategy
+from catunet.distribute import STRATEGIES, get_strategy, strategy_for_fit
 from catunet.errors import CatunetError
 from catunet.losses import get_loss
 from catunet.metrics import dice_coefficient
@@ -411,7 +411,7 @@ def _write_history(folder, history):
     atomic.write_text(Path(folder) / "history.csv", text.getvalue())
 
 
-def _fit_phase(config, phase, model, arrays, state, replicas, verbose,
+def _fit_phase(config, phase, model, arrays, state, strategy, verbose,
                callbacks):
     """Fits one phase from where its checkpoint left it; returns the
     callback that holds its seconds and history."""
@@ -422,15 +422,17 @@ def _fit_phase(config, phase, model, arrays, state, replicas, verbose,
     first = state.get("epochs_done", phase.start)  # epochs count from 0
     if first >= phase.end:
         return saver, first
+    replicas = strategy.num_replicas_in_sync
     dataset, steps = training_stream(config, arrays, first, phase.end, replicas)
     val_ds = None
     if arrays.held_out is not None:
         val_ds = data.make_dataset(*arrays.held_out,
                                    config.batch_size * replicas)
-    model.fit(dataset, validation_data=val_ds, initial_epoch=first,
-              epochs=phase.end, steps_per_epoch=steps, verbose=verbose,
-              shuffle=False,  # the stream orders every epoch itself
-              callbacks=[saver, *callbacks])
+    with strategy_for_fit(model, strategy):
+        model.fit(dataset, validation_data=val_ds, initial_epoch=first,
+                  epochs=phase.end, steps_per_epoch=steps, verbose=verbose,
+                  shuffle=False,  # the stream orders every epoch itself
+                  callbacks=[saver, *callbacks])
     return saver, first
 
 
@@ -542,7 +544,7 @@ def train(config, verbose=1, callbacks=()):
                   f"{'frozen' if phase.frozen_encoder else 'trained'}, "
                   f"learning rate {phase.learning_rate:g}")
         saver, first = _fit_phase(config, phase, model, arrays,
-                                  state or carried, replicas, verbose,
+                                  state or carried, strategy, verbose,
                                   callbacks)
         first_epoch = first if first_epoch is None else first_epoch
         seconds_here += saver.seconds - saver.seconds_before

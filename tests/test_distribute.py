@@ -1,10 +1,14 @@
-"""tf.distribute: a mirrored run over two logical CPU devices matches one
-device on the same data."""
+"""tf.distribute: a mirrored run over two logical CPU devices, and a
+two-process multi-worker run, match one device on the same data."""
 
+import csv
 import json
+import os
+import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from catunet.config import TrainConfig
@@ -55,3 +59,63 @@ def test_unknown_strategy_is_refused(tmp_path, shapes_dir):
         train(TrainConfig(data_dir=str(shapes_dir), strategy="tpu",
                           out=str(tmp_path / "run")), verbose=0)
 
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _history(folder):
+    with open(folder / "history.csv") as f:
+        return [float(row["loss"]) for row in csv.DictReader(f)]
+
+
+def test_two_worker_processes_train_as_one_device(tmp_path, shapes_dir):
+    """Two processes on 127.0.0.1, each with its TF_CONFIG, run
+    ``train.py --strategy multiworker``: both end with the same weights, and
+    their steps are the one-device steps on the global batch (each worker
+    sees half of it, the gradients are all-reduced)."""
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    flags = ["--data-dir", str(shapes_dir), "--split", str(tmp_path / "s.json"),
+             "--width", "4", "--depth", "2", "--epochs", "3",
+             "--image-size", "32", "--augment", "none",
+             "--precision", "float32"]
+    processes = []
+    for index in range(2):
+        env = {**os.environ, "TF_CONFIG": json.dumps(
+            {"cluster": {"worker": workers},
+             "task": {"type": "worker", "index": index}})}
+        processes.append(subprocess.Popen(
+            [sys.executable, "train.py", *flags, "--batch-size", "4",
+             "--strategy", "multiworker", "--out", str(tmp_path / f"w{index}")],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
+    outputs = [p.communicate(timeout=600) for p in processes]
+    for p, (out, err) in zip(processes, outputs):
+        assert p.returncode == 0, err[-3000:]
+        assert "multiworker: 2 replicas, global batch 8" in out
+    one = subprocess.run(
+        [sys.executable, "train.py", *flags, "--batch-size", "8",
+         "--out", str(tmp_path / "one")], cwd=ROOT, capture_output=True,
+        text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+
+    from catunet.evaluate import evaluate
+    from catunet.saving import load_model
+
+    chief, other = (load_model(tmp_path / f"w{i}" / "cats.keras")
+                    for i in range(2))
+    for a, b in zip(chief.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    losses = _history(tmp_path / "w0")
+    assert losses == pytest.approx(_history(tmp_path / "one"), rel=1e-4)
+    assert losses[-1] < losses[0]
+    report = evaluate(tmp_path / "w0" / "cats.keras", shapes_dir,
+                      split_path=tmp_path / "s.json", runtime="keras")
+    assert report["count"] == 4
