@@ -421,8 +421,10 @@ def test_auto_precision_is_resolved_and_recorded(tmp_path, shapes_dir,
                     reason="this CPU has no AVX512-BF16 or AMX: bfloat16 "
                     "would be emulated, so auto precision stays float32")
 def test_bfloat16_reaches_the_dice_of_float32(tmp_path, shapes_dir):
+    # 30 epochs: both converge (at 15 they are still 0.85 and 0.92 apart,
+    # measured on an AMX Xeon; at 30, 0.963 and 0.952).
     def dice(precision):
-        run = train(tiny(tmp_path, shapes_dir, width=4, epochs=15,
+        run = train(tiny(tmp_path, shapes_dir, width=4, epochs=30,
                          learning_rate=3e-3, precision=precision,
                          out=str(tmp_path / precision)), verbose=0)
         return evaluate(run.model_path, str(shapes_dir),

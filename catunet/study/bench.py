@@ -1,25 +1,33 @@
-"""Speed of training and inference against a plain Keras baseline.
+"""Speed of what ships, one factor at a time, against plain Keras.
 
     python -m catunet.study.bench            # reports/bench.md and bench.json
 
-Every measurement runs in its own process (thread settings must be set
-before TensorFlow starts, and peak memory is per process):
+It first names the machine (CPU, flags, cores) and what catunet's ``auto``
+settings pick on it (the training precision, the inference runtime), then
+times, at each width:
 
-* ``keras``: the same U-Net compiled with Keras defaults, ``model.fit`` and
-  ``model.predict`` on in-memory NumPy arrays;
-* ``catunet``: what ``train.py`` does — our loss and metric, the tf.data
-  pipeline with augmentation — and inference through the one path that
-  evaluate and visualize use (``catunet.inference``);
-* levers, each on or off against ``catunet``: XLA, thread settings,
-  ``mixed_bfloat16``.
+* **training**, images per second of ``fit``: plain Keras (NumPy arrays,
+  binary cross-entropy, float32); each of catunet's differences added alone
+  (the augmented tf.data pipeline, the BCE + Dice loss and Dice metric, the
+  precision ``auto`` picks); and all of them together, which is what
+  ``train.py`` runs (``catunet.train.compile_model``). XLA is off on both
+  sides, set explicitly: ``jit_compile=False`` is also what Keras's default
+  ``"auto"`` resolves to without a GPU, and what ``train.py`` runs;
+* **inference**, photos per second (batch 16) and single-photo latency:
+  plain Keras's ``model.predict`` against the path evaluate, visualize and
+  the web page use (``catunet.inference.predict_probabilities`` on a model
+  from ``catunet.runtimes.load_runtime``) on every runtime installed.
 
-Ratios (ours / baseline) are what to read: the machines are noisy. Warm-up
-steps are excluded and every figure is a median of several repeats.
+Every measurement runs in its own process (the precision policy and peak
+memory are per process), and so does each model's export and conversion,
+so an inference process only loads what it serves and memory figures
+compare like with like. The repeats are interleaved (every configuration
+once, then again), so a slow spell of a shared machine touches all of them
+alike; each figure is the median of the repeats, with their range.
 """
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -30,14 +38,28 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic
-from catunet.machine import cpu_flags, cpu_model
+import catunet
+
+from catunet import atomic, machine
 from catunet.cli import HelpFormatter
+from catunet.config import TrainConfig
+from catunet.errors import CatunetError
 
 BATCH = 8
 SIZE = 128
-WIDTHS = (16, 32, 64)
+INFER_BATCH = 16
+WIDTHS = (8, 32)
+SHIPPED_WIDTH = TrainConfig.width  # what ``train.py --stage cats`` trains
 REPORTS = Path("reports")
+# Training: plain Keras, each of catunet's differences alone, and all of
+# them (what train.py runs).
+TRAINING = {
+    "keras": {},
+    "+ tf.data pipeline": {"pipeline": True},
+    "+ BCE+Dice loss": {"loss": True},
+    "+ precision auto": {"precision": "auto"},
+    "catunet": {"pipeline": True, "loss": True, "precision": "auto"},
+}
 
 
 def forward_flops(model):
@@ -71,23 +93,6 @@ def _timed(call, warmup, repeats):
     return times
 
 
-class _BatchClock:
-    """Keras callback: the wall time of every training batch."""
-
-    def __init__(self):
-        import keras
-
-        class Clock(keras.callbacks.Callback):
-            def on_train_batch_begin(inner, batch, logs=None):
-                inner.start = time.perf_counter()
-
-            def on_train_batch_end(inner, batch, logs=None):
-                self.times.append(time.perf_counter() - inner.start)
-
-        self.times = []
-        self.callback = Clock()
-
-
 def _arrays(count, seed=0):
     """Photos and masks to time with (the speed does not depend on them)."""
     rng = np.random.default_rng(seed)
@@ -96,88 +101,190 @@ def _arrays(count, seed=0):
     return images, masks
 
 
-def measure(kind, width, warmup=2, repeats=5, jit="auto", threads=None,
-            bf16=False, export=False):
-    """One measurement, in this process. Returns a dict of figures."""
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_training(width, pipeline=False, loss=False, precision="float32",
+                     warmup=2, steps=5):
+    """Training images/second of one configuration, in this process.
+
+    ``loss`` and ``precision`` compile the model as ``train.py`` does
+    (``compile_model``); without them it is plain Keras (Adam, binary
+    cross-entropy, float32). ``pipeline`` feeds the augmented tf.data
+    stream instead of NumPy arrays.
+    """
     import keras
-    import tensorflow as tf
 
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads[0])
-        tf.config.threading.set_inter_op_parallelism_threads(threads[1])
-    if bf16:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    keras.utils.set_random_seed(0)
+    from catunet import data
+    from catunet.augment import Augmenter, parse_spec
     from catunet.model import build_unet
+    from catunet.train import compile_model
 
-    model = build_unet((SIZE, SIZE, 3), base_filters=width)
-    steps = warmup + repeats
-    images, masks = _arrays(BATCH * steps)
-    clock = _BatchClock()
-    if kind == "keras":
-        model.compile(optimizer="adam", loss="binary_crossentropy")
-        model.fit(images.astype(np.float32), masks.astype(np.float32),
-                  batch_size=BATCH, epochs=1, verbose=0, shuffle=False,
-                  callbacks=[clock.callback])
+    keras.utils.set_random_seed(0)
+    config = TrainConfig(width=width, image_size=SIZE, batch_size=BATCH,
+                         precision=precision)
+    if loss or precision != "float32":
+        model = compile_model(config)
+        if not loss:
+            model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                          loss="binary_crossentropy")
     else:
-        from catunet import data
-        from catunet.augment import Augmenter, parse_spec
-        from catunet.losses import get_loss
-        from catunet.metrics import dice_coefficient
-
+        model = build_unet((SIZE, SIZE, 3), base_filters=width)
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      loss=get_loss("bce+dice"), metrics=[dice_coefficient],
-                      jit_compile=jit)
-        dataset = data.make_training_dataset(
+                      loss="binary_crossentropy")
+    model.jit_compile = False  # XLA set explicitly, the same on both sides
+    images, masks = _arrays(BATCH * (warmup + steps))
+    times = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    if pipeline:
+        stream = data.make_training_dataset(
             images, masks, BATCH, seed=0,
             augment=Augmenter(parse_spec("recommended"), seed=0))
-        model.fit(dataset, epochs=1, verbose=0, shuffle=False,
-                  steps_per_epoch=data.steps_per_epoch(len(images), BATCH),
-                  callbacks=[clock.callback])
-    train_step = statistics.median(clock.times[warmup:])
-
-    x16 = images[:16].astype(np.float32)
-    if kind == "keras":
-        def infer(x):
-            return model.predict(x, verbose=0)
+        model.fit(stream, epochs=1, verbose=0, callbacks=[Clock()],
+                  steps_per_epoch=warmup + steps)
     else:
-        from catunet.inference import predict_probabilities
+        model.fit(images.astype(np.float32), masks.astype(np.float32),
+                  batch_size=BATCH, epochs=1, verbose=0, shuffle=False,
+                  callbacks=[Clock()])
+    return {"images_per_s": BATCH / statistics.median(times[warmup:]),
+            "jit_compile": model.jit_compile,
+            "policy": next(layer for layer in model.layers
+                           if layer.weights).dtype_policy.name,
+            "forward_gflop_per_image": forward_flops(model) / 1e9,
+            "peak_rss_mb": _peak_rss_mb()}
 
-        def infer(x):  # what evaluate and visualize run
-            return predict_probabilities(model, x)
-    latency = {f"batch{n}": _timed(lambda: infer(x16[:n]), 3,
-                                   max(repeats, 10) if n == 1 else repeats)
-               for n in (1, 16)}
-    result = {
-        "kind": kind, "width": width, "jit": jit, "threads": threads,
-        "bf16": bf16,
-        "train_images_per_s": BATCH / train_step,
-        "infer_images_per_s": 16 / statistics.median(latency["batch16"]),
-        "latency_ms": {k: {"p50": 1000 * float(np.percentile(v, 50)),
-                           "p95": 1000 * float(np.percentile(v, 95))}
-                       for k, v in latency.items()},
-        "forward_gflop_per_image": forward_flops(model) / 1e9,
-    }
-    if export:
-        with tempfile.TemporaryDirectory() as folder:
-            model.export(folder, verbose=False)
-            reloaded = tf.saved_model.load(folder)  # keep it alive
-            served = reloaded.serve(tf.constant(x16))
-            result["export_max_abs_diff"] = float(np.max(np.abs(
-                np.asarray(served) - np.asarray(model(x16, training=False)))))
-    result["peak_rss_mb"] = resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def _model_path(folder, width, bfloat16):
+    return Path(folder) / f"w{width}-{'bf16' if bfloat16 else 'f32'}" / \
+        "cats.keras"
+
+
+def export_models(folder, width, runtimes, bfloat16=False):
+    """Saves a width's U-Net and converts it for every runtime, in this
+    process, so the inference processes only load. Returns each runtime's
+    conversion seconds and its largest difference from Keras's outputs."""
+    import keras
+
+    from catunet import runtimes as engines
+    from catunet.inference import predict_probabilities
+    from catunet.model import build_unet
+
+    keras.utils.set_random_seed(0)
+    if bfloat16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = build_unet((SIZE, SIZE, 3), base_filters=width)
+    path = atomic.save_model(model, _model_path(folder, width, bfloat16))
+    images = _arrays(INFER_BATCH, seed=1)[0]
+    expected = predict_probabilities(model, images)
+    result = {}
+    for runtime in runtimes:
+        if runtime in ("keras", "predict"):
+            continue
+        start = time.perf_counter()
+        served, _ = engines.load_runtime(path, runtime)
+        seconds = time.perf_counter() - start
+        got = predict_probabilities(served, images)
+        result[runtime] = {"convert_seconds": seconds,
+                           "max_abs_diff": float(np.max(np.abs(got - expected)))}
     return result
 
 
-def pipeline_rates(data_dir=None, repeats=20):
+def measure_inference(folder, width, runtime, bfloat16=False, repeats=10):
+    """Photos/second (batch 16) and single-photo latency of one runtime, in
+    this process. ``runtime`` ``predict`` is plain Keras's ``model.predict``;
+    the others run what evaluate and visualize run."""
+    from catunet import runtimes as engines
+    from catunet.inference import predict_probabilities
+
+    path = _model_path(folder, width, bfloat16)
+    if runtime == "predict":
+        from catunet.saving import load_model
+
+        model = load_model(path, compile=False)
+        model.compile(jit_compile=False)  # XLA off, as for every runtime
+
+        def infer(x):
+            return model.predict(x, batch_size=INFER_BATCH, verbose=0)
+    else:
+        model, _ = engines.load_runtime(path, runtime)
+
+        def infer(x):
+            return predict_probabilities(model, x, batch_size=INFER_BATCH)
+    images = _arrays(INFER_BATCH, seed=1)[0].astype(np.float32)
+    batch = _timed(lambda: infer(images), 3, max(3, repeats // 2))
+    single = _timed(lambda: infer(images[:1]), 3, repeats)
+    return {"images_per_s": INFER_BATCH / statistics.median(batch),
+            "latency_ms_p50": 1000 * float(np.percentile(single, 50)),
+            "latency_ms_p95": 1000 * float(np.percentile(single, 95)),
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+WORKERS = {"train": measure_training, "export": export_models,
+           "infer": measure_inference}
+
+
+def _in_subprocess(task, kwargs):
+    """Runs one worker in a fresh Python process and returns its dict."""
+    command = [sys.executable, "-m", "catunet.study.bench", "--worker",
+               json.dumps({"task": task, **kwargs})]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise CatunetError(f"bench worker {task} {kwargs} failed:\n"
+                           f"{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def levers():
+    """What catunet's ``auto`` settings pick on this machine."""
+    from catunet import runtimes
+
+    installed = [r for r in runtimes.PREFERENCE if runtimes.installed(r)]
+    return {"precision": machine.best_precision(),
+            "runtime": runtimes.resolve("auto"), "runtimes": installed}
+
+
+def plan(widths, picked):
+    """The jobs of one repeat: ``(name, task, kwargs)``.
+
+    Args:
+        picked: ``levers()``: the precision ``auto`` trains in decides
+            whether a bfloat16 model is served too; the runtimes installed
+            are each timed.
+    """
+    bf16 = picked["precision"] == "mixed_bfloat16"
+    jobs = []
+    for width in widths:
+        for name, options in TRAINING.items():
+            if options.get("precision") and picked["precision"] == "float32" \
+                    and name != "catunet":
+                continue  # auto is float32 here: the same run as plain
+            jobs.append((name, "train", {"width": width, **options}))
+        served = [("keras predict", "predict", False)] + \
+            [(r, r, False) for r in picked["runtimes"]]
+        if bf16:  # what train.py saves here, on the runtimes that use it
+            served += [(f"{r}, bfloat16 model", r, True)
+                       for r in ("keras", "openvino")
+                       if r in picked["runtimes"]]
+        for name, runtime, bfloat16 in served:
+            jobs.append((name, "infer", {"width": width, "runtime": runtime,
+                                         "bfloat16": bfloat16}))
+    return jobs
+
+
+def pipeline_rates(pairs, repeats=20):
     """Images/second of decoding + resizing the cat photos, and of the
     augmented tf.data pipeline over the decoded arrays (no model)."""
     from catunet import data
     from catunet.augment import Augmenter, parse_spec
-    from catunet.datasets.cats import resolve_data_dir
 
-    pairs = data.find_pairs(resolve_data_dir(data_dir))
     start = time.perf_counter()
     images, masks = data.load_pairs(pairs, SIZE)
     decode = len(pairs) / (time.perf_counter() - start)
@@ -190,49 +297,70 @@ def pipeline_rates(data_dir=None, repeats=20):
             "augment_pipeline_images_per_s": BATCH / statistics.median(times)}
 
 
-def _in_subprocess(**kwargs):
-    """Runs ``measure`` in a fresh Python process and returns its dict."""
-    command = [sys.executable, "-m", "catunet.study.bench", "--worker",
-               json.dumps(kwargs)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"bench worker {kwargs} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def _spread(values):
+    return {"median": statistics.median(values), "min": min(values),
+            "max": max(values), "values": values}
 
 
-def plan(widths=WIDTHS, lever_width=None):
-    """The measurements of a benchmark: baseline and ours at every width,
-    and each lever on/off at ``lever_width``."""
-    # Levers are measured at width 32 (a width-64 run costs four times as
-    # much), or at the widest width below it.
-    lever_width = lever_width or max([w for w in widths if w <= 32] or widths)
-    runs = []
-    for width in widths:
-        runs.append(dict(kind="keras", width=width))
-        runs.append(dict(kind="catunet", width=width, export=True))
-    runs += [dict(kind="catunet", width=lever_width, jit=False),
-             dict(kind="catunet", width=lever_width, threads=[2, 1])]
-    bf16_width = lever_width if {"avx512_bf16", "amx_bf16"} & cpu_flags() \
-        else widths[0]  # emulated bf16 is slow: probe it where it is cheap
-    runs += [dict(kind="catunet", width=bf16_width, bf16=True),
-             dict(kind="catunet", width=bf16_width)]
-    return runs
+def run_bench(widths=WIDTHS, repeats=3, data_dir=None, progress=print,
+              run=_in_subprocess):
+    """Measures everything (module docs); returns the summary.
 
+    Raises:
+        CatunetError: The cat photos are not found (checked before any
+            measuring).
+    """
+    from catunet import data
+    from catunet.datasets.cats import resolve_data_dir
 
-def run_bench(widths=WIDTHS, repeats=5, data_dir=None, progress=print):
+    pairs = data.find_pairs(resolve_data_dir(data_dir))  # fail fast
     start = time.perf_counter()
-    results, runs = [], plan(widths)
-    for k, kwargs in enumerate(runs, 1):
-        progress(f"[{k}/{len(runs)}] {kwargs}", flush=True)
-        results.append(_in_subprocess(repeats=repeats, **kwargs))
+    described, picked = machine.describe(), levers()
+    progress(f"Machine: {machine.summary(described)}; auto picks precision "
+             f"{picked['precision']} and runtime {picked['runtime']} "
+             f"(installed: {', '.join(picked['runtimes'])})", flush=True)
+    jobs = plan(widths, picked)
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        exports = {}
+        for width in widths:
+            for bfloat16 in (False, True):
+                needed = sorted({k["runtime"] for _, t, k in jobs
+                                 if t == "infer" and k["width"] == width
+                                 and k["bfloat16"] == bfloat16})
+                if not needed:
+                    continue
+                progress(f"export width {width}"
+                         f"{', bfloat16' if bfloat16 else ''}", flush=True)
+                exports[f"{width}-{'bf16' if bfloat16 else 'f32'}"] = run(
+                    "export", {"folder": folder, "width": width,
+                               "runtimes": needed, "bfloat16": bfloat16})
+        for r in range(repeats):  # interleaved: every job, then again
+            for k, (name, task, kwargs) in enumerate(jobs, 1):
+                progress(f"[repeat {r + 1}/{repeats}, {k}/{len(jobs)}] "
+                         f"{task} {name} width {kwargs['width']}", flush=True)
+                extra = {"folder": folder} if task == "infer" else {}
+                got = run(task, {**kwargs, **extra})
+                key = (task, name, kwargs["width"])
+                results.setdefault(key, []).append(got)
+    rows = []
+    for (task, name, width), runs in results.items():
+        row = {"task": task, "name": name, "width": width,
+               **{k: v for k, v in runs[0].items()
+                  if not isinstance(v, float) or k == "forward_gflop_per_image"}}
+        for key in runs[0]:
+            if isinstance(runs[0][key], float) and \
+                    key != "forward_gflop_per_image":
+                row[key] = _spread([got[key] for got in runs])
+        rows.append(row)
     return {
         "command": "python -m catunet.study.bench",
-        "machine": f"{cpu_model()} ({platform.machine()})",
-        "cpu_flags": sorted({"avx2", "fma", "avx512f", "avx512_bf16",
-                             "amx_bf16"} & cpu_flags()),
-        "batch": BATCH, "size": SIZE, "repeats": repeats,
-        "pipeline": pipeline_rates(data_dir),
-        "results": results,
+        "machine": described, "levers": picked,
+        "batch": BATCH, "infer_batch": INFER_BATCH, "size": SIZE,
+        "widths": list(widths), "shipped_width": SHIPPED_WIDTH,
+        "repeats": repeats, "pipeline": pipeline_rates(pairs),
+        "exports": exports, "results": rows,
+        "code_version": catunet.__version__,
         "wall_seconds": time.perf_counter() - start,
     }
 
@@ -240,25 +368,31 @@ def run_bench(widths=WIDTHS, repeats=5, data_dir=None, progress=print):
 def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m catunet.study.bench",
-        description="Benchmark training and inference against a plain Keras "
-        "baseline; writes reports/bench.md and bench.json.",
+        description="Time training and inference, one factor at a time, "
+        "against plain Keras; writes reports/bench.md and bench.json.",
         formatter_class=HelpFormatter)
     p.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS),
-                   help="U-Net base widths to measure")
-    p.add_argument("--repeats", type=int, default=5,
-                   help="timed steps per figure, after 2 warm-up steps")
+                   help="U-Net base widths to measure (the default width, "
+                   f"{SHIPPED_WIDTH}, is what train.py ships)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="interleaved repeats of every measurement")
     p.add_argument("--data-dir", default=None,
-                   help="the cat set, for the input-pipeline rate")
+                   help="the cat set, for the input-pipeline rate (default: "
+                   "$CATUNET_DATA_DIR, else data/cats)")
     p.add_argument("--report", default=str(REPORTS),
                    help="folder of bench.md and bench.json")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        print(json.dumps(measure(**json.loads(args.worker))))
+        kwargs = json.loads(args.worker)
+        print(json.dumps(WORKERS[kwargs.pop("task")](**kwargs)))
         return
     from catunet.study.bench_report import write_bench_report
 
-    summary = run_bench(tuple(args.widths), args.repeats, args.data_dir)
+    try:
+        summary = run_bench(tuple(args.widths), args.repeats, args.data_dir)
+    except CatunetError as error:
+        sys.exit(f"error: {error}")
     write_bench_report(summary, args.report)
     print(f"Wrote {Path(args.report) / 'bench.md'}")
 

@@ -1,273 +1,229 @@
-"""``reports/bench.md`` from the summary ``catunet.study.bench`` measured.
+"""``reports/bench.md`` and README's Speed section from the summary
+``catunet.study.bench`` measured (``bench.json``), and from nothing else:
+every sentence that states a result is chosen by the numbers.
 
-Everything here reads only that summary (``bench.json``): the tables, and
-the values that fill ``bench-discussion.md`` and README's Speed section.
-
-About XLA: Keras 3 resolves ``jit_compile="auto"`` to XLA only when
-TensorFlow sees a non-CPU device (``Trainer._resolve_auto_jit_compile``), so
-on a CPU both training paths run without XLA and the ``jit=False`` lever
-trains exactly like the default; catunet's inference ``tf.function`` is
-compiled with XLA unless ``jit=False``, so that lever does switch XLA off
-for inference.
+A ratio is called faster or slower only when the two configurations'
+ranges over the interleaved repeats do not overlap; otherwise it is
+"within the spread".
 """
 
 from pathlib import Path
 
-from catunet import atomic
+from catunet import atomic, machine
 from catunet.study import render
 
+TARGETS = {"pipeline": 10, "train": 1.8, "infer": 2, "export": 1e-3}
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward)
-TARGETS = {"pipeline": 10, "train": 1.8, "infer": 2}  # the issue's targets
 
 
-def _find(results, **match):
-    for result in results:
-        if all(result.get(k) == v for k, v in match.items()):
-            return result
+def find(summary, task, name, width):
+    """The result of one configuration, or None when it was not measured."""
+    for row in summary["results"]:
+        if (row["task"], row["name"], row["width"]) == (task, name, width):
+            return row
     return None
 
 
-def _default(results, width):
-    return _find(results, kind="catunet", width=width, jit="auto",
-                 threads=None, bf16=False)
+def ratio(a, b, key="images_per_s"):
+    """Median of ``a`` over median of ``b``."""
+    return a[key]["median"] / b[key]["median"]
 
 
-def _widths(summary):
-    return sorted({r["width"] for r in summary["results"] if r["kind"] == "keras"})
+def verdict(a, b, key="images_per_s"):
+    """``faster``, ``slower`` or ``within the spread`` (module docs)."""
+    if a is b:
+        return "the baseline"
+    if min(len(a[key]["values"]), len(b[key]["values"])) < 2:
+        return "one repeat: no spread"
+    if a[key]["min"] > b[key]["max"]:
+        return "faster"
+    if a[key]["max"] < b[key]["min"]:
+        return "slower"
+    return "within the spread"
 
 
-def _pair(summary, width):
-    """catunet's default and plain Keras at ``width``."""
-    results = summary["results"]
-    return _default(results, width), _find(results, kind="keras", width=width)
+def _rate(row, key="images_per_s", digits=1):
+    s = row[key]
+    return (f"{s['median']:.{digits}f} ({s['min']:.{digits}f}–"
+            f"{s['max']:.{digits}f})")
 
 
-def _ratio(ours, base, what):
-    return ours[f"{what}_images_per_s"] / base[f"{what}_images_per_s"]
+def shipped_inference(summary):
+    """The name of the inference result that is what ships here: the model
+    ``train.py`` saves (bfloat16 where ``auto`` trains in it) on the runtime
+    ``auto`` picks."""
+    runtime = summary["levers"]["runtime"]
+    if summary["levers"]["precision"] == "mixed_bfloat16" and \
+            runtime in ("keras", "openvino"):
+        return f"{runtime}, bfloat16 model"
+    return runtime
 
 
-def gflops(result, what):
-    """Achieved GFLOP/s of training or inference."""
-    per_image = result["forward_gflop_per_image"]
-    if what == "train":
-        return TRAIN_FLOPS_PER_FORWARD * per_image * result["train_images_per_s"]
-    return per_image * result["infer_images_per_s"]
-
-
-def speed_table(summary):
-    lines = ["| width | GFLOP/image (forward) | training img/s: catunet / "
-             "keras (ratio) | inference img/s, batch 16: catunet / keras "
-             "(ratio) | achieved GFLOP/s train / infer (catunet) | peak RSS "
-             "MB catunet / keras |", "|---|---|---|---|---|---|"]
-    for width in _widths(summary):
-        ours, base = _pair(summary, width)
-        lines.append(
-            f"| {width} | {ours['forward_gflop_per_image']:.1f} | "
-            f"{ours['train_images_per_s']:.2f} / "
-            f"{base['train_images_per_s']:.2f} "
-            f"(**{_ratio(ours, base, 'train'):.2f}×**)"
-            f" | {ours['infer_images_per_s']:.1f} / "
-            f"{base['infer_images_per_s']:.1f} "
-            f"(**{_ratio(ours, base, 'infer'):.2f}×**)"
-            f" | {gflops(ours, 'train'):.0f} / {gflops(ours, 'infer'):.0f} | "
-            f"{ours['peak_rss_mb']:.0f} / {base['peak_rss_mb']:.0f} |")
-    return lines
-
-
-def latency_table(summary):
-    lines = ["| width | run | batch 1 p50 / p95 ms | batch 16 p50 / p95 ms |",
-             "|---|---|---|---|"]
-    for result in summary["results"]:
-        if result["kind"] == "keras" or result is _default(
-                summary["results"], result["width"]):
-            lat = result["latency_ms"]
-            lines.append(
-                f"| {result['width']} | {result['kind']} | "
-                f"{lat['batch1']['p50']:.1f} / {lat['batch1']['p95']:.1f} | "
-                f"{lat['batch16']['p50']:.0f} / {lat['batch16']['p95']:.0f} |")
-    return lines
-
-
-def _lever_name(result):
-    if result["jit"] is False:
-        return "`jit=False`: inference without XLA (training unchanged\\*)"
-    if result["threads"]:
-        intra, inter = result["threads"]
-        return f"threads intra={intra}, inter={inter}"
-    if result["bf16"]:
-        return "`mixed_bfloat16`"
-    return None
-
-
-def lever_table(summary):
-    lines = ["| lever | width | training img/s vs catunet default | "
-             "inference img/s vs catunet default |", "|---|---|---|---|"]
-    for result in summary["results"]:
-        name = _lever_name(result)
-        if not name:
-            continue
-        base = _default(summary["results"], result["width"])
-        lines.append(
-            f"| {name} | {result['width']} | "
-            f"{result['train_images_per_s']:.2f} vs "
-            f"{base['train_images_per_s']:.2f} "
-            f"({_ratio(result, base, 'train'):.2f}×)"
-            f" | {result['infer_images_per_s']:.1f} vs "
-            f"{base['infer_images_per_s']:.1f} "
-            f"({_ratio(result, base, 'infer'):.2f}×) |")
-    return lines
-
-
-def _middle_width(widths):
-    return 32 if 32 in widths else widths[len(widths) // 2]
+def pipeline_width(summary):
+    """The width the pipeline's headroom is checked at: the shipped one."""
+    widths = summary["widths"]
+    return summary["shipped_width"] if summary["shipped_width"] in widths \
+        else widths[0]
 
 
 def target_rows(summary):
     """Each target: ``(what, measured, met)``."""
-    widths = _widths(summary)
-    pipeline = summary["pipeline"]["augment_pipeline_images_per_s"]
-    mid, top = _middle_width(widths), widths[-1]
-    ratio = pipeline / _default(summary["results"], mid)["train_images_per_s"]
-    ours, base = _pair(summary, top)
-    train, infer = _ratio(ours, base, "train"), _ratio(ours, base, "infer")
-    diffs = [r["export_max_abs_diff"] for r in summary["results"]
-             if "export_max_abs_diff" in r]
-    exported = "identical outputs" if max(diffs) == 0 else \
-        f"max |difference| {max(diffs):.1e}"
+    top, ship = summary["widths"][-1], pipeline_width(summary)
+    pipe = summary["pipeline"]["augment_pipeline_images_per_s"]
+    headroom = pipe / find(summary, "train", "catunet", ship)[
+        "images_per_s"]["median"]
+    train = ratio(find(summary, "train", "catunet", top),
+                  find(summary, "train", "keras", top))
+    served = shipped_inference(summary)
+    infer = ratio(find(summary, "infer", served, top),
+                  find(summary, "infer", "keras predict", top))
+    diffs = [d["max_abs_diff"] for key, runtimes in summary["exports"].items()
+             if key.endswith("f32") for d in runtimes.values()]
+    worst = max(diffs, default=0.0)
     return [
         (f"input pipeline ≥ {TARGETS['pipeline']}× the training rate at "
-         f"width {mid}", f"{ratio:.0f}×", ratio >= TARGETS["pipeline"]),
+         f"width {ship} (what ships)", f"{headroom:.1f}×",
+         headroom >= TARGETS["pipeline"]),
         (f"training ≥ {TARGETS['train']}× plain Keras at width {top}",
          f"{train:.2f}×", train >= TARGETS["train"]),
-        (f"inference ≥ {TARGETS['infer']}× plain Keras at width {top}",
-         f"{infer:.2f}×", infer >= TARGETS["infer"]),
-        ("exported SavedModel serves the same outputs", exported,
-         max(diffs) < 1e-4),
+        (f"inference ({served}) ≥ {TARGETS['infer']}× Keras `predict` at "
+         f"width {top}", f"{infer:.2f}×", infer >= TARGETS["infer"]),
+        (f"every runtime's outputs within {TARGETS['export']:g} of Keras "
+         "(float32 model)", f"largest difference {worst:.1e}",
+         worst <= TARGETS["export"]),
     ]
 
 
 def targets(summary):
-    """Each target of the benchmark, its measured value and whether it is met."""
     lines = ["| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |"
               for t, m, ok in target_rows(summary)]
     return lines
 
 
-def _config(result):
-    return tuple(result.get(k) for k in ("kind", "width", "jit", "threads",
-                                         "bf16"))
+def training_table(summary):
+    lines = ["| width | configuration | precision | training images/s, median "
+             "(range) | vs plain Keras | achieved GFLOP/s | peak RSS MB |",
+             "|---|---|---|---|---|---|---|"]
+    for width in summary["widths"]:
+        base = find(summary, "train", "keras", width)
+        for row in summary["results"]:
+            if row["task"] != "train" or row["width"] != width:
+                continue
+            gflops = TRAIN_FLOPS_PER_FORWARD * row["forward_gflop_per_image"] \
+                * row["images_per_s"]["median"]
+            lines.append(
+                f"| {width} | {row['name']} | {row['policy']} | {_rate(row)} | "
+                f"{ratio(row, base):.2f}× ({verdict(row, base)}) | "
+                f"{gflops:.0f} | {row['peak_rss_mb']['median']:.0f} |")
+    return lines
 
 
-def noise(summary):
-    """Run-to-run noise: the largest relative difference between two
-    measurements of one configuration, with the pair; None without one."""
-    seen, worst = {}, None
-    for result in summary["results"]:
-        first = seen.setdefault(str(_config(result)), result)
-        if first is result:
-            continue
-        for what in ("train", "infer"):
-            a, b = (r[f"{what}_images_per_s"] for r in (first, result))
-            spread = max(a, b) / min(a, b) - 1
-            if worst is None or spread > worst[0]:
-                worst = (spread, what, first, result)
-    return worst
+def inference_table(summary):
+    lines = [f"| width | runtime | images/s, batch {summary['infer_batch']}, "
+             "median (range) | vs Keras `predict` | one photo p50 ms | peak "
+             "RSS MB |", "|---|---|---|---|---|---|"]
+    for width in summary["widths"]:
+        base = find(summary, "infer", "keras predict", width)
+        for row in summary["results"]:
+            if row["task"] != "infer" or row["width"] != width:
+                continue
+            lines.append(
+                f"| {width} | {row['name']} | {_rate(row)} | "
+                f"{ratio(row, base):.2f}× ({verdict(row, base)}) | "
+                f"{row['latency_ms_p50']['median']:.1f} | "
+                f"{row['peak_rss_mb']['median']:.0f} |")
+    return lines
 
 
-def _against_noise(ratio, spread):
-    if spread is None:
-        return "no repeat measured the noise"
-    if ratio > 1 + spread:
-        return "faster, beyond the noise"
-    if ratio < 1 / (1 + spread):
-        return "slower, beyond the noise"
-    return "within the noise"
+def export_table(summary):
+    lines = ["| width, model | runtime | conversion s | max \\|difference\\| "
+             "from Keras |", "|---|---|---|---|"]
+    for key, runtimes in summary["exports"].items():
+        width, kind = key.split("-")
+        for runtime, got in runtimes.items():
+            lines.append(f"| {width}, {'bfloat16' if kind == 'bf16' else 'float32'}"
+                         f" | {runtime} | {got['convert_seconds']:.1f} | "
+                         f"{got['max_abs_diff']:.1e} |")
+    return lines
 
 
-def bench_values(summary):
-    """Values of ``bench-discussion.md`` and README's Speed section."""
-    results, widths = summary["results"], _widths(summary)
-    mid, top, small = _middle_width(widths), widths[-1], widths[0]
-    rows = target_rows(summary)
-    pipeline = summary["pipeline"]["augment_pipeline_images_per_s"]
-    ours, base = _pair(summary, top)
-    small_ours, small_base = _pair(summary, small)
-    flags = summary["cpu_flags"]
-    v = {
-        "version": render.provenance(summary),
-        "machine": render.machine_text(summary["machine"]),
-        "flags": ", ".join(flags) or "none",
-        "minutes": f"{summary['wall_seconds'] / 60:.1f}",
-        "repeats": summary["repeats"], "mid": mid, "top": top, "small": small,
-        "targets_met": sum(ok for *_, ok in rows), "targets_total": len(rows),
-        "pipeline_met": rows[0][2], "train_met": rows[1][2],
-        "infer_met": rows[2][2], "export_met": rows[3][2],
-        "speed_targets_missed": not (rows[1][2] and rows[2][2]),
-        **{f"{name}_met_text": "met" if ok else "**not met**" for name, (*_, ok)
-           in zip(("pipeline", "train", "infer", "export"), rows)},
-        "command": summary["command"], "pipeline_target": TARGETS["pipeline"],
-        "pipe_ratio_mid": f"{pipeline / _default(results, mid)['train_images_per_s']:.0f}",
-        "pipe_ratio_top": f"{pipeline / ours['train_images_per_s']:.0f}",
-        "pipe_share_mid": f"{100 * _default(results, mid)['train_images_per_s'] / pipeline:.1f}",
-        "pipeline_never_bottleneck": all(
-            pipeline > _default(results, w)["train_images_per_s"] for w in widths),
-        "export": rows[3][1], "export_identical": rows[3][1] == "identical outputs",
-        "train_ratio": f"{_ratio(ours, base, 'train'):.2f}",
-        "infer_ratio": f"{_ratio(ours, base, 'infer'):.2f}",
-        "train_target": TARGETS["train"], "infer_target": TARGETS["infer"],
-        "train_gflops": f"{gflops(ours, 'train'):.0f}",
-        "infer_gflops": f"{gflops(ours, 'infer'):.0f}",
-        "has_bf16_hw": bool({"avx512_bf16", "amx_bf16"} & set(flags)),
-    }
-    lat_gain = {w: _pair(summary, w)[1]["latency_ms"]["batch1"]["p50"]
-                / _pair(summary, w)[0]["latency_ms"]["batch1"]["p50"]
-                for w in widths}
-    v.update({
-        "lat_gain_small": f"{lat_gain[small]:.1f}", "lat_gain_top": f"{lat_gain[top]:.1f}",
-        "lat_ours_small": f"{small_ours['latency_ms']['batch1']['p50']:.0f}",
-        "lat_keras_small": f"{small_base['latency_ms']['batch1']['p50']:.0f}",
-        "infer_ratio_small": f"{_ratio(small_ours, small_base, 'infer'):.2f}",
-        "gain_shrinks": lat_gain[top] < lat_gain[small] and _ratio(
-            ours, base, "infer") < _ratio(small_ours, small_base, "infer"),
-    })
-    worst = noise(summary)
-    spread = worst[0] if worst else None
-    v["has_noise"] = worst is not None
-    if worst:
-        _, what, a, b = worst
-        v["noise_width"] = a["width"]
-        v["noise_text"] = (
-            f"{a[f'{what}_images_per_s']:.2f} and {b[f'{what}_images_per_s']:.2f} "
-            f"{'training' if what == 'train' else 'inference'} images/s, "
-            f"{100 * spread:.0f} % apart")
-    for result in results:
-        name = ("jit" if result["jit"] is False else "threads" if result["threads"]
-                else "bf16" if result["bf16"] else None)
-        if not name:
-            continue
-        default = _default(results, result["width"])
-        train, infer = (_ratio(result, default, w) for w in ("train", "infer"))
-        v.update({f"has_{name}": True, f"{name}_width": result["width"],
-                  f"{name}_train": f"{train:.2f}", f"{name}_infer": f"{infer:.2f}",
-                  f"{name}_train_words": _against_noise(train, spread),
-                  f"{name}_infer_words": _against_noise(infer, spread)})
-        if name == "threads":
-            v["threads_text"] = (f"intra-op {result['threads'][0]}, "
-                                 f"inter-op {result['threads'][1]}")
-            v["threads_keep_default"] = not (
-                _against_noise(train, spread).startswith("faster")
-                and _against_noise(infer, spread).startswith("faster"))
-        if name == "bf16":
-            v["bf16_slower"] = train < 1
-            v["bf16_slowdown"] = f"{1 / train:.1f}"
-    rss = [_pair(summary, w)[0]["peak_rss_mb"] / _pair(summary, w)[1]["peak_rss_mb"] - 1
-           for w in widths]
-    v.update({"rss_higher_everywhere": min(rss) > 0,
-              "rss_low": f"{100 * min(rss):.0f}", "rss_high": f"{100 * max(rss):.0f}",
-              "rss_ours_top": f"{ours['peak_rss_mb'] / 1000:.1f}",
-              "rss_keras_top": f"{base['peak_rss_mb'] / 1000:.1f}"})
-    return v
+def findings(summary):
+    """What the numbers show, one bullet each, every word chosen by them."""
+    lines, levers = [], summary["levers"]
+    top = summary["widths"][-1]
+    for width in summary["widths"]:
+        base = find(summary, "train", "keras", width)
+        parts = []
+        for name in ("+ tf.data pipeline", "+ BCE+Dice loss",
+                     "+ precision auto", "catunet"):
+            row = find(summary, "train", name, width)
+            if row:
+                parts.append(f"{name.lstrip('+ ')} {ratio(row, base):.2f}× "
+                             f"({verdict(row, base)})")
+        lines.append(f"- *Training at width {width}*, against plain Keras: "
+                     + "; ".join(parts) + ".")
+    if levers["precision"] == "float32":
+        lines.append("- *Precision*: this CPU has neither AVX512-BF16 nor "
+                     "AMX, so `--precision auto` trains in float32 (emulated "
+                     "bfloat16 is several times slower).")
+    else:
+        row = find(summary, "train", "+ precision auto", top)
+        base = find(summary, "train", "keras", top)
+        lines.append(f"- *Precision*: `--precision auto` picks "
+                     f"`{levers['precision']}` here; alone it trains at "
+                     f"{ratio(row, base):.2f}× float32 at width {top} "
+                     f"({verdict(row, base)}).")
+    base = find(summary, "infer", "keras predict", top)
+    rows = [r for r in summary["results"]
+            if r["task"] == "infer" and r["width"] == top and r is not base]
+    fastest = max(rows, key=lambda r: r["images_per_s"]["median"])
+    served = find(summary, "infer", shipped_inference(summary), top)
+    against = verdict(served, fastest)
+    picked = "is it" if fastest is served else "is not it (" + (
+        f"{against} than it" if against in ("faster", "slower") else
+        f"{against} of it") + " in throughput)"
+    lines.append(
+        f"- *Inference at width {top}*: the fastest configuration is "
+        f"{fastest['name']}, {ratio(fastest, base):.2f}× Keras `predict`; "
+        f"what ships here ({served['name']}, chosen by `--runtime auto` and "
+        f"the training precision) {picked}, at {ratio(served, base):.2f}× "
+        f"({verdict(served, base)}). One photo takes "
+        f"{served['latency_ms_p50']['median']:.1f} ms against "
+        f"{base['latency_ms_p50']['median']:.1f} ms through `predict`, and "
+        f"the process peaks at {served['peak_rss_mb']['median']:.0f} MB "
+        f"against {base['peak_rss_mb']['median']:.0f} MB.")
+    ship = pipeline_width(summary)
+    pipe = summary["pipeline"]["augment_pipeline_images_per_s"]
+    train = find(summary, "train", "catunet", ship)["images_per_s"]["median"]
+    headroom = pipe / train
+    lines.append(
+        f"- *Input pipeline*: the augmented tf.data stream delivers "
+        f"{pipe:.0f} images/s, {headroom:.1f}× what training consumes at "
+        f"width {ship}: "
+        + ("it is far from being the bottleneck."
+           if headroom >= TARGETS["pipeline"] else
+           "it is not the bottleneck, but with less headroom than the "
+           f"{TARGETS['pipeline']}× asked for." if headroom >= 1 else
+           "it is the bottleneck: training waits for augmented batches."))
+    return lines
+
+
+def header(summary):
+    m = summary["machine"]
+    levers = summary["levers"]
+    return [
+        f"Numbers made by {render.provenance(summary)}.", "",
+        f"Command: `{summary['command']}` ({summary['wall_seconds'] / 60:.1f} "
+        f"min). Machine: {machine.summary(m)}, {m['system']}. On it "
+        f"`--precision auto` picks `{levers['precision']}` and `--runtime "
+        f"auto` picks `{levers['runtime']}` (installed: "
+        f"{', '.join(levers['runtimes'])}). Training: batch "
+        f"{summary['batch']}, {summary['size']}×{summary['size']} images, "
+        "XLA off on both sides (`jit_compile=False`, which is also what "
+        "Keras's default resolves to without a GPU). Each figure is the "
+        f"median of {summary['repeats']} interleaved repeats, each in its "
+        "own process, with their range; raw numbers in `bench.json`."]
 
 
 def write_bench_report(summary, folder):
@@ -276,44 +232,42 @@ def write_bench_report(summary, folder):
     atomic.write_json(folder / "bench.json", summary)
     pipe = summary["pipeline"]
     lines = [
-        "# Benchmark: catunet against plain Keras", "",
-        f"Numbers made by {render.provenance(summary)}.", "",
-        f"Command: `{summary['command']}` ({summary['wall_seconds'] / 60:.1f} "
-        f"min). Machine: {render.machine_text(summary['machine'])}; CPU flags "
-        f"of interest: {', '.join(summary['cpu_flags']) or 'none'}. Batch "
-        f"{summary['batch']}, {summary['size']}×{summary['size']} images; "
-        f"each figure is the median of {summary['repeats']} timed steps "
-        "after warm-up, each run in its own process. Raw numbers: "
-        "`bench.json`.", "",
+        "# Benchmark: what ships against plain Keras", "", *header(summary), "",
         "## Targets", "", *targets(summary), "",
-        "## Speed by width", "", *speed_table(summary), "",
-        "*keras*: the same U-Net compiled with Keras defaults (Adam, binary "
-        "cross-entropy), `model.fit` / `model.predict` on NumPy arrays. "
-        "*catunet*: what `train.py` runs — BCE + Dice loss, Dice metric, the "
-        "tf.data pipeline with `--augment recommended` — and inference "
-        "through one `tf.function` with a fixed input signature, compiled "
-        "with XLA. Training uses Keras's default `jit_compile=\"auto\"` in "
-        "both, which Keras 3 resolves to XLA only when TensorFlow sees a GPU "
-        "or another non-CPU device: without one neither trains with XLA, and "
-        "plain Keras's `predict` runs without it too. Achieved GFLOP/s "
-        "counts the convolutions' multiply-adds as 2 FLOPs and a training "
-        f"step as {TRAIN_FLOPS_PER_FORWARD}× the forward pass.", "",
-        "## Latency", "", *latency_table(summary), "",
-        "## Levers, each against the catunet default", "",
-        *lever_table(summary), "",
-        "\\* `jit=False` passes `jit_compile=False` to training, which without a "
-        "GPU is what the default `\"auto\"` resolves to: its training column "
-        "measures the default configuration a second time, so its ratio is "
-        "run-to-run noise. Its inference column compares catunet's "
-        "`tf.function` without XLA against the default's XLA-compiled one.",
-        "",
+        "## What it shows", "", *findings(summary), "",
+        "## Training, one factor at a time", "", *training_table(summary), "",
+        "*keras*: the U-Net compiled with Keras defaults (Adam, binary "
+        "cross-entropy, float32), `fit` on NumPy arrays. Each `+` row changes "
+        "one thing: the augmented tf.data stream `train.py` feeds, its BCE + "
+        "Dice loss and Dice metric, or the precision `auto` picks. *catunet*: "
+        "all of them, which is what `train.py` runs. Achieved GFLOP/s counts "
+        "a multiply-add as 2 FLOPs and a training step as "
+        f"{TRAIN_FLOPS_PER_FORWARD}× the forward pass.", "",
+        "## Inference, by runtime", "", *inference_table(summary), "",
+        "*keras predict*: plain Keras's `model.predict`. The other rows run "
+        "what evaluate, visualize and the web page run "
+        "(`catunet.inference.predict_probabilities` on "
+        "`catunet.runtimes.load_runtime`), each runtime in its own process "
+        "that only loads the converted model; *bfloat16 model* is a model "
+        "saved under `mixed_bfloat16`, which is what `train.py` saves on "
+        "this machine when `auto` picks it.", "",
+        "## Export and conversion (each width in its own process)", "",
+        *export_table(summary), "",
         "## Input pipeline", "",
         f"Decoding and resizing the cat photos (once per run, OpenCV): "
         f"{pipe['decode_resize_images_per_s']:.0f} images/s. The augmented "
         f"tf.data pipeline over the decoded arrays (every epoch): "
-        f"{pipe['augment_pipeline_images_per_s']:.0f} images/s.", "",
-    ]
-    text = render.discussion(folder, "bench", {"bench": bench_values(summary)})
-    if text:
-        lines.append(text)
+        f"{pipe['augment_pipeline_images_per_s']:.0f} images/s.", ""]
     atomic.write_text(folder / "bench.md", "\n".join(lines))
+
+
+def readme_speed(summary):
+    """README's Speed section: where, the targets, what it shows."""
+    lines = [
+        f"Measured by `{summary['command']}` in "
+        f"{summary['wall_seconds'] / 60:.1f} min on "
+        f"{machine.summary(summary['machine'])}; numbers made by "
+        f"{render.provenance(summary)}. Full tables in "
+        "[reports/bench.md](reports/bench.md).", "",
+        *targets(summary), "", *findings(summary)]
+    return "\n".join(lines)

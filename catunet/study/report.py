@@ -23,9 +23,10 @@ import numpy as np
 
 from catunet import atomic
 from catunet.cli import HelpFormatter
+from catunet.config import TrainConfig
 from catunet.errors import CatunetError
 from catunet.study import render, stats
-from catunet.study.bench_report import bench_values, write_bench_report
+from catunet.study.bench_report import readme_speed, write_bench_report
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
                                    write_augmentation_report,
@@ -355,39 +356,6 @@ def readme_results(steps, default, contours, folder=REPORTS):
     return render.reflow("\n".join(lines) + "\n\n" + prose)
 
 
-SPEED_PROSE = """\
-Measured by `{bench.command}` in {bench.minutes} min on {bench.machine}
-(CPU flags of interest: {bench.flags}); numbers made by {bench.version}:
-
-| width {bench.top} | catunet / plain Keras | target |
-|---|---|---|
-| training images/s | {bench.train_ratio}× ({bench.train_gflops} GFLOP/s) | ≥ {bench.train_target}× — {bench.train_met_text} |
-| inference images/s, batch 16 | {bench.infer_ratio}× ({bench.infer_gflops} GFLOP/s) | ≥ {bench.infer_target}× — {bench.infer_met_text} |
-| single-photo latency | {bench.lat_gain_top}× ({bench.lat_gain_small}× at width {bench.small}) | — |
-| input pipeline vs training step (width {bench.mid}) | {bench.pipe_ratio_mid}× | ≥ {bench.pipeline_target}× — {bench.pipeline_met_text} |
-| exported SavedModel (`model.export`) | {bench.export} | {bench.export_met_text} |
-
-Without a GPU, training runs without XLA in both: Keras's default
-`jit_compile="auto"` turns XLA on only when TensorFlow sees a GPU or another
-non-CPU device.
-catunet's inference is its own `tf.function`, compiled with XLA; plain
-Keras's `predict` runs without it. Both use oneDNN. The
-{bench.train_target}× the issue expected came from `mixed_bfloat16` on a CPU
-with bfloat16 instructions; the CPU flags recorded in `bench.json`
-include<!-- if bench.has_bf16_hw --> them<!-- else --> neither AVX512-BF16
-nor AMX<!-- endif --><!-- if bench.has_bf16 -->, and measured there bf16
-trains at {bench.bf16_train}× the default<!-- endif -->. The report gives
-every lever measured — XLA off for inference, thread settings, bf16 —
-against the default.
-"""
-
-
-def readme_speed(bench):
-    """README's Speed section: the benchmark's targets and what they mean."""
-    return render.fill(SPEED_PROSE, {"bench": bench_values(bench)},
-                       "README speed")
-
-
 def replace_section(text, name, body):
     """``text`` with what lies between ``name``'s markers replaced by ``body``."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
@@ -451,7 +419,15 @@ def readme_best(quality):
                 "recipe has not been trained on all the training photos yet "
                 "(`python -m catunet.study.quality` without `--final-seeds "
                 "0` does it), so no best-model commands are given here.")
-    pretrain = quality["pretrain"]["config"]
+    # The pre-training the final recipe starts from (width 8, or the
+    # capacity step's own).
+    sources = quality.get("pretrained") or {"": quality["pretrain"]}
+    source = next((p for p in sources.values()
+                   if p["model"] == final[0]["config"]["init"]),
+                  quality["pretrain"])
+    pretrain = source["config"]
+    width = "" if pretrain["width"] == TrainConfig.width else \
+        f" --width {pretrain['width']}"
     test = [r["test_dice"] for r in final]
     chosen = {k: v for k, v in quality["inference"]["chosen"].items()
               if v != {"tta": False, "threshold": 0.5, "fill_holes": False,
@@ -461,12 +437,12 @@ def readme_best(quality):
         for k, v in chosen.items())
     flags = " ".join(flags_for(final[0]["config"],
                                skip=("out", "data_dir", "split", "protect",
-                                     "init", "seed", "teacher")))
+                                     "init", "seed", "teacher", "precision")))
     lines = [
         "```bash",
         "export CATUNET_DATA_DIR=../shared/data/cats  # guards its test photos",
         f".venv/bin/python train.py --stage pretrain --data-dir "
-        f"{pretrain['data_dir']} --epochs {pretrain['epochs']} --out "
+        f"{pretrain['data_dir']} --epochs {pretrain['epochs']}{width} --out "
         "runs/best-pretrain",
         "for seed in " + " ".join(str(r["seed"]) for r in final) + "; do",
         f"  .venv/bin/python train.py --stage cats --data-dir "
@@ -483,8 +459,10 @@ def readme_best(quality):
         f"{', '.join(str(r['seed']) for r in final)} (per seed "
         f"{', '.join(f'{t:.3f}' for t in test)}), "
         f"{np.mean([r['seconds'] for r in final]) / 60:.1f} min of training "
-        f"per seed plus {quality['pretrain']['seconds'] / 60:.1f} min of "
-        "pre-training once. Inference settings chosen on validation: "
+        f"per seed plus {source['seconds'] / 60:.1f} min of "
+        "pre-training once, in "
+        f"{final[0]['config']['precision']} (what `--precision auto`, the "
+        "default, picked there). Inference settings chosen on validation: "
         + (inference or "none (plain threshold at 0.5)") + ".",
     ]
     return "\n".join(lines)

@@ -505,6 +505,11 @@ def quality_table(summary, figures=""):
                           previous, tried["kept"]))
     chosen = {k: v for k, v in inference["chosen"].items()
               if v != getattr(Settings(), k)}
+    if summary["steps"][1:]:
+        lines += ["", "What each step adds to the last kept recipe: " + "; ".join(
+            f"`{step['name']}`: " + ", ".join(
+                f"{k}={v}" for k, v in step["adds"].items())
+            for step in summary["steps"][1:]) + "."]
     final = summary.get("final")
     if final:
         test = [r["test_dice"] for r in final]

@@ -99,11 +99,28 @@ def test_a_changed_json_value_changes_the_readme_table(committed, tmp_path):
     assert row not in before
 
 
+def test_best_commands_pre_train_at_the_width_the_final_recipe_starts_from():
+    quality = json.loads((REPORTS / "quality.json").read_text())
+    quality["pretrained"] = {
+        "width-8": quality["pretrain"],
+        "width-16": {**quality["pretrain"], "model": "runs/w16/pretrain.keras",
+                     "seconds": 600.0,
+                     "config": {**quality["pretrain"]["config"], "width": 16}}}
+    for run in quality["final"]:
+        run["config"].update(init="runs/w16/pretrain.keras", width=16)
+    text = report.readme_best(quality)
+    assert "--epochs 40 --width 16 --out runs/best-pretrain" in text
+    assert "--width 16 " in text.split("for seed")[1]  # the fine-tuning too
+    assert "plus 10.0 min of pre-training" in text
+    assert "--precision" not in text.split("```")[1]  # auto: in the prose
+    quality["pretrained"]["width-16"]["model"] = "elsewhere.keras"
+    assert "--width 16 --out" not in report.readme_best(quality)
+
+
 def test_every_discussion_fills_from_the_committed_json(committed):
     steps, default, contours, bench = committed
     values = report.study_values(steps, default, contours, REPORTS)
-    values["bench"] = report.bench_values(bench)
-    for name in ("losses", "augmentation", "transfer", "summary", "bench"):
+    for name in ("losses", "augmentation", "transfer", "summary"):
         text = render.discussion(REPORTS, name, values)
         assert "{" not in text and "<!--" not in text, name
 
