@@ -115,11 +115,6 @@ def converted_path(model_path, runtime):
         f"{Path(model_path).stem}.{runtime}-{digest}" / FILES[runtime]
 
 
-def openvino_model_path(model_path):
-    """Where the OpenVINO conversion of a ``.keras`` file is cached."""
-    return converted_path(model_path, "openvino")
-
-
 def _whole(write, path):
     """Writes a conversion (a file and its siblings) into a scratch folder
     and renames that to ``path``'s own folder: whole, or not at all."""

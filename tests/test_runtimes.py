@@ -59,13 +59,13 @@ def test_a_bfloat16_model_is_seen_as_one(tmp_path):
 def test_conversion_is_cached_and_follows_the_model_file(saved):
     path, model = saved
     runtimes.load_runtime(path, "openvino")
-    cached = runtimes.openvino_model_path(path)
+    cached = runtimes.converted_path(path, "openvino")
     stamp = cached.stat().st_mtime_ns
     runtimes.load_runtime(path, "openvino")
     assert cached.stat().st_mtime_ns == stamp  # not converted again
     model.layers[-1].set_weights([w + 1 for w in model.layers[-1].get_weights()])
     atomic.save_model(model, path)  # retrained: a new conversion
-    assert runtimes.openvino_model_path(path) != cached
+    assert runtimes.converted_path(path, "openvino") != cached
 
 
 @needs_openvino

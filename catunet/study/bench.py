@@ -109,28 +109,22 @@ def measure_training(width, pipeline=False, loss=False, precision="float32",
                      warmup=2, steps=5):
     """Training images/second of one configuration, in this process.
 
-    ``loss`` and ``precision`` compile the model as ``train.py`` does
-    (``compile_model``); without them it is plain Keras (Adam, binary
-    cross-entropy, float32). ``pipeline`` feeds the augmented tf.data
-    stream instead of NumPy arrays.
+    The model is built in ``precision`` as ``train.py`` builds it
+    (``compile_model``), and compiled with its loss and metric with
+    ``loss``, else with Keras's defaults (Adam, binary cross-entropy).
+    ``pipeline`` feeds the augmented tf.data stream instead of NumPy
+    arrays.
     """
     import keras
 
     from catunet import data
     from catunet.augment import Augmenter, parse_spec
-    from catunet.model import build_unet
     from catunet.train import compile_model
 
     keras.utils.set_random_seed(0)
-    config = TrainConfig(width=width, image_size=SIZE, batch_size=BATCH,
-                         precision=precision)
-    if loss or precision != "float32":
-        model = compile_model(config)
-        if not loss:
-            model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                          loss="binary_crossentropy")
-    else:
-        model = build_unet((SIZE, SIZE, 3), base_filters=width)
+    model = compile_model(TrainConfig(width=width, image_size=SIZE,
+                                      batch_size=BATCH, precision=precision))
+    if not loss:  # Keras's defaults instead of catunet's loss and metric
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
                       loss="binary_crossentropy")
     model.jit_compile = False  # XLA set explicitly, the same on both sides
@@ -242,6 +236,24 @@ def _in_subprocess(task, kwargs):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def inference_name(runtime, bfloat16):
+    """How a report names an inference measurement."""
+    return f"{runtime}, bfloat16 model" if bfloat16 else runtime
+
+
+def shipped_inference(picked):
+    """``(runtime, bfloat16)`` of what ships on a machine: the model
+    ``train.py`` saves there (bfloat16 where ``auto`` trains in it) on the
+    runtime ``auto`` picks (``picked``: ``levers()``)."""
+    return picked["runtime"], picked["precision"] == "mixed_bfloat16" and \
+        picked["runtime"] in BFLOAT16_RUNTIMES
+
+
+# Runtimes that compute a bfloat16 model in bfloat16 (ONNX Runtime's CPU
+# provider computes in float32 whatever the model).
+BFLOAT16_RUNTIMES = ("keras", "openvino")
+
+
 def levers():
     """What catunet's ``auto`` settings pick on this machine."""
     from catunet import runtimes
@@ -267,13 +279,14 @@ def plan(widths, picked):
                     and name != "catunet":
                 continue  # auto is float32 here: the same run as plain
             jobs.append((name, "train", {"width": width, **options}))
-        served = [("keras predict", "predict", False)] + \
-            [(r, r, False) for r in picked["runtimes"]]
+        served = [("predict", False)] + \
+            [(r, False) for r in picked["runtimes"]]
         if bf16:  # what train.py saves here, on the runtimes that use it
-            served += [(f"{r}, bfloat16 model", r, True)
-                       for r in ("keras", "openvino")
+            served += [(r, True) for r in BFLOAT16_RUNTIMES
                        if r in picked["runtimes"]]
-        for name, runtime, bfloat16 in served:
+        for runtime, bfloat16 in served:
+            name = "keras predict" if runtime == "predict" else \
+                inference_name(runtime, bfloat16)
             jobs.append((name, "infer", {"width": width, "runtime": runtime,
                                          "bfloat16": bfloat16}))
     return jobs
@@ -295,6 +308,11 @@ def pipeline_rates(pairs, repeats=20):
     times = _timed(lambda: next(batches), 5, repeats)
     return {"decode_resize_images_per_s": decode,
             "augment_pipeline_images_per_s": BATCH / statistics.median(times)}
+
+
+# The figures that vary from one repeat to the next (the others, such as
+# the precision or the FLOPs, are the same in every repeat).
+TIMED = ("images_per_s", "latency_ms_p50", "latency_ms_p95", "peak_rss_mb")
 
 
 def _spread(values):
@@ -343,16 +361,10 @@ def run_bench(widths=WIDTHS, repeats=3, data_dir=None, progress=print,
                 got = run(task, {**kwargs, **extra})
                 key = (task, name, kwargs["width"])
                 results.setdefault(key, []).append(got)
-    rows = []
-    for (task, name, width), runs in results.items():
-        row = {"task": task, "name": name, "width": width,
-               **{k: v for k, v in runs[0].items()
-                  if not isinstance(v, float) or k == "forward_gflop_per_image"}}
-        for key in runs[0]:
-            if isinstance(runs[0][key], float) and \
-                    key != "forward_gflop_per_image":
-                row[key] = _spread([got[key] for got in runs])
-        rows.append(row)
+    rows = [{"task": task, "name": name, "width": width, **runs[0],
+             **{key: _spread([got[key] for got in runs])
+                for key in TIMED if key in runs[0]}}
+            for (task, name, width), runs in results.items()]
     return {
         "command": "python -m catunet.study.bench",
         "machine": described, "levers": picked,

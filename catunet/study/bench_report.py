@@ -11,6 +11,8 @@ from pathlib import Path
 
 from catunet import atomic, machine
 from catunet.study import render
+from catunet.study.bench import inference_name
+from catunet.study.bench import shipped_inference as shipped
 
 TARGETS = {"pipeline": 10, "train": 1.8, "infer": 2, "export": 1e-3}
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward)
@@ -49,14 +51,9 @@ def _rate(row, key="images_per_s", digits=1):
 
 
 def shipped_inference(summary):
-    """The name of the inference result that is what ships here: the model
-    ``train.py`` saves (bfloat16 where ``auto`` trains in it) on the runtime
-    ``auto`` picks."""
-    runtime = summary["levers"]["runtime"]
-    if summary["levers"]["precision"] == "mixed_bfloat16" and \
-            runtime in ("keras", "openvino"):
-        return f"{runtime}, bfloat16 model"
-    return runtime
+    """The name of the inference result that is what ships on the machine
+    measured (``catunet.study.bench.shipped_inference``)."""
+    return inference_name(*shipped(summary["levers"]))
 
 
 def pipeline_width(summary):
@@ -66,12 +63,18 @@ def pipeline_width(summary):
         else widths[0]
 
 
+def headroom(summary):
+    """``(width, ratio)``: how many times faster the augmented pipeline
+    delivers images than training consumes them at the shipped width."""
+    ship = pipeline_width(summary)
+    train = find(summary, "train", "catunet", ship)["images_per_s"]["median"]
+    return ship, summary["pipeline"]["augment_pipeline_images_per_s"] / train
+
+
 def target_rows(summary):
     """Each target: ``(what, measured, met)``."""
-    top, ship = summary["widths"][-1], pipeline_width(summary)
-    pipe = summary["pipeline"]["augment_pipeline_images_per_s"]
-    headroom = pipe / find(summary, "train", "catunet", ship)[
-        "images_per_s"]["median"]
+    top = summary["widths"][-1]
+    ship, spare = headroom(summary)
     train = ratio(find(summary, "train", "catunet", top),
                   find(summary, "train", "keras", top))
     served = shipped_inference(summary)
@@ -82,8 +85,8 @@ def target_rows(summary):
     worst = max(diffs, default=0.0)
     return [
         (f"input pipeline ≥ {TARGETS['pipeline']}× the training rate at "
-         f"width {ship} (what ships)", f"{headroom:.1f}×",
-         headroom >= TARGETS["pipeline"]),
+         f"width {ship} (what ships)", f"{spare:.1f}×",
+         spare >= TARGETS["pipeline"]),
         (f"training ≥ {TARGETS['train']}× plain Keras at width {top}",
          f"{train:.2f}×", train >= TARGETS["train"]),
         (f"inference ({served}) ≥ {TARGETS['infer']}× Keras `predict` at "
@@ -101,15 +104,19 @@ def targets(summary):
     return lines
 
 
+def _rows(summary, task, width):
+    """The results of one task at one width, in the order measured."""
+    return [row for row in summary["results"]
+            if row["task"] == task and row["width"] == width]
+
+
 def training_table(summary):
     lines = ["| width | configuration | precision | training images/s, median "
              "(range) | vs plain Keras | achieved GFLOP/s | peak RSS MB |",
              "|---|---|---|---|---|---|---|"]
     for width in summary["widths"]:
         base = find(summary, "train", "keras", width)
-        for row in summary["results"]:
-            if row["task"] != "train" or row["width"] != width:
-                continue
+        for row in _rows(summary, "train", width):
             gflops = TRAIN_FLOPS_PER_FORWARD * row["forward_gflop_per_image"] \
                 * row["images_per_s"]["median"]
             lines.append(
@@ -125,9 +132,7 @@ def inference_table(summary):
              "RSS MB |", "|---|---|---|---|---|---|"]
     for width in summary["widths"]:
         base = find(summary, "infer", "keras predict", width)
-        for row in summary["results"]:
-            if row["task"] != "infer" or row["width"] != width:
-                continue
+        for row in _rows(summary, "infer", width):
             lines.append(
                 f"| {width} | {row['name']} | {_rate(row)} | "
                 f"{ratio(row, base):.2f}× ({verdict(row, base)}) | "
@@ -154,13 +159,9 @@ def findings(summary):
     top = summary["widths"][-1]
     for width in summary["widths"]:
         base = find(summary, "train", "keras", width)
-        parts = []
-        for name in ("+ tf.data pipeline", "+ BCE+Dice loss",
-                     "+ precision auto", "catunet"):
-            row = find(summary, "train", name, width)
-            if row:
-                parts.append(f"{name.lstrip('+ ')} {ratio(row, base):.2f}× "
-                             f"({verdict(row, base)})")
+        parts = [f"{row['name'].lstrip('+ ')} {ratio(row, base):.2f}× "
+                 f"({verdict(row, base)})"
+                 for row in _rows(summary, "train", width) if row is not base]
         lines.append(f"- *Training at width {width}*, against plain Keras: "
                      + "; ".join(parts) + ".")
     if levers["precision"] == "float32":
@@ -175,14 +176,13 @@ def findings(summary):
                      f"{ratio(row, base):.2f}× float32 at width {top} "
                      f"({verdict(row, base)}).")
     base = find(summary, "infer", "keras predict", top)
-    rows = [r for r in summary["results"]
-            if r["task"] == "infer" and r["width"] == top and r is not base]
-    fastest = max(rows, key=lambda r: r["images_per_s"]["median"])
+    fastest = max((r for r in _rows(summary, "infer", top) if r is not base),
+                  key=lambda r: r["images_per_s"]["median"])
     served = find(summary, "infer", shipped_inference(summary), top)
     against = verdict(served, fastest)
     picked = "is it" if fastest is served else "is not it (" + (
-        f"{against} than it" if against in ("faster", "slower") else
-        f"{against} of it") + " in throughput)"
+        "slower than it" if against == "slower" else "within its spread"
+        ) + " in throughput)"
     lines.append(
         f"- *Inference at width {top}*: the fastest configuration is "
         f"{fastest['name']}, {ratio(fastest, base):.2f}× Keras `predict`; "
@@ -193,18 +193,15 @@ def findings(summary):
         f"{base['latency_ms_p50']['median']:.1f} ms through `predict`, and "
         f"the process peaks at {served['peak_rss_mb']['median']:.0f} MB "
         f"against {base['peak_rss_mb']['median']:.0f} MB.")
-    ship = pipeline_width(summary)
-    pipe = summary["pipeline"]["augment_pipeline_images_per_s"]
-    train = find(summary, "train", "catunet", ship)["images_per_s"]["median"]
-    headroom = pipe / train
+    ship, spare = headroom(summary)
     lines.append(
         f"- *Input pipeline*: the augmented tf.data stream delivers "
-        f"{pipe:.0f} images/s, {headroom:.1f}× what training consumes at "
-        f"width {ship}: "
+        f"{summary['pipeline']['augment_pipeline_images_per_s']:.0f} "
+        f"images/s, {spare:.1f}× what training consumes at width {ship}: "
         + ("it is far from being the bottleneck."
-           if headroom >= TARGETS["pipeline"] else
+           if spare >= TARGETS["pipeline"] else
            "it is not the bottleneck, but with less headroom than the "
-           f"{TARGETS['pipeline']}× asked for." if headroom >= 1 else
+           f"{TARGETS['pipeline']}× asked for." if spare >= 1 else
            "it is the bottleneck: training waits for augmented batches."))
     return lines
 

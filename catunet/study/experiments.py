@@ -281,6 +281,16 @@ def pretrain(data_dir, out, epochs=40, cats_split=None, **settings):
             **RunStore.cached(run, "pretrain-scores", scores)}
 
 
+def pretrain_for(study, folders, out, epochs, settings):
+    """``pretrain`` for a study's cat runs: their settings but ``epochs``
+    and ``split`` (the folder gets its own), and a zero-shot score on the
+    study's cat test photos."""
+    shared = {k: v for k, v in settings.items() if k not in ("epochs", "split")}
+    cats = {"data_dir": study.base.data_dir,
+            "path": split_path_for(study.base, study.base.data_dir)}
+    return pretrain(folders, out, epochs, cats, **shared)
+
+
 def compare_sources(sources, data_dir=None, seeds=3, runs_dir=RUNS / "sources",
                     budget=None, **settings):
     """Pre-trains on each source at one budget of training images, then
@@ -297,9 +307,6 @@ def compare_sources(sources, data_dir=None, seeds=3, runs_dir=RUNS / "sources",
         ``(summary, study)``.
     """
     study = Study.load(data_dir, seeds, **settings)
-    shared = {k: v for k, v in settings.items() if k not in ("epochs", "split")}
-    cats = {"data_dir": study.base.data_dir,
-            "path": split_path_for(study.base, study.base.data_dir)}
 
     def training_pairs(folders):
         own_split = dataclasses.replace(study.base, split=None)
@@ -311,8 +318,9 @@ def compare_sources(sources, data_dir=None, seeds=3, runs_dir=RUNS / "sources",
     for name, folders in sources.items():
         epochs = max(1, round(budget / training_pairs(folders)))
         print(f"== pre-training on {name}: {epochs} epochs", flush=True)
-        pretrained[name] = pretrain(folders, Path(runs_dir) / f"pretrain-{name}",
-                                    epochs, cats, **shared)
+        pretrained[name] = pretrain_for(
+            study, folders, Path(runs_dir) / f"pretrain-{name}", epochs,
+            settings)
         variants[name] = {**TRANSFER_VARIANTS["frozen-then-unfrozen"],
                           "init": pretrained[name]["model"]}
     summary = run_variants(study, variants, runs_dir)
@@ -355,15 +363,11 @@ def compare_transfer(pretrain_dir=None, data_dir=None, seeds=3,
                            "(--pretrain-dir) or a pre-trained model "
                            "(--pretrained), not both or neither")
     study = Study.load(data_dir, seeds, **settings)
-    shared = {k: v for k, v in settings.items() if k not in ("epochs", "split")}
     if pretrained:
         source = pretrained_model(pretrained)
     else:
-        source = pretrain(
-            pretrain_dir, Path(runs_dir) / "pretrain", pretrain_epochs,
-            {"data_dir": study.base.data_dir,
-             "path": split_path_for(study.base, study.base.data_dir)},
-            **shared)
+        source = pretrain_for(study, pretrain_dir, Path(runs_dir) / "pretrain",
+                              pretrain_epochs, settings)
     chosen = {name: {k: source["model"] if v == PRETRAINED else v
                      for k, v in TRANSFER_VARIANTS[name].items()}
               for name in variants}

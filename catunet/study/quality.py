@@ -136,10 +136,12 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
             "schedule": SCHEDULE,
             "copy-paste": {"copy_paste": COPY_PASTE,
                            "paste_backgrounds": paste_backgrounds}}
-    pretrained = {"width-8": transfer["pretrain"]}
-    if "capacity" in steps:
-        wider = _pretrain_at(study, pretrain_dir, CAPACITY_WIDTH,
-                             pretrain_epochs, settings)
+    pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
+    if "capacity" in steps:  # its own pre-training, at its width
+        wider = experiments.pretrain_for(
+            study, pretrain_dir,
+            RUNS / "transfer" / f"pretrain-w{CAPACITY_WIDTH}",
+            pretrain_epochs, {**settings, "width": CAPACITY_WIDTH})
         pretrained[f"width-{CAPACITY_WIDTH}"] = wider
         adds["capacity"] = {"width": CAPACITY_WIDTH, "init": wider["model"]}
     recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
@@ -160,7 +162,8 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                          final_seeds, runs_dir) if final_seeds else None
     summary = {
         "command": "python -m catunet.study.quality",
-        "pretrain": transfer["pretrain"], "pretrained": pretrained, "unlabelled": str(unlabelled),
+        "pretrain": transfer["pretrain"], "pretrained": pretrained,
+        "unlabelled": str(unlabelled),
         "paste_backgrounds": paste_backgrounds,
         "settings": transfer["settings"], "seeds": seeds,
         "split": transfer["split"], "baselines": transfer["baselines"],
@@ -174,18 +177,6 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         "final": final,
     }
     return summary, study
-
-
-def _pretrain_at(study, pretrain_dir, width, epochs, settings):
-    """The transfer step's pre-training, at another width."""
-    shared = {k: v for k, v in settings.items()
-              if k not in ("epochs", "split", "width")}
-    cats_split = {"data_dir": study.base.data_dir,
-                  "path": experiments.split_path_for(study.base,
-                                                     study.base.data_dir)}
-    return experiments.pretrain(
-        pretrain_dir, RUNS / "transfer" / f"pretrain-w{width}", epochs,
-        cats_split, width=width, **shared)
 
 
 def final_recipe(study, recipe, settings, seeds, runs_dir):

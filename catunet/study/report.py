@@ -421,8 +421,7 @@ def readme_best(quality):
                 "0` does it), so no best-model commands are given here.")
     # The pre-training the final recipe starts from (width 8, or the
     # capacity step's own).
-    sources = quality.get("pretrained") or {"": quality["pretrain"]}
-    source = next((p for p in sources.values()
+    source = next((p for p in quality.get("pretrained", {}).values()
                    if p["model"] == final[0]["config"]["init"]),
                   quality["pretrain"])
     pretrain = source["config"]

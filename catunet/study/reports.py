@@ -505,11 +505,12 @@ def quality_table(summary, figures=""):
                           previous, tried["kept"]))
     chosen = {k: v for k, v in inference["chosen"].items()
               if v != getattr(Settings(), k)}
-    if summary["steps"][1:]:
-        lines += ["", "What each step adds to the last kept recipe: " + "; ".join(
-            f"`{step['name']}`: " + ", ".join(
-                f"{k}={v}" for k, v in step["adds"].items())
-            for step in summary["steps"][1:]) + "."]
+    adds = ["`{}`: {}".format(step["name"], ", ".join(
+        f"{k}={v}" for k, v in step["adds"].items()))
+        for step in summary["steps"][1:]]
+    if adds:
+        lines += ["", "What each step adds to the last kept recipe: "
+                  + "; ".join(adds) + "."]
     final = summary.get("final")
     if final:
         test = [r["test_dice"] for r in final]
