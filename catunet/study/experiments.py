@@ -25,7 +25,7 @@ import numpy as np
 
 import catunet
 
-from catunet import atomic, data, machine, split as splits
+from catunet import atomic, data, machine, selftrain, split as splits
 from catunet.cli import HelpFormatter
 from catunet.config import TrainConfig
 from catunet.datasets.cats import resolve_data_dir
@@ -281,14 +281,53 @@ def pretrain(data_dir, out, epochs=40, cats_split=None, **settings):
             **RunStore.cached(run, "pretrain-scores", scores)}
 
 
-def pretrain_for(study, folders, out, epochs, settings):
+def pretrain_for(study, folders, out, epochs, settings, split=None):
     """``pretrain`` for a study's cat runs: their settings but ``epochs``
-    and ``split`` (the folder gets its own), and a zero-shot score on the
-    study's cat test photos."""
+    and ``split`` (the folder gets its own, or ``split``), and a zero-shot
+    score on the study's cat test photos."""
     shared = {k: v for k, v in settings.items() if k not in ("epochs", "split")}
     cats = {"data_dir": study.base.data_dir,
             "path": split_path_for(study.base, study.base.data_dir)}
-    return pretrain(folders, out, epochs, cats, **shared)
+    return pretrain(folders, out, epochs, cats, split=split, **shared)
+
+
+PSEUDO = "pseudo:"  # a source folder of unlabelled photos, pseudo-labelled
+
+
+def pseudo_labelled(study, teacher, photos_dir, out, seed):
+    """Pseudo-labels a folder of unlabelled photos for one seed.
+
+    Args:
+        study: The ``Study``.
+        teacher: The seed's ``run_one`` result whose model labels them (it
+            has seen only that seed's training photos).
+        photos_dir: The unlabelled photos.
+        out: The data folder to write (``selftrain.make_pseudo_labels``).
+        seed: The seed: its validation fold and the test part are guarded.
+
+    Returns:
+        ``make_pseudo_labels``'s summary without its per-photo rows.
+    """
+    config = dataclasses.replace(study.base, seed=seed, val_fold=seed)
+    protected = [p.image for p in selftrain.protected_pairs(config)]
+    summary = selftrain.make_pseudo_labels(
+        load_model(Path(teacher["folder"]) / f"{config.stage}.keras"),
+        selftrain.unlabelled_photos(photos_dir), out, config.image_size,
+        config.pseudo_keep, protected)
+    return {k: v for k, v in summary.items() if k != "labels"}
+
+
+def _per_seed_source(runs, labels):
+    """One source's per-seed pre-trainings summed up as one: mean scores."""
+    def mean_of(key):
+        return {"count": runs[0][key]["count"],
+                "mean": {"dice": float(np.mean([r[key]["mean"]["dice"]
+                                                for r in runs]))}}
+
+    return {"config": runs[0]["config"], "seconds": sum(r["seconds"] for r in runs),
+            "held_out": mean_of("held_out"),
+            "zero_shot_cats": mean_of("zero_shot_cats"),
+            "per_seed": runs, "pseudo_labels": labels}
 
 
 def compare_sources(sources, data_dir=None, seeds=3, runs_dir=RUNS / "sources",
@@ -296,8 +335,15 @@ def compare_sources(sources, data_dir=None, seeds=3, runs_dir=RUNS / "sources",
     """Pre-trains on each source at one budget of training images, then
     fine-tunes the cats as the transfer study's winner does.
 
+    A source written ``pseudo:DIR`` is a folder of unlabelled photos: for
+    seed *s* they are pseudo-labelled by the first source's fine-tuned model
+    of seed *s* (which has seen only fold *s*'s training photos), so such a
+    source is pre-trained once per seed; its split is kept in the labelled
+    folder, a run product, not in ``data/splits/``.
+
     Args:
-        sources: ``{name: folder or comma-separated folders}``.
+        sources: ``{name: folder or comma-separated folders}``; the first
+            may not be pseudo-labelled (its models are the teachers).
         budget: Images each pre-training sees (epochs x training pairs);
             default: what the transfer study's 40 epochs on the first source
             saw, so no source wins by training longer.
@@ -307,22 +353,58 @@ def compare_sources(sources, data_dir=None, seeds=3, runs_dir=RUNS / "sources",
         ``(summary, study)``.
     """
     study = Study.load(data_dir, seeds, **settings)
+    first = next(iter(sources))
+    if PSEUDO in sources[first]:
+        raise CatunetError(f"source {first}: the first source labels the "
+                           f"{PSEUDO} folders of the others, so it cannot "
+                           "itself need labelling")
+    for name, folders in sources.items():
+        if PSEUDO in folders and not (folders.startswith(PSEUDO)
+                                      and "," not in folders):
+            raise CatunetError(f"source {name}: a {PSEUDO} folder is a "
+                               "source of its own, not one of several")
 
-    def training_pairs(folders):
-        own_split = dataclasses.replace(study.base, split=None)
+    def training_pairs(folders, split=None):
+        own_split = dataclasses.replace(study.base, split=split)
         return sum(len(load_split_for(own_split, data.find_pairs(f), f)[0])
                    for f in data_folders(folders))
 
-    budget = budget or 40 * training_pairs(next(iter(sources.values())))
+    def fine_tune(init):
+        return {**TRANSFER_VARIANTS["frozen-then-unfrozen"], "init": init}
+
+    def pretrain_source(name, folders, out, split=None):
+        epochs = max(1, round(budget / training_pairs(folders, split)))
+        print(f"== pre-training on {name}: {epochs} epochs", flush=True)
+        return pretrain_for(study, folders, out, epochs, settings, split)
+
+    budget = budget or 40 * training_pairs(sources[first])
     pretrained, variants = {}, {}
     for name, folders in sources.items():
-        epochs = max(1, round(budget / training_pairs(folders)))
-        print(f"== pre-training on {name}: {epochs} epochs", flush=True)
-        pretrained[name] = pretrain_for(
-            study, folders, Path(runs_dir) / f"pretrain-{name}", epochs,
-            settings)
-        variants[name] = {**TRANSFER_VARIANTS["frozen-then-unfrozen"],
-                          "init": pretrained[name]["model"]}
+        if PSEUDO not in folders:
+            pretrained[name] = pretrain_source(
+                name, folders, Path(runs_dir) / f"pretrain-{name}")
+            variants[name] = fine_tune(pretrained[name]["model"])
+    teachers = None
+    for name, folders in sources.items():
+        if PSEUDO not in folders:
+            continue
+        teachers = teachers or run_variants(
+            study, {first: variants[first]}, runs_dir)["results"][first]
+        photos = folders[len(PSEUDO):]
+        runs, labels = [], []
+        for seed, teacher in enumerate(teachers):
+            labelled = Path(runs_dir) / f"pseudo-{Path(photos).name}-s{seed}"
+            labels.append(pseudo_labelled(study, teacher, photos, labelled,
+                                          seed))
+            runs.append(pretrain_source(
+                f"{name}, seed {seed}", str(labelled),
+                Path(runs_dir) / f"pretrain-{name}-s{seed}",
+                str(labelled / "split.json")))
+        pretrained[name] = _per_seed_source(runs, labels)
+        variants[name] = fine_tune(PerSeed(
+            [r["model"] for r in runs],
+            f"each seed's own pre-training on {folders}, pseudo-labelled by "
+            f"that seed's {first} model"))
     summary = run_variants(study, variants, runs_dir)
     summary["pretrain"] = pretrained
     summary["budget_images"] = budget
@@ -497,7 +579,10 @@ def main(argv=None):
                          metavar="NAME=FOLDERS",
                          help="a source: a name, '=', and its folder(s), "
                          "comma-separated (repeatable; the first sets the "
-                         "budget and is what the others are compared with)")
+                         "budget and is what the others are compared with); "
+                         "'NAME=pseudo:DIR' is a folder of unlabelled photos "
+                         "that each seed's model of the first source "
+                         "pseudo-labels")
     default = sub.add_parser(
         "default", help="train, time and test the default config; writes "
         "reports/default.json",

@@ -582,6 +582,18 @@ def write_sources_report(summary, folder=REPORTS):
             f"{'' if zero is None else f'{zero:.3f}'} | "
             f"{stats.format_mean_sd(val)} | {stats.format_mean_sd(test)} | "
             f"{deltas[0]} | {deltas[1]} |")
+    for name in names:
+        labels = summary["pretrain"][name].get("pseudo_labels")
+        if labels:
+            kept = ", ".join(str(part["kept"]) for part in labels)
+            lines += ["", f"`{name}` has no masks: for seed *s* its "
+                      f"{labels[0]['photos']} photos are pseudo-labelled by "
+                      f"the seed's `{first}` model (which has seen only fold "
+                      "*s*'s training photos) and the most confident are kept "
+                      f"({kept} per seed), so it is pre-trained once per seed; "
+                      "its scores before fine-tuning are the seeds' means, and "
+                      "its own held-out Dice measures agreement with the "
+                      "teacher's pseudo-masks, not with true masks."]
     lines += ["", f"Winner on validation: `{summary['winner']}`. Made by "
               f"catunet {summary['code_version']} on "
               f"{render.machine_text(summary['machine'])}; every run's "
