@@ -19,7 +19,10 @@ on the validation folds.
    warm-up (``SCHEDULE``) in every phase, instead of a constant rate.
 5. ``copy-paste``: the last kept recipe plus copy-paste synthesis on
    ``--paste-backgrounds`` (``catunet.copypaste``).
-6. ``inference``: test-time augmentation, the threshold and the clean-ups,
+6. ``copy-paste-on-cats``: the same synthesis pasted onto the other fitted
+   cat photos, each keeping its own mask, instead: no background holds an
+   animal or a person that its composite calls background.
+7. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -101,7 +104,8 @@ def choose_inference(study, runs):
             "best": best}
 
 
-STEPS = ("self-training", "capacity", "schedule", "copy-paste")
+STEPS = ("self-training", "capacity", "schedule", "copy-paste",
+         "copy-paste-on-cats")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Width 16 costs about what width 8 does where bfloat16 runs natively
 # (AMX, AVX512-BF16) and twice that elsewhere; width 32 doubles it again
@@ -135,7 +139,9 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                               "teacher": teachers},
             "schedule": SCHEDULE,
             "copy-paste": {"copy_paste": COPY_PASTE,
-                           "paste_backgrounds": paste_backgrounds}}
+                           "paste_backgrounds": paste_backgrounds},
+            "copy-paste-on-cats": {"copy_paste": COPY_PASTE,
+                                   "paste_backgrounds": None}}
     pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
     if "capacity" in steps:  # its own pre-training, at its width
         wider = experiments.pretrain_for(

@@ -71,9 +71,11 @@ def test_self_training_step_and_final_recipe(folder, shapes_dir, monkeypatch):
 def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
                                                 monkeypatch):
     summary, _ = climb(folder, shapes_dir, monkeypatch,
-                       ["capacity", "schedule", "copy-paste"], final_seeds=0)
+                       ["capacity", "schedule", "copy-paste",
+                        "copy-paste-on-cats"], final_seeds=0)
     names = [step["name"] for step in summary["steps"]]
-    assert names == ["transfer", "capacity", "schedule", "copy-paste"]
+    assert names == ["transfer", "capacity", "schedule", "copy-paste",
+                     "copy-paste-on-cats"]
     kept = {s["name"] for s in summary["steps"] if s["kept"]}
     wider = summary["steps"][1]["runs"][0]["config"]
     assert wider["width"] == 6 and wider["init"] == \
@@ -86,8 +88,12 @@ def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
     assert pasted["copy_paste"] == quality.COPY_PASTE
     assert pasted["schedule"] == ("cosine" if "schedule" in kept
                                   else "constant")
+    assert pasted["paste_backgrounds"]
+    on_cats = summary["steps"][4]["runs"][0]["config"]
+    assert on_cats["copy_paste"] == quality.COPY_PASTE
+    assert on_cats["paste_backgrounds"] is None
     assert summary["final"] is None
     quality.write_quality_report(summary, folder / "reports")
     text = (folder / "reports" / "quality.md").read_text()
     assert "| capacity |" in text and "| schedule |" in text
-    assert "| copy-paste |" in text
+    assert "| copy-paste |" in text and "| copy-paste-on-cats |" in text
