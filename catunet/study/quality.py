@@ -11,7 +11,7 @@ on the validation folds.
    seed's step-1 model is the teacher of that seed (it has seen only that
    fold's training photos), and the student learns from its pseudo-masks
    (``catunet.selftrain``).
-3. ``capacity``: the last kept recipe at width ``CAPACITY_WIDTH``, from
+3. ``capacity``: the last kept recipe at width 16 (``CAPACITY``), from
    its own pre-training on ``--pretrain-dir`` at that width; a wider
    student than its width-8 teacher starts from that pre-training
    (``catunet.selftrain.student_start``).
@@ -22,7 +22,8 @@ on the validation folds.
 6. ``copy-paste-on-cats``: the same synthesis pasted onto the other fitted
    cat photos, each keeping its own mask, instead: no background holds an
    animal or a person that its composite calls background.
-7. ``inference``: test-time augmentation, the threshold and the clean-ups,
+7. ``capacity-32``: the last kept recipe at width 32, as ``capacity``.
+8. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -105,12 +106,13 @@ def choose_inference(study, runs):
 
 
 STEPS = ("self-training", "capacity", "schedule", "copy-paste",
-         "copy-paste-on-cats")
+         "copy-paste-on-cats", "capacity-32")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
-# Width 16 costs about what width 8 does where bfloat16 runs natively
-# (AMX, AVX512-BF16) and twice that elsewhere; width 32 doubles it again
-# and is outside the ladder's budget (each run at most ~10 min on 2 cores).
-CAPACITY_WIDTH = 16
+# Capacity steps and their widths. Width 16 costs about what width 8 does
+# where bfloat16 runs natively (AMX, AVX512-BF16) and twice that elsewhere;
+# width 32 about doubles it again: its step comes last, and the README
+# states what the final recipe costs.
+CAPACITY = {"capacity": 16, "capacity-32": 32}
 SCHEDULE = {"schedule": "cosine", "warmup_epochs": 2}
 
 
@@ -143,13 +145,13 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
             "copy-paste-on-cats": {"copy_paste": COPY_PASTE,
                                    "paste_backgrounds": None}}
     pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
-    if "capacity" in steps:  # its own pre-training, at its width
-        wider = experiments.pretrain_for(
-            study, pretrain_dir,
-            RUNS / "transfer" / f"pretrain-w{CAPACITY_WIDTH}",
-            pretrain_epochs, {**settings, "width": CAPACITY_WIDTH})
-        pretrained[f"width-{CAPACITY_WIDTH}"] = wider
-        adds["capacity"] = {"width": CAPACITY_WIDTH, "init": wider["model"]}
+    for name, width in CAPACITY.items():  # each its own pre-training
+        if name in steps:
+            wider = experiments.pretrain_for(
+                study, pretrain_dir, RUNS / "transfer" / f"pretrain-w{width}",
+                pretrain_epochs, {**settings, "width": width})
+            pretrained[f"width-{width}"] = wider
+            adds[name] = {"width": width, "init": wider["model"]}
     recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
                   init=transfer["pretrain"]["model"])
     climbed, best_runs = [("transfer", base, True, {})], base

@@ -25,7 +25,8 @@ def climb(folder, shapes_dir, monkeypatch, steps, final_seeds):
     monkeypatch.setitem(experiments.TRANSFER_VARIANTS, quality.TRANSFER,
                         {"init": experiments.PRETRAINED, "freeze_epochs": 1,
                          "fine_tune_learning_rate": 3e-3})
-    monkeypatch.setattr(quality, "CAPACITY_WIDTH", 6)
+    monkeypatch.setattr(quality, "CAPACITY", {"capacity": 6,
+                                              "capacity-32": 8})
     horses, unlabelled = folder / "horses", folder / "unlabelled"
     if not horses.exists():  # the first test of the module writes them
         write_folder(horses, n=10, seed=1)
@@ -72,10 +73,10 @@ def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
                                                 monkeypatch):
     summary, _ = climb(folder, shapes_dir, monkeypatch,
                        ["capacity", "schedule", "copy-paste",
-                        "copy-paste-on-cats"], final_seeds=0)
+                        "copy-paste-on-cats", "capacity-32"], final_seeds=0)
     names = [step["name"] for step in summary["steps"]]
     assert names == ["transfer", "capacity", "schedule", "copy-paste",
-                     "copy-paste-on-cats"]
+                     "copy-paste-on-cats", "capacity-32"]
     kept = {s["name"] for s in summary["steps"] if s["kept"]}
     wider = summary["steps"][1]["runs"][0]["config"]
     assert wider["width"] == 6 and wider["init"] == \
@@ -92,6 +93,9 @@ def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
     on_cats = summary["steps"][4]["runs"][0]["config"]
     assert on_cats["copy_paste"] == quality.COPY_PASTE
     assert on_cats["paste_backgrounds"] is None
+    widest = summary["steps"][5]["runs"][0]["config"]
+    assert widest["width"] == 8 and widest["init"] == \
+        summary["pretrained"]["width-8"]["model"]
     assert summary["final"] is None
     quality.write_quality_report(summary, folder / "reports")
     text = (folder / "reports" / "quality.md").read_text()
