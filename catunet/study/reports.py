@@ -505,8 +505,10 @@ def quality_table(summary, figures=""):
                           previous, tried["kept"]))
     chosen = {k: v for k, v in inference["chosen"].items()
               if v != getattr(Settings(), k)}
+    unset = {"paste_backgrounds": "none (the other training cat photos)"}
     adds = ["`{}`: {}".format(step["name"], ", ".join(
-        f"{k}={v}" for k, v in step["adds"].items()))
+        f"{k}={unset.get(k, v) if v == 'None' else v}"
+        for k, v in step["adds"].items()))
         for step in summary["steps"][1:]]
     if adds:
         lines += ["", "What each step adds to the last kept recipe: "
