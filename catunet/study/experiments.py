@@ -17,6 +17,8 @@ identical runs.
 
 import argparse
 import dataclasses
+import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -310,10 +312,16 @@ def pseudo_labelled(study, teacher, photos_dir, out, seed):
     """
     config = dataclasses.replace(study.base, seed=seed, val_fold=seed)
     protected = [p.image for p in selftrain.protected_pairs(config)]
+    stamp = Path(out) / "teacher.json"  # pseudo-masks of another teacher
+    if Path(out).exists() and (not stamp.is_file() or json.loads(
+            stamp.read_text())["key"] != teacher["key"]):
+        shutil.rmtree(out)  # are not this teacher's: label again
     summary = selftrain.make_pseudo_labels(
         load_model(Path(teacher["folder"]) / f"{config.stage}.keras"),
         selftrain.unlabelled_photos(photos_dir), out, config.image_size,
         config.pseudo_keep, protected)
+    atomic.write_json(stamp, {"key": teacher["key"],
+                              "folder": teacher["folder"]})
     return {k: v for k, v in summary.items() if k != "labels"}
 
 

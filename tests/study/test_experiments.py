@@ -216,6 +216,9 @@ def test_unlabelled_source_is_pseudo_labelled_by_each_seeds_model(
         assert run["config"]["split"] == str(labelled / "split.json")
         assert summary["results"]["more"][seed]["config"]["init"] == \
             run["model"]
+        # Labelled by this seed's teacher, which the folder records.
+        assert json.loads((labelled / "teacher.json").read_text())[
+            "key"] == summary["results"]["small"][seed]["key"]
     assert [p.name for p in (tmp_path / "data" / "splits").iterdir()] == \
         ["small.json"]
     assert len(set(teachers)) == 2
