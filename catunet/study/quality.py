@@ -23,7 +23,12 @@ on the validation folds.
    cat photos, each keeping its own mask, instead: no background holds an
    animal or a person that its composite calls background.
 7. ``capacity-32``: the last kept recipe at width 32, as ``capacity``.
-8. ``inference``: test-time augmentation, the threshold and the clean-ups,
+8. ``more-unlabelled``: every pseudo-mask that passes the area check
+   (``MORE_UNLABELLED``) instead of the most confident half: twice the
+   pseudo-labelled photos, at the cost of noisier masks.
+9. ``second-round``: a second round of self-training, the first round's
+   student labelling the unlabelled photos for a new student.
+10. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -106,7 +111,8 @@ def choose_inference(study, runs):
 
 
 STEPS = ("self-training", "capacity", "schedule", "copy-paste",
-         "copy-paste-on-cats", "capacity-32")
+         "copy-paste-on-cats", "capacity-32", "more-unlabelled",
+         "second-round")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Capacity steps and their widths. Width 16 costs about what width 8 does
 # where bfloat16 runs natively (AMX, AVX512-BF16) and twice that elsewhere;
@@ -114,6 +120,7 @@ COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # states what the final recipe costs.
 CAPACITY = {"capacity": 16, "capacity-32": 32}
 SCHEDULE = {"schedule": "cosine", "warmup_epochs": 2}
+MORE_UNLABELLED = {"pseudo_keep": 1.0}
 
 
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
@@ -143,7 +150,9 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
             "copy-paste": {"copy_paste": COPY_PASTE,
                            "paste_backgrounds": paste_backgrounds},
             "copy-paste-on-cats": {"copy_paste": COPY_PASTE,
-                                   "paste_backgrounds": None}}
+                                   "paste_backgrounds": None},
+            "more-unlabelled": MORE_UNLABELLED,
+            "second-round": {"self_training_rounds": 2}}
     pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
     for name, width in CAPACITY.items():  # each its own pre-training
         if name in steps:

@@ -5,6 +5,7 @@ The two tests share one runs folder, so the second reuses the first's
 pre-training and transfer runs (``RunStore``)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -30,26 +31,42 @@ def climb(folder, shapes_dir, monkeypatch, steps, final_seeds):
     horses, unlabelled = folder / "horses", folder / "unlabelled"
     if not horses.exists():  # the first test of the module writes them
         write_folder(horses, n=10, seed=1)
-        write_folder(unlabelled, n=8, seed=2)
+        write_folder(unlabelled, n=12, seed=2)
     unlabelled = unlabelled / "images"
     return quality.run_ladder(
         horses, unlabelled, str(shapes_dir), seeds=2, pretrain_epochs=3,
         paste_backgrounds=str(horses), final_seeds=final_seeds, steps=steps,
         split=str(folder / "split.json"), width=4, depth=2, epochs=12,
-        batch_size=4, image_size=32, pseudo_epochs=1, pseudo_keep=1.0,
+        batch_size=4, image_size=32, pseudo_epochs=1, pseudo_keep=0.5,
         learning_rate=3e-3)
 
 
-def test_self_training_step_and_final_recipe(folder, shapes_dir, monkeypatch):
+def test_self_training_steps_and_final_recipe(folder, shapes_dir,
+                                              monkeypatch):
     summary, study = climb(folder, shapes_dir, monkeypatch,
-                           ["self-training"], final_seeds=1)
+                           ["self-training", "more-unlabelled",
+                            "second-round"], final_seeds=1)
     names = [step["name"] for step in summary["steps"]]
-    assert names == ["transfer", "self-training"]
+    assert names == ["transfer", "self-training", "more-unlabelled",
+                     "second-round"]
     teacher_runs = summary["steps"][0]["runs"]
     for seed, run in enumerate(summary["steps"][1]["runs"]):
         assert run["config"]["teacher"] == \
             f"{teacher_runs[seed]['folder']}/cats.keras"
         assert run["config"]["val_fold"] == seed
+        assert run["config"]["pseudo_keep"] == 0.5
+    more = summary["steps"][2]["runs"][0]
+    assert more["config"]["pseudo_keep"] == 1.0
+    kept_half, kept_all = (
+        json.loads((Path(r["folder"]) / "pseudo-1" / "pseudo-labels.json"
+                    ).read_text())["kept"]
+        for r in (summary["steps"][1]["runs"][0], more))
+    assert kept_all > kept_half
+    twice = summary["steps"][3]["runs"][0]
+    assert twice["config"]["self_training_rounds"] == 2
+    assert twice["config"]["pseudo_keep"] == (
+        1.0 if summary["steps"][2]["kept"] else 0.5)
+    assert (Path(twice["folder"]) / "student-2" / "cats.keras").is_file()
     tried = summary["inference"]["tried"]
     assert tried[0]["group"] == "plain" and len(tried) == 1 + 1 + 4 + 1 + 3
     assert sum(t["kept"] for t in tried[1:]) <= 4
