@@ -164,6 +164,7 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
                   init=transfer["pretrain"]["model"])
     climbed, best_runs = [("transfer", base, True, {})], base
+    best_label = "transfer"
     for name in steps:
         candidate = {**recipe, **adds[name]}
         label = "+".join([n for n, _, kept, _ in climbed[1:] if kept] + [name])
@@ -172,11 +173,12 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         kept = _mean_val(runs) > _mean_val(best_runs)
         climbed.append((name, runs, kept, adds[name]))
         if kept:
-            recipe, best_runs = candidate, runs
+            recipe, best_runs, best_label = candidate, runs, label
     inference = choose_inference(study, best_runs)
     final_seeds = seeds if final_seeds is None else final_seeds
     final = final_recipe(study, recipe, Settings(**inference["chosen"]),
-                         final_seeds, runs_dir) if final_seeds else None
+                         final_seeds, runs_dir, best_label) \
+        if final_seeds else None
     summary = {
         "command": "python -m catunet.study.quality",
         "pretrain": transfer["pretrain"], "pretrained": pretrained,
@@ -196,10 +198,14 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     return summary, study
 
 
-def final_recipe(study, recipe, settings, seeds, runs_dir):
+def final_recipe(study, recipe, settings, seeds, runs_dir, label):
     """The kept recipe trained on all the training photos (no validation
     fold), once per seed, with the chosen inference settings saved beside
     each model and used to score the test photos.
+
+    Each run goes to ``<runs_dir>/final-<label>-s<seed>``, named after the
+    kept steps, so a ladder that keeps another step trains beside the old
+    final recipe instead of refusing its folder.
 
     A self-training recipe trains its own teacher on the same photos, so no
     model that saw fewer photos labels the unlabelled ones.
@@ -211,7 +217,7 @@ def final_recipe(study, recipe, settings, seeds, runs_dir):
         chosen = {k: v for k, v in recipe.items() if k != "teacher"}
         config = dataclasses.replace(
             study.base, **chosen, folds=0, val_fold=0, seed=seed,
-            out=str(Path(runs_dir) / f"final-s{seed}"))
+            out=str(Path(runs_dir) / f"final-{label}-s{seed}"))
         print(f"== final recipe, seed {seed} (all training photos)",
               flush=True)
         run = RunStore().run(config)

@@ -67,14 +67,17 @@ def test_self_training_steps_and_final_recipe(folder, shapes_dir,
     assert twice["config"]["pseudo_keep"] == (
         1.0 if summary["steps"][2]["kept"] else 0.5)
     assert (Path(twice["folder"]) / "student-2" / "cats.keras").is_file()
+    kept_steps = [s["name"] for s in summary["steps"][1:] if s["kept"]] \
+        or ["transfer"]
     tried = summary["inference"]["tried"]
     assert tried[0]["group"] == "plain" and len(tried) == 1 + 1 + 4 + 1 + 3
     assert sum(t["kept"] for t in tried[1:]) <= 4
 
     assert [r["config"]["folds"] for r in summary["final"]] == [0]
     assert all(r["config"]["teacher"] is None for r in summary["final"])
-    assert (folder / "runs" / "quality" / "final-s0" / "inference.json"
-            ).is_file()
+    assert Path(summary["final"][0]["folder"]).name == \
+        f"final-{'+'.join(kept_steps)}-s0"
+    assert (Path(summary["final"][0]["folder"]) / "inference.json").is_file()
     reports = folder / "reports"
     quality.draw_worst_three(summary, study, reports)
     quality.write_quality_report(summary, reports)
