@@ -164,7 +164,6 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
                   init=transfer["pretrain"]["model"])
     climbed, best_runs = [("transfer", base, True, {})], base
-    best_label = "transfer"
     for name in steps:
         candidate = {**recipe, **adds[name]}
         label = "+".join([n for n, _, kept, _ in climbed[1:] if kept] + [name])
@@ -173,12 +172,12 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         kept = _mean_val(runs) > _mean_val(best_runs)
         climbed.append((name, runs, kept, adds[name]))
         if kept:
-            recipe, best_runs, best_label = candidate, runs, label
+            recipe, best_runs = candidate, runs
     inference = choose_inference(study, best_runs)
     final_seeds = seeds if final_seeds is None else final_seeds
     final = final_recipe(study, recipe, Settings(**inference["chosen"]),
-                         final_seeds, runs_dir, best_label) \
-        if final_seeds else None
+                         final_seeds, runs_dir,
+                         _kept_label(climbed)) if final_seeds else None
     summary = {
         "command": "python -m catunet.study.quality",
         "pretrain": transfer["pretrain"], "pretrained": pretrained,
@@ -196,6 +195,11 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         "final": final,
     }
     return summary, study
+
+
+def _kept_label(climbed):
+    """The name of the kept recipe: its kept steps joined by ``+``."""
+    return "+".join(n for n, _, kept, _ in climbed[1:] if kept) or "transfer"
 
 
 def final_recipe(study, recipe, settings, seeds, runs_dir, label):
