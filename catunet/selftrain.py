@@ -14,7 +14,7 @@ own sub-folder of the run folder and each resumable:
    weights (or, when the student is wider or deeper than its teacher, from
    the run's ``--init``, as in Noisy Student, Xie et al. 2020), pre-trains
    on the kept pseudo-labelled photos with the run's augmentation
-   (``--pseudo-epochs``);
+   (``--pseudo-epochs``; all of them with ``--pseudo-holdout 0``);
 4. ``student-<r>/``: it fine-tunes on the labelled photos exactly as the
    run's settings say (``--freeze-epochs`` etc.).
 
@@ -229,9 +229,14 @@ def self_train(config, train, verbose=1, callbacks=()):
               f"({len(summary['left_out_as_test_lookalikes'])} photos left "
               "out as test look-alikes)")
         pseudo = folder / f"pseudo-{r}"
+        split = pseudo / "split.json"
+        if not split.is_file():
+            splits.save_split(splits.make_split(
+                data.find_pairs(pseudo), seed=config.split_seed,
+                test_fraction=config.pseudo_holdout), split)
         pre = dataclasses.replace(
             labelled, stage="pretrain", data_dir=str(pseudo),
-            split=str(pseudo / "split.json"), folds=0, val_fold=0,
+            split=str(split), folds=0, val_fold=0,
             epochs=config.pseudo_epochs, init=start, freeze_epochs=0,
             fine_tune_learning_rate=None, protect="", copy_paste=0.0,
             paste_backgrounds=None,

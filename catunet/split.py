@@ -71,19 +71,21 @@ def make_split(pairs, seed=0, test_fraction=TEST_FRACTION):
     and seed always give the same split, whatever order the disk lists them.
     Grouped names (``groups_of``) are split by group: whole groups are drawn
     into the test side until it holds about ``test_fraction`` of the pairs.
+    A ``test_fraction`` of 0 puts every pair on the train side (for data
+    that is only ever trained on, such as pseudo-labelled photos).
 
     Returns:
         The manifest as a dict (see ``save_split``).
     """
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
     pairs = sorted(pairs, key=lambda p: p.image.name)
     n_test = int(round(len(pairs) * test_fraction))
-    if n_test < 1 or n_test >= len(pairs):
+    if test_fraction and (n_test < 1 or n_test >= len(pairs)):
         raise CatunetError(
             f"{len(pairs)} pairs are too few for a {test_fraction:.0%} test split")
     order, sizes = _grouped_permutation(pairs, seed)
-    if sizes is not None:  # whole groups, as close to n_test as they allow
+    if sizes is not None and n_test:  # whole groups, as close to n_test as they allow
         ends = np.cumsum(sizes)
         n_test = int(ends[np.argmin(np.abs(ends - n_test))])
         if n_test >= len(pairs):

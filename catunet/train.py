@@ -121,9 +121,10 @@ def resolve_paths(config):
     if config.unlabelled and config.stage == "voc":
         raise CatunetError("--unlabelled works with the folder stages "
                            "(cats, pretrain), not voc")
-    if not 0 < config.pseudo_keep <= 1 or config.self_training_rounds < 1:
-        raise CatunetError("--pseudo-keep must be in (0, 1] and "
-                           "--self-training-rounds at least 1")
+    if (not 0 < config.pseudo_keep <= 1 or not 0 <= config.pseudo_holdout < 1
+            or config.self_training_rounds < 1):
+        raise CatunetError("--pseudo-keep must be in (0, 1], --pseudo-holdout "
+                           "in [0, 1) and --self-training-rounds at least 1")
     if config.teacher:
         load_model(config.teacher)
     if config.precision == "auto":

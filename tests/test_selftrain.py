@@ -50,7 +50,8 @@ def test_a_wider_student_starts_from_its_init_not_its_teacher(tmp_path):
 def test_self_training_end_to_end(tmp_path, shapes_dir):
     unlabelled = write_folder(tmp_path / "more", n=10, seed=7) / "images"
     config = tiny(tmp_path, shapes_dir, unlabelled=str(unlabelled),
-                  pseudo_keep=0.6, pseudo_epochs=2, epochs=12)
+                  pseudo_keep=0.6, pseudo_epochs=2, epochs=12,
+                  pseudo_holdout=0.0)
     # A copy of a test photo among the unlabelled ones must be left out.
     from catunet import data, split
 
@@ -74,6 +75,10 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     assert sorted(p.name for p in (folder / "pseudo-1" / "masks").iterdir()) \
         == sorted(name.replace(".jpg", ".png") for name in kept)
     assert (folder / "pseudo-1" / "pseudo-labels.png").stat().st_size > 0
+    # --pseudo-holdout 0: the student pre-trains on every kept pseudo-mask.
+    pseudo_split = json.loads((folder / "pseudo-1" / "split.json").read_text())
+    assert pseudo_split["test"] == []
+    assert sorted(i for i, _ in pseudo_split["train"]) == sorted(kept)
     record = json.loads((folder / "run.json").read_text())
     assert record["finished"] and record["train_seconds"] > 0
 

@@ -22,6 +22,18 @@ def test_split_is_seeded_disjoint_and_complete(shapes_dir):
     assert split.make_split(pairs, seed=8)["test"] != a["test"]
 
 
+def test_zero_test_fraction_puts_every_pair_in_train(shapes_dir):
+    pairs = data.find_pairs(shapes_dir)
+    manifest = split.make_split(pairs, test_fraction=0)
+    assert manifest["test"] == []
+    assert sorted(i for i, _ in manifest["train"]) == sorted(
+        p.image.name for p in pairs)
+    train, test = split.resolve_split(manifest, pairs)
+    assert (len(train), test) == (len(pairs), [])
+    with pytest.raises(ValueError):
+        split.make_split(pairs, test_fraction=1)
+
+
 def test_81_pairs_split_57_24(tmp_path):
     pairs = data.find_pairs(write_folder(tmp_path, n=81))
     manifest = split.make_split(pairs)

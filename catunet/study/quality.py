@@ -28,7 +28,10 @@ on the validation folds.
    pseudo-labelled photos, at the cost of noisier masks.
 9. ``second-round``: a second round of self-training, the first round's
    student labelling the unlabelled photos for a new student.
-10. ``inference``: test-time augmentation, the threshold and the clean-ups,
+10. ``all-pseudo``: the student pre-trains on every kept pseudo-mask
+   (``ALL_PSEUDO``) instead of setting a third of them aside as a test
+   split that no step uses.
+11. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -112,7 +115,7 @@ def choose_inference(study, runs):
 
 STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "copy-paste-on-cats", "capacity-32", "more-unlabelled",
-         "second-round")
+         "second-round", "all-pseudo")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Capacity steps and their widths. Width 16 costs about what width 8 does
 # where bfloat16 runs natively (AMX, AVX512-BF16) and twice that elsewhere;
@@ -121,6 +124,7 @@ COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 CAPACITY = {"capacity": 16, "capacity-32": 32}
 SCHEDULE = {"schedule": "cosine", "warmup_epochs": 2}
 MORE_UNLABELLED = {"pseudo_keep": 1.0}
+ALL_PSEUDO = {"pseudo_holdout": 0.0}
 
 
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
@@ -152,7 +156,8 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
             "copy-paste-on-cats": {"copy_paste": COPY_PASTE,
                                    "paste_backgrounds": None},
             "more-unlabelled": MORE_UNLABELLED,
-            "second-round": {"self_training_rounds": 2}}
+            "second-round": {"self_training_rounds": 2},
+            "all-pseudo": ALL_PSEUDO}
     pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
     for name, width in CAPACITY.items():  # each its own pre-training
         if name in steps:

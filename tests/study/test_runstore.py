@@ -40,6 +40,17 @@ def test_same_run_anywhere_is_reused_and_other_keys_are_not(
             store.run(tiny(tmp_path, shapes_dir, "c"))
 
 
+def test_settings_added_later_stay_out_of_the_key_while_off():
+    from catunet import provenance
+
+    plain = provenance.key_inputs(TrainConfig(), None)["config"]
+    assert "pseudo_holdout" not in plain and "copy_paste" not in plain
+    changed = TrainConfig(pseudo_holdout=0.0)
+    assert provenance.key_inputs(changed, None)["config"]["pseudo_holdout"] == 0
+    assert provenance.run_key(changed, None) != provenance.run_key(
+        TrainConfig(), None)
+
+
 def test_key_follows_the_init_file_content(tmp_path, shapes_dir):
     init = RunStore(tmp_path / "runs").run(tiny(tmp_path, shapes_dir, "init"))
     config = tiny(tmp_path, shapes_dir, "tuned", init=str(init.model_path))
