@@ -51,7 +51,7 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     unlabelled = write_folder(tmp_path / "more", n=10, seed=7) / "images"
     config = tiny(tmp_path, shapes_dir, unlabelled=str(unlabelled),
                   pseudo_keep=0.6, pseudo_epochs=2, epochs=12,
-                  pseudo_holdout=0.0)
+                  pseudo_holdout=0.0, self_training_rounds=2)
     # A copy of a test photo among the unlabelled ones must be left out.
     from catunet import data, split
 
@@ -63,8 +63,11 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     run = train(config, verbose=0)
     folder = tmp_path / "run"
     assert run.model_path == folder / "cats.keras" and run.model_path.exists()
-    for sub in ("teacher", "student-1-pseudo", "student-1"):
+    for sub in ("teacher", "student-1-pseudo", "student-1",
+                "student-2-pseudo", "student-2"):
         assert (folder / sub / "run.json").exists(), sub
+    # Round 2: the round-1 student labelled the photos again.
+    assert (folder / "pseudo-2" / "pseudo-labels.json").is_file()
     labels = json.loads((folder / "pseudo-1" / "pseudo-labels.json")
                         .read_text())
     assert labels["photos"] == 11

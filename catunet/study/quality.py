@@ -127,6 +127,27 @@ MORE_UNLABELLED = {"pseudo_keep": 1.0}
 ALL_PSEUDO = {"pseudo_holdout": 0.0}
 
 
+def step_settings(unlabelled, teachers, paste_backgrounds):
+    """What each step adds to the recipe of the last kept step, but the
+    capacity steps (``CAPACITY``), which also need their own pre-training.
+
+    Args:
+        unlabelled: The folder of unlabelled photos.
+        teachers: The teacher of each seed (``experiments.PerSeed``).
+        paste_backgrounds: Folders of cat-free photos for copy-paste.
+    """
+    return {"self-training": {"unlabelled": str(unlabelled),
+                              "teacher": teachers},
+            "schedule": SCHEDULE,
+            "copy-paste": {"copy_paste": COPY_PASTE,
+                           "paste_backgrounds": paste_backgrounds},
+            "copy-paste-on-cats": {"copy_paste": COPY_PASTE,
+                                   "paste_backgrounds": None},
+            "more-unlabelled": MORE_UNLABELLED,
+            "second-round": {"self_training_rounds": 2},
+            "all-pseudo": ALL_PSEUDO}
+
+
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                runs_dir=RUNS / "quality", pretrain_epochs=40,
                paste_backgrounds=None, steps=STEPS, final_seeds=None,
@@ -147,17 +168,7 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     teachers = experiments.PerSeed(
         [str(Path(r["folder"]) / "cats.keras") for r in base],
         f"the seed's {TRANSFER} model")
-    # What each step adds to the recipe of the last kept step.
-    adds = {"self-training": {"unlabelled": str(unlabelled),
-                              "teacher": teachers},
-            "schedule": SCHEDULE,
-            "copy-paste": {"copy_paste": COPY_PASTE,
-                           "paste_backgrounds": paste_backgrounds},
-            "copy-paste-on-cats": {"copy_paste": COPY_PASTE,
-                                   "paste_backgrounds": None},
-            "more-unlabelled": MORE_UNLABELLED,
-            "second-round": {"self_training_rounds": 2},
-            "all-pseudo": ALL_PSEUDO}
+    adds = step_settings(unlabelled, teachers, paste_backgrounds)
     pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
     for name, width in CAPACITY.items():  # each its own pre-training
         if name in steps:

@@ -1,8 +1,9 @@
 """The quality ladder at tiny widths: steps, the teacher per seed, the
 inference choice on validation, the report.
 
-The two tests share one runs folder, so the second reuses the first's
-pre-training and transfer runs (``RunStore``)."""
+The two ladder tests share one runs folder, so the second reuses the
+first's pre-training and transfer runs (``RunStore``). The second-round
+step's mechanism is tested in ``tests/test_selftrain.py``."""
 
 import json
 from pathlib import Path
@@ -41,59 +42,56 @@ def climb(folder, shapes_dir, monkeypatch, steps, final_seeds):
         learning_rate=3e-3)
 
 
-def test_self_training_steps_and_final_recipe(folder, shapes_dir,
-                                              monkeypatch):
+def test_every_step_changes_training_settings():
+    from catunet.config import TrainConfig
+
+    adds = quality.step_settings("pets", "teachers", "davis")
+    assert set(adds) | set(quality.CAPACITY) == set(quality.STEPS)
+    defaults = TrainConfig()
+    for name, add in adds.items():
+        assert add and all(hasattr(defaults, k) for k in add), name
+        assert any(getattr(defaults, k) != v for k, v in add.items()), name
+    assert adds["more-unlabelled"] == {"pseudo_keep": 1.0}
+    assert adds["second-round"] == {"self_training_rounds": 2}
+    assert adds["all-pseudo"] == {"pseudo_holdout": 0.0}
+
+
+def test_self_training_steps(folder, shapes_dir, monkeypatch):
     summary, study = climb(folder, shapes_dir, monkeypatch,
-                           ["self-training", "more-unlabelled",
-                            "second-round"], final_seeds=1)
+                           ["self-training", "all-pseudo"], final_seeds=0)
     names = [step["name"] for step in summary["steps"]]
-    assert names == ["transfer", "self-training", "more-unlabelled",
-                     "second-round"]
+    assert names == ["transfer", "self-training", "all-pseudo"]
     teacher_runs = summary["steps"][0]["runs"]
     for seed, run in enumerate(summary["steps"][1]["runs"]):
         assert run["config"]["teacher"] == \
             f"{teacher_runs[seed]['folder']}/cats.keras"
         assert run["config"]["val_fold"] == seed
-        assert run["config"]["pseudo_keep"] == 0.5
-    more = summary["steps"][2]["runs"][0]
-    assert more["config"]["pseudo_keep"] == 1.0
-    kept_half, kept_all = (
-        json.loads((Path(r["folder"]) / "pseudo-1" / "pseudo-labels.json"
-                    ).read_text())["kept"]
-        for r in (summary["steps"][1]["runs"][0], more))
-    assert kept_all > kept_half
-    twice = summary["steps"][3]["runs"][0]
-    assert twice["config"]["self_training_rounds"] == 2
-    assert twice["config"]["pseudo_keep"] == (
-        1.0 if summary["steps"][2]["kept"] else 0.5)
-    assert (Path(twice["folder"]) / "student-2" / "cats.keras").is_file()
-    kept_steps = [s["name"] for s in summary["steps"][1:] if s["kept"]] \
-        or ["transfer"]
+        assert run["config"]["pseudo_holdout"] == 0.3
+    # The next step builds on the self-training recipe when it was kept.
+    every = summary["steps"][2]["runs"][0]
+    assert every["config"]["pseudo_holdout"] == 0.0
+    assert bool(every["config"]["unlabelled"]) == summary["steps"][1]["kept"]
+    if every["config"]["unlabelled"]:
+        held = json.loads((Path(every["folder"]) / "pseudo-1" /
+                           "split.json").read_text())
+        assert held["test"] == []
     tried = summary["inference"]["tried"]
     assert tried[0]["group"] == "plain" and len(tried) == 1 + 1 + 4 + 1 + 3
     assert sum(t["kept"] for t in tried[1:]) <= 4
-
-    assert [r["config"]["folds"] for r in summary["final"]] == [0]
-    assert all(r["config"]["teacher"] is None for r in summary["final"])
-    assert Path(summary["final"][0]["folder"]).name == \
-        f"final-{'+'.join(kept_steps)}-s0"
-    assert (Path(summary["final"][0]["folder"]) / "inference.json").is_file()
     reports = folder / "reports"
     quality.draw_worst_three(summary, study, reports)
     quality.write_quality_report(summary, reports)
-    assert (reports / "quality-worst.png").stat().st_size > 0
     text = (reports / "quality.md").read_text()
     assert "| transfer |" in text and "| self-training |" in text
-    assert "The final recipe" in text
-    saved = json.loads((reports / "quality.json").read_text())
-    assert saved["inference"]["chosen"] == summary["inference"]["chosen"]
+    assert "| all-pseudo |" in text
 
 
 def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
                                                 monkeypatch):
-    summary, _ = climb(folder, shapes_dir, monkeypatch,
-                       ["capacity", "schedule", "copy-paste",
-                        "copy-paste-on-cats", "capacity-32"], final_seeds=0)
+    summary, study = climb(folder, shapes_dir, monkeypatch,
+                           ["capacity", "schedule", "copy-paste",
+                            "copy-paste-on-cats", "capacity-32"],
+                           final_seeds=1)
     names = [step["name"] for step in summary["steps"]]
     assert names == ["transfer", "capacity", "schedule", "copy-paste",
                      "copy-paste-on-cats", "capacity-32"]
@@ -116,8 +114,23 @@ def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
     widest = summary["steps"][5]["runs"][0]["config"]
     assert widest["width"] == 8 and widest["init"] == \
         summary["pretrained"]["width-8"]["model"]
-    assert summary["final"] is None
-    quality.write_quality_report(summary, folder / "reports")
-    text = (folder / "reports" / "quality.md").read_text()
+
+    # The final recipe: the kept steps on all training photos, named after
+    # them, with the inference settings chosen on validation beside it.
+    kept_steps = [s["name"] for s in summary["steps"][1:] if s["kept"]] \
+        or ["transfer"]
+    final = summary["final"][0]
+    assert final["config"]["folds"] == 0 and final["config"]["teacher"] is None
+    assert Path(final["folder"]).name == f"final-{'+'.join(kept_steps)}-s0"
+    chosen = json.loads((Path(final["folder"]) / "inference.json").read_text())
+    assert chosen == summary["inference"]["chosen"]
+    reports = folder / "reports"
+    quality.draw_worst_three(summary, study, reports)
+    quality.write_quality_report(summary, reports)
+    assert (reports / "quality-worst.png").stat().st_size > 0
+    text = (reports / "quality.md").read_text()
     assert "| capacity |" in text and "| schedule |" in text
     assert "| copy-paste |" in text and "| copy-paste-on-cats |" in text
+    assert "The final recipe" in text
+    saved = json.loads((reports / "quality.json").read_text())
+    assert saved["inference"]["chosen"] == summary["inference"]["chosen"]
