@@ -159,8 +159,9 @@ def _add_inference(p):
                    default=None, help="fill background enclosed by "
                    "foreground (default: inference.json, else off)")
     p.add_argument("--min-area", type=float, default=None,
-                   help="drop regions smaller than this fraction of the photo "
-                   "(default: inference.json, else 0: keep all)")
+                   help="drop regions smaller than this fraction of the photo, "
+                   "but never the largest (default: inference.json, else 0: "
+                   "keep all)")
 
 
 def _add_runtime(p):

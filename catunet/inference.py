@@ -28,7 +28,7 @@ class Settings:
         threshold: Probability above which a pixel is foreground.
         fill_holes: Fill background enclosed by foreground.
         min_area: Drop foreground regions smaller than this fraction of the
-            photo (0 keeps all).
+            photo, but never the largest (0 keeps all).
     """
 
     tta: bool = False

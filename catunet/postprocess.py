@@ -24,13 +24,18 @@ def fill_holes(mask):
 def drop_specks(mask, min_area):
     """Removes foreground regions smaller than ``min_area`` (a fraction of
     the image) — stray pixels the model lit up, not small cats, when the
-    fraction is small."""
+    fraction is small. The largest region always stays: a photo whose only
+    cat is far away must not lose it to a rule chosen on close-ups."""
     mask = (np.asarray(mask).squeeze() > 0).astype(np.uint8)
     if min_area <= 0:
         return mask
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, 8)
+    if count < 2:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.zeros(count, bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area * mask.size
+    keep[1:] = areas >= min_area * mask.size
+    keep[1 + np.argmax(areas)] = True
     return keep[labels].astype(np.uint8)
 
 

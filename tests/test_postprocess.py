@@ -31,6 +31,16 @@ def test_drop_specks_keeps_every_large_region():
     assert postprocess.drop_specks(two, 0.05).sum() == 18
 
 
+def test_drop_specks_never_drops_the_largest_region():
+    far = np.zeros((10, 10), np.uint8)
+    far[4:6, 4:6] = 1                      # one small, far-away cat: 4%
+    assert postprocess.drop_specks(far, 0.05).sum() == 4
+    far[0, 9] = 1                          # and a speck beside it
+    assert postprocess.drop_specks(far, 0.05).sum() == 4
+    empty = np.zeros((4, 4), np.uint8)
+    assert postprocess.drop_specks(empty, 0.05).sum() == 0
+
+
 def test_clean_keeps_the_shape():
     mask = RING[..., None]
     out = postprocess.clean(mask, fill=True, min_area=0.05)
