@@ -31,7 +31,10 @@ on the validation folds.
 10. ``all-pseudo``: the student pre-trains on every kept pseudo-mask
    (``ALL_PSEUDO``) instead of setting a third of them aside as a test
    split that no step uses.
-11. ``inference``: test-time augmentation, the threshold and the clean-ups,
+11. ``shorter-pseudo``: half the epochs of pre-training on the
+   pseudo-labelled photos (``SHORTER_PSEUDO``): fewer passes over the
+   teacher's mistakes, and a cheaper recipe.
+12. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -115,7 +118,7 @@ def choose_inference(study, runs):
 
 STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "copy-paste-on-cats", "capacity-32", "more-unlabelled",
-         "second-round", "all-pseudo")
+         "second-round", "all-pseudo", "shorter-pseudo")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Capacity steps and their widths. Width 16 costs about what width 8 does
 # where bfloat16 runs natively (AMX, AVX512-BF16) and twice that elsewhere;
@@ -125,6 +128,7 @@ CAPACITY = {"capacity": 16, "capacity-32": 32}
 SCHEDULE = {"schedule": "cosine", "warmup_epochs": 2}
 MORE_UNLABELLED = {"pseudo_keep": 1.0}
 ALL_PSEUDO = {"pseudo_holdout": 0.0}
+SHORTER_PSEUDO = {"pseudo_epochs": 5}
 
 
 def step_settings(unlabelled, teachers, paste_backgrounds):
@@ -145,7 +149,8 @@ def step_settings(unlabelled, teachers, paste_backgrounds):
                                    "paste_backgrounds": None},
             "more-unlabelled": MORE_UNLABELLED,
             "second-round": {"self_training_rounds": 2},
-            "all-pseudo": ALL_PSEUDO}
+            "all-pseudo": ALL_PSEUDO,
+            "shorter-pseudo": SHORTER_PSEUDO}
 
 
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
