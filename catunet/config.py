@@ -92,8 +92,9 @@ class TrainConfig:
         pseudo_holdout: With ``unlabelled``: the fraction of the kept
             pseudo-labelled photos that the student's pre-training sets
             aside as its own test split, which no step uses. 0 pre-trains
-            on all of them; 0.3 is how runs made before this setting existed
-            split them (kept to reproduce those runs).
+            on all of them, yet measured no better on the validation folds
+            (the quality ladder's ``all-pseudo`` step); 0.3 is also how runs
+            made before this setting existed split them.
         self_training_rounds: With ``unlabelled``: how many times the
             student becomes the teacher and labels the photos again.
         schedule: Learning rate over each phase: ``constant``, or
