@@ -66,6 +66,7 @@ def test_self_training_steps(folder, shapes_dir, monkeypatch):
         assert run["config"]["teacher"] == \
             f"{teacher_runs[seed]['folder']}/cats.keras"
         assert run["config"]["val_fold"] == seed
+        assert run["config"]["pseudo_keep"] == 0.5
         assert run["config"]["pseudo_holdout"] == 0.3
     # The next step builds on the self-training recipe when it was kept.
     every = summary["steps"][2]["runs"][0]
