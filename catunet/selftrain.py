@@ -195,23 +195,25 @@ def self_train(config, train, verbose=1, callbacks=()):
 
     Args:
         config: A resolved ``TrainConfig`` with ``unlabelled`` set.
-        train: ``catunet.train.train`` (passed in: it calls this module).
+        train: ``catunet.train.train`` (passed in: it calls this module),
+            perhaps one that reuses finished parts found elsewhere by key.
 
     Returns:
-        ``(model_path, seconds)`` of the final student; seconds summed over
-        every step that trained here.
+        ``(model_path, parts)``: the final student, and the ``Run`` of every
+        part trained or reused on the way (teacher, each round's students).
     """
     from catunet.saving import load_model
 
     folder = Path(config.out)
     labelled = dataclasses.replace(config, unlabelled=None, teacher=None,
                                    self_training_rounds=1)
-    seconds = 0.0
+    parts = []
     teacher = config.teacher
     if not teacher:
         run = train(dataclasses.replace(labelled, out=str(folder / "teacher")),
                     verbose, callbacks)
-        teacher, seconds = str(run.model_path), run.seconds
+        teacher = str(run.model_path)
+        parts.append(run)
     photos = unlabelled_photos(config.unlabelled)
     protected = [p.image for p in protected_pairs(config)]
     for r in range(1, config.self_training_rounds + 1):
@@ -245,6 +247,6 @@ def self_train(config, train, verbose=1, callbacks=()):
         student = train(dataclasses.replace(
             labelled, init=str(pre_run.model_path),
             out=str(folder / f"student-{r}")), verbose, callbacks)
-        seconds += pre_run.seconds + student.seconds
+        parts += [pre_run, student]
         teacher = str(student.model_path)
-    return Path(teacher), seconds
+    return Path(teacher), parts

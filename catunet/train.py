@@ -48,6 +48,15 @@ class Run:
     seconds: float
     resumed_from: int
     key: str
+    reused: bool = False  # found finished in another folder, not trained
+
+
+def finished_run(folder, key):
+    """The ``Run`` of a finished run folder, as its ``run.json`` records it."""
+    record = provenance.load_record(folder)
+    config = TrainConfig.from_dict(record["config"])
+    return Run(config, Path(folder), Path(folder) / f"{config.stage}.keras",
+               record["train_seconds"], config.epochs, key, reused=True)
 
 
 def model_path(config):
@@ -448,14 +457,27 @@ def _describe(arrays):
              "of test photos" if arrays.left_out else ""))
 
 
-def _self_trained(config, record, key, verbose, callbacks):
+def _self_trained(config, record, key, verbose, callbacks, reuse):
     """A run with ``--unlabelled``: self-training (``catunet.selftrain``)
-    in sub-folders, the final student saved as this run's model."""
+    in sub-folders, the final student saved as this run's model.
+
+    Its ``train_seconds`` are what the whole recipe took to train, parts
+    reused from other folders included; ``parts`` names each part's folder,
+    its seconds and whether it was reused, so a total over many runs can
+    count each part once.
+    """
+    import functools
+
     from catunet.selftrain import self_train
 
-    final, seconds = self_train(config, train, verbose, callbacks)
+    final, parts = self_train(
+        config, functools.partial(train, reuse=reuse), verbose, callbacks)
+    seconds = sum(part.seconds for part in parts)
     save_model(load_model(final), model_path(config))
     record.update(finished=True, train_seconds=seconds,
+                  reused_seconds=sum(p.seconds for p in parts if p.reused),
+                  parts=[{"folder": str(p.folder), "seconds": p.seconds,
+                          "reused": p.reused} for p in parts],
                   sessions=record["sessions"] + [
                       provenance.session(0, seconds)])
     atomic.write_json(Path(config.out) / "run.json", record)
@@ -467,7 +489,7 @@ def _phase_files(folder, phase):
     return folder / f"{phase.name}.keras", folder / f"{phase.name}.state.json"
 
 
-def train(config, verbose=1, callbacks=()):
+def train(config, verbose=1, callbacks=(), reuse=None):
     """Trains a U-Net as ``config`` says and saves it in ``config.out``.
 
     A folder that holds this run (same key) finished is returned as it is;
@@ -479,6 +501,10 @@ def train(config, verbose=1, callbacks=()):
         verbose: Keras ``fit`` verbosity (1 = progress bar, 2 = a line per
             epoch, 0 = silent).
         callbacks: Extra Keras callbacks.
+        reuse: Optional ``key -> folder or None``: where else a finished
+            run with this key may be (the study's run store). A run found
+            there is returned instead of trained, and so is every part of a
+            self-training run (its teacher, each round's students).
 
     Returns:
         A ``Run``.
@@ -496,6 +522,10 @@ def train(config, verbose=1, callbacks=()):
               "delete the folder to train again")
         return Run(config, folder, model_path(config),
                    record["train_seconds"], config.epochs, key)
+    found = reuse(key) if reuse else None
+    if found is not None and Path(found).resolve() != folder.resolve():
+        print(f"{config.out}: the same run is finished in {found}; reusing it")
+        return finished_run(found, key)
     if record is None:
         record = provenance.new_record(config, arrays.manifest)
         atomic.write_json(folder / "run.json", record)
@@ -503,7 +533,7 @@ def train(config, verbose=1, callbacks=()):
     if arrays.manifest:
         atomic.write_json(folder / "split.json", arrays.manifest)
     if config.unlabelled:
-        return _self_trained(config, record, key, verbose, callbacks)
+        return _self_trained(config, record, key, verbose, callbacks, reuse)
     if config.protect:
         atomic.write_json(folder / "duplicates.json", {
             "protected": config.protect, "left_out": arrays.left_out})

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from catunet import atomic, provenance
-from catunet.train import Run, model_path, run_key_for, train
+from catunet.train import finished_run, run_key_for, train
 
 RUNS = Path("runs")
 
@@ -40,7 +40,8 @@ class RunStore:
 
     def run(self, config, verbose=2):
         """The finished run of ``config``: found by key, else trained into
-        ``config.out``.
+        ``config.out`` (reusing, by key, any finished part of a
+        self-training run: its teacher, each round's students).
 
         Returns:
             A ``Run`` (its ``folder`` may differ from ``config.out`` when an
@@ -49,14 +50,9 @@ class RunStore:
         key = run_key_for(config)
         folder = self.find(key)
         if folder is None:
-            return train(config, verbose=verbose)
-        record = provenance.load_record(folder)
+            return train(config, verbose=verbose, reuse=self.find)
         print(f"   reusing {folder}")
-        from catunet.config import TrainConfig
-
-        found = TrainConfig.from_dict(record["config"])
-        return Run(found, folder, model_path(found), record["train_seconds"],
-                   found.epochs, key)
+        return finished_run(folder, key)
 
     @staticmethod
     def cached(run, name, compute):
@@ -83,11 +79,42 @@ def history(run):
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+def parts(folder):
+    """The separately trained parts of a run, each ``{"folder", "seconds"}``:
+    a self-training run's teacher and students (wherever they were trained;
+    for runs recorded before ``run.json`` named them, its sub-folders that
+    hold a run), else the run itself. A total over many runs that sums each
+    part folder once counts a part reused by several runs once."""
+    record = provenance.load_record(folder)
+    if "parts" in record:
+        return [{"folder": os.path.relpath(p["folder"]), "seconds": p["seconds"]}
+                for p in record["parts"]]
+    inner = sorted(Path(folder).glob("*/run.json"))
+    if inner:
+        return [{"folder": os.path.relpath(path.parent),
+                 "seconds": json.loads(path.read_text())["train_seconds"]}
+                for path in inner]
+    return [{"folder": os.path.relpath(folder),
+             "seconds": record["train_seconds"]}]
+
+
+def total_seconds(runs):
+    """Training seconds of ``runs`` (summary dicts: ``folder``, ``seconds``
+    and perhaps ``parts``), each part counted once however many runs share
+    it."""
+    unique = {p["folder"]: p["seconds"] for run in runs for p in
+              run.get("parts") or [{"folder": run["folder"],
+                                    "seconds": run["seconds"]}]}
+    return sum(unique.values())
+
+
 def describe(run):
-    """What a summary keeps of a run: config, key, time, machine, history."""
+    """What a summary keeps of a run: config, key, time (and its parts),
+    machine, history."""
     record = provenance.load_record(run.folder)
     return {"config": dataclasses.asdict(run.config), "key": run.key,
             "folder": os.path.relpath(run.folder), "seconds": run.seconds,
+            "parts": parts(run.folder),
             "code_version": record["key_inputs"]["code_version"],
             "machine": record["sessions"][-1]["machine"]
             if record["sessions"] else record["machine"],

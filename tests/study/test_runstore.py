@@ -1,5 +1,8 @@
 """The run store: one key decides reuse (config, data, --init file, code)."""
 
+import dataclasses
+import json
+
 import pytest
 
 import catunet
@@ -13,9 +16,10 @@ pytestmark = pytest.mark.slow
 
 
 def tiny(tmp_path, shapes_dir, out, **overrides):
-    return TrainConfig(data_dir=str(shapes_dir), split=str(tmp_path / "s.json"),
-                       width=2, depth=2, epochs=1, batch_size=4, image_size=32,
-                       out=str(tmp_path / "runs" / out), **overrides)
+    values = dict(data_dir=str(shapes_dir), split=str(tmp_path / "s.json"),
+                  width=2, depth=2, epochs=1, batch_size=4, image_size=32,
+                  out=str(tmp_path / "runs" / out))
+    return TrainConfig(**{**values, **overrides})
 
 
 def no_training(monkeypatch):
@@ -38,6 +42,39 @@ def test_same_run_anywhere_is_reused_and_other_keys_are_not(
         m.setattr(catunet, "__version__", "999")  # other code version
         with pytest.raises(pytest.fail.Exception):
             store.run(tiny(tmp_path, shapes_dir, "c"))
+
+
+def test_a_self_training_run_reuses_the_parts_another_run_finished(
+        tmp_path, shapes_dir):
+    from tests.conftest import write_folder
+
+    unlabelled = write_folder(tmp_path / "more", n=6, seed=7) / "images"
+    store = RunStore(tmp_path / "runs")
+    one = tiny(tmp_path, shapes_dir, "one", unlabelled=str(unlabelled),
+               width=4, epochs=10, learning_rate=3e-3, pseudo_epochs=1,
+               pseudo_keep=1.0)
+    store.run(one)
+    two = store.run(dataclasses.replace(
+        one, self_training_rounds=2, out=str(tmp_path / "runs" / "two")))
+
+    # Teacher and round 1 are found in "one" (round 1's pseudo-masks are
+    # made again, identically); only round 2 trains in "two".
+    folder = tmp_path / "runs" / "two"
+    assert two.folder == folder and two.model_path.is_file()
+    for part in ("teacher", "student-1-pseudo", "student-1"):
+        assert not (folder / part).exists(), part
+    assert (folder / "pseudo-1" / "pseudo-labels.json").is_file()
+    assert (folder / "student-2" / "run.json").is_file()
+    first = json.loads((tmp_path / "runs" / "one" / "run.json").read_text())
+    second = json.loads((folder / "run.json").read_text())
+    assert first["reused_seconds"] == 0
+    assert second["reused_seconds"] == pytest.approx(first["train_seconds"])
+    assert second["train_seconds"] > second["reused_seconds"]
+    # A total over both runs counts the shared parts once.
+    own = second["train_seconds"] - second["reused_seconds"]
+    total = runstore.total_seconds([runstore.describe(two),
+                                    runstore.describe(store.run(one))])
+    assert total == pytest.approx(first["train_seconds"] + own)
 
 
 def test_settings_added_later_stay_out_of_the_key_while_off():
