@@ -11,7 +11,7 @@ on the validation folds.
    seed's step-1 model is the teacher of that seed (it has seen only that
    fold's training photos), and the student learns from its pseudo-masks
    (``catunet.selftrain``).
-3. ``capacity``: the last kept recipe at width 16 (``CAPACITY``), from
+3. ``capacity``: the last kept recipe at width 16 (``ARCHITECTURE``), from
    its own pre-training on ``--pretrain-dir`` at that width; a wider
    student than its width-8 teacher starts from that pre-training
    (``catunet.selftrain.student_start``).
@@ -34,7 +34,12 @@ on the validation folds.
 11. ``shorter-pseudo``: half the epochs of pre-training on the
    pseudo-labelled photos (``SHORTER_PSEUDO``): fewer passes over the
    teacher's mistakes, and a cheaper recipe.
-12. ``inference``: test-time augmentation, the threshold and the clean-ups,
+12. ``third-round``: a third round of self-training (``THIRD_ROUND``); its
+   first two rounds are the ``second-round`` step's runs, found by key.
+13. ``batch-norm``: batch normalisation after every convolution, from its
+   own pre-training like ``capacity`` (the student no longer has its
+   width-8 teacher's shape, so it starts from that pre-training).
+14. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -118,22 +123,27 @@ def choose_inference(study, runs):
 
 STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "copy-paste-on-cats", "capacity-32", "more-unlabelled",
-         "second-round", "all-pseudo", "shorter-pseudo")
+         "second-round", "all-pseudo", "shorter-pseudo", "third-round",
+         "batch-norm")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
-# Capacity steps and their widths. Width 16 costs about what width 8 does
-# where bfloat16 runs natively (AMX, AVX512-BF16) and twice that elsewhere;
-# width 32 about doubles it again: its step comes last, and the README
-# states what the final recipe costs.
-CAPACITY = {"capacity": 16, "capacity-32": 32}
+# Steps that change the network, each trained from its own pre-training
+# on --pretrain-dir with the last kept recipe's network so changed. Width
+# 16 costs about what width 8 does where bfloat16 runs natively (AMX,
+# AVX512-BF16) and twice that elsewhere; width 32 about doubles it again:
+# its step comes late, and the README states what the final recipe costs.
+ARCHITECTURE = {"capacity": {"width": 16}, "capacity-32": {"width": 32},
+                "batch-norm": {"batch_norm": True}}
 SCHEDULE = {"schedule": "cosine", "warmup_epochs": 2}
 MORE_UNLABELLED = {"pseudo_keep": 1.0}
 ALL_PSEUDO = {"pseudo_holdout": 0.0}
 SHORTER_PSEUDO = {"pseudo_epochs": 5}
+THIRD_ROUND = {"self_training_rounds": 3}
 
 
 def step_settings(unlabelled, teachers, paste_backgrounds):
     """What each step adds to the recipe of the last kept step, but the
-    capacity steps (``CAPACITY``), which also need their own pre-training.
+    steps that change the network (``ARCHITECTURE``), which also need
+    their own pre-training (``pretrain_network``).
 
     Args:
         unlabelled: The folder of unlabelled photos.
@@ -150,7 +160,26 @@ def step_settings(unlabelled, teachers, paste_backgrounds):
             "more-unlabelled": MORE_UNLABELLED,
             "second-round": {"self_training_rounds": 2},
             "all-pseudo": ALL_PSEUDO,
-            "shorter-pseudo": SHORTER_PSEUDO}
+            "shorter-pseudo": SHORTER_PSEUDO,
+            "third-round": THIRD_ROUND}
+
+
+def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
+    """The pre-training of the last kept recipe's network with ``change``
+    (one of ``ARCHITECTURE``), found by key or trained.
+
+    Returns:
+        ``(name, pretrain summary)``; the name (``width-16``,
+        ``width-16-bn``) also names its folder under ``runs/transfer``.
+    """
+    network = {k: recipe.get(k, getattr(study.base, k))
+               for k in ("width", "batch_norm")}
+    network.update(change)
+    name = f"width-{network['width']}" + ("-bn" if network["batch_norm"]
+                                          else "")
+    folder = RUNS / "transfer" / f"pretrain-{name.replace('width-', 'w')}"
+    return name, experiments.pretrain_for(study, pretrain_dir, folder, epochs,
+                                          {**settings, **network})
 
 
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
@@ -175,17 +204,16 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         f"the seed's {TRANSFER} model")
     adds = step_settings(unlabelled, teachers, paste_backgrounds)
     pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
-    for name, width in CAPACITY.items():  # each its own pre-training
-        if name in steps:
-            wider = experiments.pretrain_for(
-                study, pretrain_dir, RUNS / "transfer" / f"pretrain-w{width}",
-                pretrain_epochs, {**settings, "width": width})
-            pretrained[f"width-{width}"] = wider
-            adds[name] = {"width": width, "init": wider["model"]}
     recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
                   init=transfer["pretrain"]["model"])
     climbed, best_runs = [("transfer", base, True, {})], base
     for name in steps:
+        if name in ARCHITECTURE:
+            network, pre = pretrain_network(study, pretrain_dir, recipe,
+                                            ARCHITECTURE[name],
+                                            pretrain_epochs, settings)
+            pretrained[network] = pre
+            adds[name] = {**ARCHITECTURE[name], "init": pre["model"]}
         candidate = {**recipe, **adds[name]}
         label = "+".join([n for n, _, kept, _ in climbed[1:] if kept] + [name])
         runs = experiments.run_variants(study, {label: candidate},
@@ -235,7 +263,7 @@ def final_recipe(study, recipe, settings, seeds, runs_dir, label):
     A self-training recipe trains its own teacher on the same photos, so no
     model that saw fewer photos labels the unlabelled ones.
     """
-    from catunet.study.runstore import RunStore
+    from catunet.study.runstore import RunStore, parts
 
     runs = []
     for seed in range(seeds):
@@ -249,7 +277,8 @@ def final_recipe(study, recipe, settings, seeds, runs_dir, label):
         settings.save_beside(run.model_path)
         test = _dice(load_model(run.model_path), study.test, settings)
         runs.append({"folder": str(run.folder), "seed": seed,
-                     "seconds": run.seconds, "test_dice": float(test.mean()),
+                     "seconds": run.seconds, "parts": parts(run.folder),
+                     "test_dice": float(test.mean()),
                      "test_dice_per_image": test.tolist(),
                      "config": dataclasses.asdict(run.config)})
     return runs

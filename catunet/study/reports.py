@@ -525,6 +525,10 @@ def quality_table(summary, figures=""):
                   f"test photo per seed {', '.join(f'{w:.2f}' for w in worst)})"
                   f", {np.mean([r['seconds'] for r in final]) / 60:.1f} min "
                   "of training per run."]
+    lines += ["", f"All the ladder's training: {ladder_seconds(summary) / 60:.0f}"
+              " min (pre-training, every step's runs and the final recipe; "
+              "a part of a run that a later run reused is counted once): "
+              "what the command takes from an empty `runs/`."]
     if summary.get("figure"):
         lines += ["", f"The three test photos the `transfer` step (seed 0) "
                   "does worst on, before and after the ladder (the final "
@@ -540,6 +544,15 @@ def quality_table(summary, figures=""):
               f"`{summary['command']}`; settings of every run in "
               "`quality.json`.", ""]
     return lines
+
+
+def ladder_seconds(summary):
+    """Training seconds of every run of a quality ladder, each part once."""
+    from catunet.study.runstore import total_seconds
+
+    runs = [run for step in summary["steps"] for run in step["runs"]]
+    return total_seconds([*summary["pretrained"].values(), *runs,
+                          *(summary.get("final") or [])])
 
 
 def write_quality_report(summary, folder=REPORTS):

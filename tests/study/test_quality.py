@@ -3,7 +3,8 @@ inference choice on validation, the report.
 
 The two ladder tests share one runs folder, so the second reuses the
 first's pre-training and transfer runs (``RunStore``). The second-round
-step's mechanism is tested in ``tests/test_selftrain.py``."""
+step's mechanism is tested in ``tests/test_selftrain.py``, and a later
+round's reuse of the earlier rounds in ``tests/study/test_runstore.py``."""
 
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from catunet.study import experiments, quality
+from catunet.study.reports import ladder_seconds
 from tests.conftest import write_folder
 
 pytestmark = pytest.mark.slow
@@ -27,8 +29,8 @@ def climb(folder, shapes_dir, monkeypatch, steps, final_seeds):
     monkeypatch.setitem(experiments.TRANSFER_VARIANTS, quality.TRANSFER,
                         {"init": experiments.PRETRAINED, "freeze_epochs": 1,
                          "fine_tune_learning_rate": 3e-3})
-    monkeypatch.setattr(quality, "CAPACITY", {"capacity": 6,
-                                              "capacity-32": 8})
+    monkeypatch.setitem(quality.ARCHITECTURE, "capacity", {"width": 6})
+    monkeypatch.setitem(quality.ARCHITECTURE, "capacity-32", {"width": 8})
     horses, unlabelled = folder / "horses", folder / "unlabelled"
     if not horses.exists():  # the first test of the module writes them
         write_folder(horses, n=10, seed=1)
@@ -46,7 +48,7 @@ def test_every_step_changes_training_settings():
     from catunet.config import TrainConfig
 
     adds = quality.step_settings("pets", "teachers", "davis")
-    assert set(adds) | set(quality.CAPACITY) == set(quality.STEPS)
+    assert set(adds) | set(quality.ARCHITECTURE) == set(quality.STEPS)
     defaults = TrainConfig()
     for name, add in adds.items():
         assert add and all(hasattr(defaults, k) for k in add), name
@@ -54,6 +56,7 @@ def test_every_step_changes_training_settings():
     assert adds["more-unlabelled"] == {"pseudo_keep": 1.0}
     assert adds["second-round"] == {"self_training_rounds": 2}
     assert adds["all-pseudo"] == {"pseudo_holdout": 0.0}
+    assert adds["third-round"] == {"self_training_rounds": 3}
 
 
 def test_self_training_steps(folder, shapes_dir, monkeypatch):
@@ -85,17 +88,21 @@ def test_self_training_steps(folder, shapes_dir, monkeypatch):
     text = (reports / "quality.md").read_text()
     assert "| transfer |" in text and "| self-training |" in text
     assert "| all-pseudo |" in text
+    minutes = ladder_seconds(summary) / 60
+    assert minutes > 0 and f"All the ladder's training: {minutes:.0f} min" \
+        in text
 
 
 def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
                                                 monkeypatch):
     summary, study = climb(folder, shapes_dir, monkeypatch,
                            ["capacity", "schedule", "copy-paste",
-                            "copy-paste-on-cats", "capacity-32"],
+                            "copy-paste-on-cats", "capacity-32",
+                            "batch-norm"],
                            final_seeds=1)
     names = [step["name"] for step in summary["steps"]]
     assert names == ["transfer", "capacity", "schedule", "copy-paste",
-                     "copy-paste-on-cats", "capacity-32"]
+                     "copy-paste-on-cats", "capacity-32", "batch-norm"]
     kept = {s["name"] for s in summary["steps"] if s["kept"]}
     wider = summary["steps"][1]["runs"][0]["config"]
     assert wider["width"] == 6 and wider["init"] == \
@@ -115,6 +122,13 @@ def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
     widest = summary["steps"][5]["runs"][0]["config"]
     assert widest["width"] == 8 and widest["init"] == \
         summary["pretrained"]["width-8"]["model"]
+    # Batch norm: the kept recipe's width, from its own pre-training.
+    normed = summary["steps"][6]["runs"][0]["config"]
+    width = 8 if "capacity-32" in kept else 6 if "capacity" in kept else 4
+    assert normed["batch_norm"] and normed["width"] == width
+    pretrained = summary["pretrained"][f"width-{width}-bn"]
+    assert normed["init"] == pretrained["model"]
+    assert pretrained["config"]["batch_norm"]
 
     # The final recipe: the kept steps on all training photos, named after
     # them, with the inference settings chosen on validation beside it.
@@ -132,6 +146,7 @@ def test_capacity_schedule_and_copy_paste_steps(folder, shapes_dir,
     text = (reports / "quality.md").read_text()
     assert "| capacity |" in text and "| schedule |" in text
     assert "| copy-paste |" in text and "| copy-paste-on-cats |" in text
+    assert "| batch-norm |" in text
     assert "The final recipe" in text
     saved = json.loads((reports / "quality.json").read_text())
     assert saved["inference"]["chosen"] == summary["inference"]["chosen"]
