@@ -473,13 +473,13 @@ def _self_trained(config, record, key, verbose, callbacks, reuse):
     final, parts = self_train(
         config, functools.partial(train, reuse=reuse), verbose, callbacks)
     seconds = sum(part.seconds for part in parts)
+    reused = sum(part.seconds for part in parts if part.reused)
     save_model(load_model(final), model_path(config))
-    record.update(finished=True, train_seconds=seconds,
-                  reused_seconds=sum(p.seconds for p in parts if p.reused),
+    record.update(finished=True, train_seconds=seconds, reused_seconds=reused,
                   parts=[{"folder": str(p.folder), "seconds": p.seconds,
                           "reused": p.reused} for p in parts],
-                  sessions=record["sessions"] + [
-                      provenance.session(0, seconds)])
+                  sessions=record["sessions"] + [  # what trained here
+                      provenance.session(0, seconds - reused)])
     atomic.write_json(Path(config.out) / "run.json", record)
     return Run(config, Path(config.out), model_path(config), seconds, 0, key)
 

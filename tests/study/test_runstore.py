@@ -72,6 +72,7 @@ def test_a_self_training_run_reuses_the_parts_another_run_finished(
     assert second["train_seconds"] > second["reused_seconds"]
     # A total over both runs counts the shared parts once.
     own = second["train_seconds"] - second["reused_seconds"]
+    assert second["sessions"][-1]["seconds"] == pytest.approx(own)
     total = runstore.total_seconds([runstore.describe(two),
                                     runstore.describe(store.run(one))])
     assert total == pytest.approx(first["train_seconds"] + own)
