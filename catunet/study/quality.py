@@ -47,7 +47,10 @@ on the validation folds.
    of 15% (``WIDER_ZOOM``), in every phase: the labelled cats fill most of
    their photos, users' photos also hold small cats, and a zoomed-out
    photo mirrored at its borders holds several.
-16. ``inference``: test-time augmentation, the threshold and the clean-ups,
+16. ``longer-pseudo``: twice the epochs of pre-training on the
+   pseudo-labelled photos (``LONGER_PSEUDO``): halving them lowered every
+   seed, so the other direction is measured too.
+17. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -132,7 +135,8 @@ def choose_inference(study, runs):
 STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "copy-paste-on-cats", "capacity-32", "more-unlabelled",
          "second-round", "all-pseudo", "shorter-pseudo", "third-round",
-         "batch-norm", "shorter-fine-tune", "wider-zoom")
+         "batch-norm", "shorter-fine-tune", "wider-zoom",
+         "longer-pseudo")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Steps that change the network, each trained from its own pre-training
 # on --pretrain-dir with the last kept recipe's network so changed. Width
@@ -145,6 +149,7 @@ SCHEDULE = {"schedule": "cosine", "warmup_epochs": 2}
 MORE_UNLABELLED = {"pseudo_keep": 1.0}
 ALL_PSEUDO = {"pseudo_holdout": 0.0}
 SHORTER_PSEUDO = {"pseudo_epochs": 5}
+LONGER_PSEUDO = {"pseudo_epochs": 20}
 THIRD_ROUND = {"self_training_rounds": 3}
 SHORTER_FINE_TUNE = {"epochs": 40, "freeze_epochs": 10}
 WIDER_ZOOM = {"augment": "flip,rotate,zoom=0.4,translate,elastic,"
@@ -174,7 +179,8 @@ def step_settings(unlabelled, teachers, paste_backgrounds):
             "shorter-pseudo": SHORTER_PSEUDO,
             "third-round": THIRD_ROUND,
             "shorter-fine-tune": SHORTER_FINE_TUNE,
-            "wider-zoom": WIDER_ZOOM}
+            "wider-zoom": WIDER_ZOOM,
+            "longer-pseudo": LONGER_PSEUDO}
 
 
 def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):

@@ -10,6 +10,8 @@ from tests.conftest import write_folder
 
 
 def climb(folder, shapes_dir, monkeypatch, steps, final_seeds):
+    """Climbs ``steps`` in ``folder`` at tiny widths (2 seeds, 32 px);
+    returns ``run_ladder``'s ``(summary, study)``."""
     monkeypatch.chdir(folder)
     monkeypatch.setenv("CATUNET_DATA_DIR", str(shapes_dir))
     monkeypatch.setitem(experiments.TRANSFER_VARIANTS, quality.TRANSFER,
@@ -18,7 +20,7 @@ def climb(folder, shapes_dir, monkeypatch, steps, final_seeds):
     monkeypatch.setitem(quality.ARCHITECTURE, "capacity", {"width": 6})
     monkeypatch.setitem(quality.ARCHITECTURE, "capacity-32", {"width": 8})
     horses, unlabelled = folder / "horses", folder / "unlabelled"
-    if not horses.exists():  # the first test of the module writes them
+    if not horses.exists():  # the folder's first climb writes them
         write_folder(horses, n=10, seed=1)
         write_folder(unlabelled, n=12, seed=2)
     unlabelled = unlabelled / "images"

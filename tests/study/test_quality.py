@@ -37,6 +37,7 @@ def test_every_step_changes_training_settings():
     assert adds["second-round"] == {"self_training_rounds": 2}
     assert adds["all-pseudo"] == {"pseudo_holdout": 0.0}
     assert adds["third-round"] == {"self_training_rounds": 3}
+    assert adds["longer-pseudo"] == {"pseudo_epochs": 20}
     assert adds["shorter-fine-tune"] == {"epochs": 40, "freeze_epochs": 10}
     assert augment.parse_spec(adds["wider-zoom"]["augment"]) == {
         **augment.parse_spec("recommended"), "zoom": 0.4}
