@@ -55,8 +55,9 @@ def finished_run(folder, key):
     """The ``Run`` of a finished run folder, as its ``run.json`` records it."""
     record = provenance.load_record(folder)
     config = TrainConfig.from_dict(record["config"])
-    return Run(config, Path(folder), Path(folder) / f"{config.stage}.keras",
-               record["train_seconds"], config.epochs, key, reused=True)
+    path = model_path(dataclasses.replace(config, out=str(folder)))
+    return Run(config, Path(folder), path, record["train_seconds"],
+               config.epochs, key, reused=True)
 
 
 def model_path(config):
