@@ -101,6 +101,13 @@ class TrainConfig:
             ``cosine`` (cosine decay to zero, after ``warmup_epochs`` of
             linear warm-up from zero).
         warmup_epochs: With ``schedule`` cosine: epochs of warm-up.
+        ema: Momentum of an exponential moving average of the weights
+            (Polyak averaging, e.g. 0.99: about the last 100 steps), kept
+            in every phase that trains the encoder; such a phase ends with
+            the average as its weights, which smooths out the step-to-step
+            noise of training on few photos. 0 is off. A frozen-encoder
+            phase never averages: it is too short to leave its random
+            start behind.
         copy_paste: Copy-paste synthesis (``catunet.copypaste``): add this
             many composites per fitted training photo, each holding one to
             three of its labelled cats at small and large scales; 0 is off.
@@ -145,6 +152,7 @@ class TrainConfig:
     self_training_rounds: int = 1
     schedule: str = "constant"
     warmup_epochs: int = 0
+    ema: float = 0.0
     copy_paste: float = 0.0
     paste_backgrounds: str | None = None
     out: str | None = None

@@ -121,6 +121,8 @@ def resolve_paths(config):
                            f"from {', '.join(SCHEDULES)}")
     if config.warmup_epochs and config.schedule == "constant":
         raise CatunetError("--warmup-epochs goes with --schedule cosine")
+    if not 0 <= config.ema < 1:
+        raise CatunetError(f"--ema is a momentum in [0, 1), got {config.ema}")
     if config.copy_paste < 0 or (config.paste_backgrounds
                                  and not config.copy_paste):
         raise CatunetError("--copy-paste must be >= 0, and "
@@ -357,7 +359,8 @@ def compile_model(config, learning_rate=None, frozen_encoder=False,
 
     Args:
         learning_rate: Adam's rate; None means ``config.learning_rate``.
-        frozen_encoder: Leave the ``enc*`` layers out of training.
+        frozen_encoder: Leave the ``enc*`` layers out of training; such a
+            phase keeps no moving average (``config.ema``).
         epochs, steps_per_epoch: How long it will train (for ``schedule``).
     """
     previous = keras.mixed_precision.global_policy()
@@ -375,10 +378,12 @@ def compile_model(config, learning_rate=None, frozen_encoder=False,
     finally:
         keras.mixed_precision.set_global_policy(previous)
     set_encoder_trainable(model, not frozen_encoder)
+    average = bool(config.ema) and not frozen_encoder
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate_for(
             config, learning_rate or config.learning_rate, epochs,
-            steps_per_epoch)),
+            steps_per_epoch), use_ema=average,
+            ema_momentum=config.ema if average else 0.99),
         loss=get_loss(config.loss),
         metrics=[dice_coefficient],
     )
@@ -431,7 +436,8 @@ def _fit_phase(config, phase, model, arrays, state, strategy, verbose,
     saver = SaveEveryEpoch(checkpoints, state,
                            on_history=lambda h: _write_history(folder, h))
     first = state.get("epochs_done", phase.start)  # epochs count from 0
-    if first >= phase.end:
+    if first >= phase.end:  # killed after its last checkpoint: as fit ends
+        model.optimizer.finalize_variable_values(model.trainable_variables)
         return saver, first
     replicas = strategy.num_replicas_in_sync
     dataset, steps = training_stream(config, arrays, first, phase.end, replicas)

@@ -184,3 +184,29 @@ def config_flags(config):
         else:
             flags += [flag, str(value)]
     return flags
+
+
+
+def test_killed_run_with_a_weight_average_resumes_exactly(tmp_path, reference):
+    """The moving average lives in the checkpoint (killed between epochs),
+    and a run killed after its last checkpoint, before the averaged model
+    is saved, still ends with the average as its weights."""
+    config, plain = reference
+    averaged = dict(ema=0.9, out=str(tmp_path / "whole"))
+    whole = TrainConfig(**{**config.to_dict(), **averaged})
+    train(whole, verbose=0)
+    expected = weights(tmp_path / "whole")
+    assert any(not np.array_equal(a, b) for a, b in zip(expected, plain))
+
+    config = TrainConfig(**{**whole.to_dict(), "out": str(tmp_path / "run")})
+    assert crash_child(config, CRASHES["between epochs"]).returncode == 137
+    before_saving = """
+        import catunet.train
+        def die(*args, **kwargs):
+            os._exit(137)
+        catunet.train.save_model = die
+    """
+    assert crash_child(config, before_saving).returncode == 137
+    assert not (tmp_path / "run" / "cats.keras").exists()
+    train(config, verbose=0)
+    assert_same_weights(weights(tmp_path / "run"), expected)

@@ -405,6 +405,19 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path, shapes_dir):
                    out=str(tmp_path / "w")), verbose=0)
 
 
+def test_weight_average_is_kept_only_where_the_encoder_trains(tmp_path,
+                                                              shapes_dir):
+    from catunet.train import compile_model
+
+    config = tiny(tmp_path, shapes_dir, ema=0.95)
+    optimizer = compile_model(config).optimizer
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.95
+    assert not compile_model(config, frozen_encoder=True).optimizer.use_ema
+    assert not compile_model(tiny(tmp_path, shapes_dir)).optimizer.use_ema
+    with pytest.raises(CatunetError, match="--ema"):
+        train(tiny(tmp_path, shapes_dir, ema=1.0), verbose=0)
+
+
 def test_auto_precision_is_resolved_and_recorded(tmp_path, shapes_dir,
                                                  monkeypatch):
     from catunet import machine
