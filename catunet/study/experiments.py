@@ -78,6 +78,13 @@ class Study:
                    data.load_pairs(test_pairs, size),
                    [data.load_pairs(fold, size) for fold in folds])
 
+    def fold_names(self, k):
+        """The file names of validation fold ``k``'s photos, in the order
+        of ``val[k]``."""
+        fold = splits.validation_fold(self.train_pairs, len(self.val), k,
+                                      self.manifest["seed"])[1]
+        return [pair.image.name for pair in fold]
+
     def train_arrays(self):
         """The whole training part, from the folds already decoded (they
         partition it)."""
@@ -118,13 +125,15 @@ def run_one(config, study, store=None):
 
     def scores():
         model = load_model(run.model_path)
-        return {"val_dice": float(score(model, *study.val[config.val_fold])[
-                    "dice"].mean()),
+        return {"val_dice_per_image": score(
+                    model, *study.val[config.val_fold])["dice"].tolist(),
                 "test_dice_per_image": score(model, *study.test)["dice"]
                 .tolist()}
 
-    scored = RunStore.cached(run, "scores", scores)
-    result = {**describe(run), "val_dice": scored["val_dice"],
+    scored = RunStore.cached(run, "photo-scores", scores)
+    result = {**describe(run),
+              "val_dice": float(np.mean(scored["val_dice_per_image"])),
+              "val_dice_per_image": scored["val_dice_per_image"],
               "test_dice": float(np.mean(scored["test_dice_per_image"])),
               "test_dice_per_image": scored["test_dice_per_image"]}
     check_held_out_fold(result, result["val_dice"])

@@ -136,7 +136,7 @@ STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "copy-paste-on-cats", "capacity-32", "more-unlabelled",
          "second-round", "all-pseudo", "shorter-pseudo", "third-round",
          "batch-norm", "shorter-fine-tune", "wider-zoom",
-         "longer-pseudo")
+         "longer-pseudo", "weight-average")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Steps that change the network, each trained from its own pre-training
 # on --pretrain-dir with the last kept recipe's network so changed. Width
@@ -152,6 +152,10 @@ SHORTER_PSEUDO = {"pseudo_epochs": 5}
 LONGER_PSEUDO = {"pseudo_epochs": 20}
 THIRD_ROUND = {"self_training_rounds": 3}
 SHORTER_FINE_TUNE = {"epochs": 40, "freeze_epochs": 10}
+# Polyak averaging of the weights over about the last 100 steps of each
+# phase that trains the encoder: some 13 epochs of a fine-tune on 57
+# photos, half an epoch of pre-training on the pseudo-labelled photos.
+WEIGHT_AVERAGE = {"ema": 0.99}
 WIDER_ZOOM = {"augment": "flip,rotate,zoom=0.4,translate,elastic,"
                          "brightness,contrast"}
 
@@ -180,7 +184,8 @@ def step_settings(unlabelled, teachers, paste_backgrounds):
             "third-round": THIRD_ROUND,
             "shorter-fine-tune": SHORTER_FINE_TUNE,
             "wider-zoom": WIDER_ZOOM,
-            "longer-pseudo": LONGER_PSEUDO}
+            "longer-pseudo": LONGER_PSEUDO,
+            "weight-average": WEIGHT_AVERAGE}
 
 
 def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
@@ -259,10 +264,59 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                    "adds": {k: str(v) for k, v in add.items()}}
                   for name, runs, kept, add in climbed],
         "inference": inference,
+        "validation_photos": decisive_photos(study, climbed),
         "recipe": {k: str(v) for k, v in recipe.items()},
         "final": final,
     }
     return summary, study
+
+
+def decisive_photos(study, climbed, count=4, dropped=2):
+    """The validation photos whose Dice moves most from step to step, and
+    how much of each fold's step-to-step spread they make.
+
+    Each photo is scored by every step's run of the seed that validates on
+    its fold (``run_one``'s ``val_dice_per_image``, the scores the ladder
+    chooses by).
+
+    Args:
+        climbed: ``(name, runs, kept, adds)`` of every step, in order.
+        count: How many photos to list, widest range first.
+        dropped: How many of each fold's widest-range photos the second
+            spread leaves out.
+
+    Returns:
+        ``{"photos": [...], "folds": [...]}``: each photo's name, fold, Dice
+        in the kept recipe's run and its lowest and highest Dice with their
+        steps; each fold's sample sd of its mean Dice over the steps, with
+        all photos and without its ``dropped`` widest-range photos. None
+        with fewer than two steps.
+    """
+    if len(climbed) < 2:
+        return None
+    names = [name for name, *_ in climbed]
+    kept = max(i for i, (_, _, was_kept, _) in enumerate(climbed) if was_kept)
+    photos, folds = [], []
+    for fold in range(len(study.val)):
+        dice = np.array([runs[fold]["val_dice_per_image"]
+                         for _, runs, _, _ in climbed])  # steps x photos
+        spread = dice.max(axis=0) - dice.min(axis=0)
+        widest = np.argsort(-spread)
+        for i, name in enumerate(study.fold_names(fold)):
+            photos.append({
+                "name": name, "fold": fold, "range": float(spread[i]),
+                "kept_recipe": float(dice[kept, i]),
+                "lowest": float(dice[:, i].min()),
+                "lowest_step": names[int(dice[:, i].argmin())],
+                "highest": float(dice[:, i].max()),
+                "highest_step": names[int(dice[:, i].argmax())]})
+        rest = np.delete(dice, widest[:dropped], axis=1)
+        folds.append({"fold": fold, "photos": dice.shape[1],
+                      "sd": float(dice.mean(axis=1).std(ddof=1)),
+                      "sd_without_widest": float(rest.mean(axis=1).std(ddof=1)),
+                      "dropped": dropped})
+    photos.sort(key=lambda p: -p["range"])
+    return {"photos": photos[:count], "folds": folds}
 
 
 def _kept_label(climbed):

@@ -534,6 +534,7 @@ def quality_table(summary, figures=""):
                   "does worst on, before and after the ladder (the final "
                   "recipe, seed 0); each row gives Dice before -> after:", "",
                   f"![worst three before and after]({figures}{summary['figure']})"]
+    lines += decisive_photos_lines(summary.get("validation_photos"))
     lines += ["", f"Inference settings chosen on validation: "
               f"{chosen or 'none (plain threshold at 0.5)'}.", "",
               f"Baselines on the test photos: "
@@ -543,6 +544,30 @@ def quality_table(summary, figures=""):
               f"{machine.summary(summary['machine'])}; command "
               f"`{summary['command']}`; settings of every run in "
               "`quality.json`.", ""]
+    return lines
+
+
+def decisive_photos_lines(found):
+    """Markdown lines on the validation photos that move most from step to
+    step (``quality.decisive_photos``); none for a summary without them."""
+    if not found:
+        return []
+    lines = ["", "**The validation photos that decide the ladder**: the "
+             "photos whose Dice moves most from step to step (each scored "
+             "by every step's run of the seed that validates on its fold):",
+             "", "| photo | fold | kept recipe | lowest (step) | highest "
+             "(step) |", "|---|---|---|---|---|"]
+    for p in found["photos"]:
+        lines.append(f"| {p['name']} | {p['fold']} | {p['kept_recipe']:.2f} "
+                     f"| {p['lowest']:.2f} ({p['lowest_step']}) | "
+                     f"{p['highest']:.2f} ({p['highest_step']}) |")
+    dropped = found["folds"][0]["dropped"]
+    lines += ["", "Sample sd of each fold's mean validation Dice over the "
+              f"steps, with all its photos and without its {dropped} "
+              "photos of widest range: " + "; ".join(
+                  f"fold {f['fold']} {f['sd']:.3f} -> "
+                  f"{f['sd_without_widest']:.3f} ({f['photos']} photos)"
+                  for f in found["folds"]) + "."]
     return lines
 
 

@@ -1,6 +1,7 @@
 """The quality ladder at tiny widths: the self-training steps, the teacher
 per seed, the inference choice on validation, the report. The steps that
-change the network, schedule and data are in ``test_quality_network.py``.
+change the network and copy-paste are in ``test_quality_network.py``; the
+schedule step only sets what ``tests/test_train.py`` trains with.
 
 The second-round step's mechanism is tested in ``tests/test_selftrain.py``,
 and a later round's reuse of the earlier rounds in
@@ -9,6 +10,7 @@ and a later round's reuse of the earlier rounds in
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from catunet import augment
@@ -38,6 +40,8 @@ def test_every_step_changes_training_settings():
     assert adds["all-pseudo"] == {"pseudo_holdout": 0.0}
     assert adds["third-round"] == {"self_training_rounds": 3}
     assert adds["longer-pseudo"] == {"pseudo_epochs": 20}
+    assert adds["schedule"] == {"schedule": "cosine", "warmup_epochs": 2}
+    assert adds["weight-average"] == {"ema": 0.99}
     assert adds["shorter-fine-tune"] == {"epochs": 40, "freeze_epochs": 10}
     assert augment.parse_spec(adds["wider-zoom"]["augment"]) == {
         **augment.parse_spec("recommended"), "zoom": 0.4}
@@ -75,3 +79,21 @@ def test_self_training_steps(folder, shapes_dir, monkeypatch):
     minutes = ladder_seconds(summary) / 60
     assert minutes > 0 and f"All the ladder's training: {minutes:.0f} min" \
         in text
+    # The photos that move most from step to step, from the runs' scores.
+    found = summary["validation_photos"]
+    first = found["photos"][0]
+    fold = first["fold"]
+    assert first["name"] in study.fold_names(fold)
+    assert len(study.fold_names(fold)) == len(study.val[fold][0])
+    index = study.fold_names(fold).index(first["name"])
+    dice = [step["runs"][fold]["val_dice_per_image"][index]
+            for step in summary["steps"]]
+    assert first["lowest"] == min(dice) and first["highest"] == max(dice)
+    assert first["range"] == max(p["range"] for p in found["photos"])
+    for step in summary["steps"]:
+        for run in step["runs"]:
+            assert run["val_dice"] == pytest.approx(
+                np.mean(run["val_dice_per_image"]))
+    assert [f["fold"] for f in found["folds"]] == [0, 1]
+    assert f"| {first['name']} | {fold} |" in text
+    assert "decide the ladder" in text
