@@ -378,12 +378,12 @@ def compile_model(config, learning_rate=None, frozen_encoder=False,
     finally:
         keras.mixed_precision.set_global_policy(previous)
     set_encoder_trainable(model, not frozen_encoder)
-    average = bool(config.ema) and not frozen_encoder
+    average = ({"use_ema": True, "ema_momentum": config.ema}
+               if config.ema and not frozen_encoder else {})
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate_for(
             config, learning_rate or config.learning_rate, epochs,
-            steps_per_epoch), use_ema=average,
-            ema_momentum=config.ema if average else 0.99),
+            steps_per_epoch), **average),
         loss=get_loss(config.loss),
         metrics=[dice_coefficient],
     )

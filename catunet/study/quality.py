@@ -50,7 +50,10 @@ on the validation folds.
 16. ``longer-pseudo``: twice the epochs of pre-training on the
    pseudo-labelled photos (``LONGER_PSEUDO``): halving them lowered every
    seed, so the other direction is measured too.
-17. ``inference``: test-time augmentation, the threshold and the clean-ups,
+17. ``weight-average``: an exponential moving average of the weights in
+   every phase that trains the encoder (``WEIGHT_AVERAGE``, ``--ema``),
+   which smooths the step-to-step noise of fine-tuning on few photos.
+18. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -286,11 +289,11 @@ def decisive_photos(study, climbed, count=4, dropped=2):
             spread leaves out.
 
     Returns:
-        ``{"photos": [...], "folds": [...]}``: each photo's name, fold, Dice
-        in the kept recipe's run and its lowest and highest Dice with their
-        steps; each fold's sample sd of its mean Dice over the steps, with
-        all photos and without its ``dropped`` widest-range photos. None
-        with fewer than two steps.
+        ``{"photos": [...], "folds": [...], "dropped": dropped}``: each
+        photo's name, fold, Dice in the kept recipe's run and its lowest and
+        highest Dice with their steps; each fold's sample sd of its mean
+        Dice over the steps, with all photos and without its ``dropped``
+        widest-range photos. None with fewer than two steps.
     """
     if len(climbed) < 2:
         return None
@@ -313,10 +316,9 @@ def decisive_photos(study, climbed, count=4, dropped=2):
         rest = np.delete(dice, widest[:dropped], axis=1)
         folds.append({"fold": fold, "photos": dice.shape[1],
                       "sd": float(dice.mean(axis=1).std(ddof=1)),
-                      "sd_without_widest": float(rest.mean(axis=1).std(ddof=1)),
-                      "dropped": dropped})
+                      "sd_without_widest": float(rest.mean(axis=1).std(ddof=1))})
     photos.sort(key=lambda p: -p["range"])
-    return {"photos": photos[:count], "folds": folds}
+    return {"photos": photos[:count], "folds": folds, "dropped": dropped}
 
 
 def _kept_label(climbed):

@@ -561,9 +561,8 @@ def decisive_photos_lines(found):
         lines.append(f"| {p['name']} | {p['fold']} | {p['kept_recipe']:.2f} "
                      f"| {p['lowest']:.2f} ({p['lowest_step']}) | "
                      f"{p['highest']:.2f} ({p['highest_step']}) |")
-    dropped = found["folds"][0]["dropped"]
     lines += ["", "Sample sd of each fold's mean validation Dice over the "
-              f"steps, with all its photos and without its {dropped} "
+              f"steps, with all its photos and without its {found['dropped']} "
               "photos of widest range: " + "; ".join(
                   f"fold {f['fold']} {f['sd']:.3f} -> "
                   f"{f['sd_without_widest']:.3f} ({f['photos']} photos)"

@@ -18,7 +18,6 @@ def climb(folder, shapes_dir, monkeypatch, steps, final_seeds):
                         {"init": experiments.PRETRAINED, "freeze_epochs": 1,
                          "fine_tune_learning_rate": 3e-3})
     monkeypatch.setitem(quality.ARCHITECTURE, "capacity", {"width": 6})
-    monkeypatch.setitem(quality.ARCHITECTURE, "capacity-32", {"width": 8})
     horses, unlabelled = folder / "horses", folder / "unlabelled"
     if not horses.exists():  # the folder's first climb writes them
         write_folder(horses, n=10, seed=1)
