@@ -25,7 +25,7 @@ from catunet import atomic
 from catunet.cli import HelpFormatter
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.study import render, stats
+from catunet.study import render, reproduce, stats
 from catunet.study.bench_report import readme_speed, write_bench_report
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
@@ -372,8 +372,12 @@ def readme_sections(folder=REPORTS):
     if bench:
         sections["speed"] = readme_speed(bench)
     quality = folder / "quality.json"
+    reproduced = folder / "reproduce.json"
     if quality.is_file():
-        sections["best"] = readme_best(json.loads(quality.read_text()))
+        sections["best"] = readme_best(
+            json.loads(quality.read_text()),
+            json.loads(reproduced.read_text()) if reproduced.is_file()
+            else None)
     serve = folder / "serve.json"
     if serve.is_file():
         sections["serve"] = readme_serve(json.loads(serve.read_text()))
@@ -407,9 +411,10 @@ def readme_serve(serve):
     ])
 
 
-def readme_best(quality):
+def readme_best(quality, reproduced=None):
     """README's best-model section: the commands that train the final
-    recipe of the quality ladder, and what they measured."""
+    recipe of the quality ladder, and what they measured (and, with
+    ``reproduce.json``, what they measured on another machine)."""
     from catunet.cli import flags_for
 
     final = quality.get("final")
@@ -419,11 +424,7 @@ def readme_best(quality):
                 "recipe has not been trained on all the training photos yet "
                 "(`python -m catunet.study.quality` without `--final-seeds "
                 "0` does it), so no best-model commands are given here.")
-    # The pre-training the final recipe starts from (width 8, or the
-    # capacity step's own).
-    source = next((p for p in quality.get("pretrained", {}).values()
-                   if p["model"] == final[0]["config"]["init"]),
-                  quality["pretrain"])
+    source = reproduce.pretraining_of(quality)
     pretrain = source["config"]
     width = "" if pretrain["width"] == TrainConfig.width else \
         f" --width {pretrain['width']}"
@@ -464,6 +465,9 @@ def readme_best(quality):
         "default, picked there). Inference settings chosen on validation: "
         + (inference or "none (plain threshold at 0.5)") + ".",
     ]
+    if reproduced and reproduced["runs"]:
+        lines += ["", reproduce.paragraph(reproduced) + " Per seed: "
+                  "[reports/reproduce.md](reports/reproduce.md)."]
     return "\n".join(lines)
 
 
@@ -506,6 +510,9 @@ def render_all(folder=REPORTS, readme=README, report=REPORT):
     if (Path(folder) / "quality.json").is_file():
         quality = json.loads((Path(folder) / "quality.json").read_text())
         write_quality_report(quality, folder)
+    if (Path(folder) / "reproduce.json").is_file():
+        reproduce.write_reproduce_report(json.loads(
+            (Path(folder) / "reproduce.json").read_text()), folder)
     write_report(steps, default, contours, folder, report, quality)
     text = Path(readme).read_text()
     for name, body in readme_sections(folder).items():

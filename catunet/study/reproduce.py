@@ -1,0 +1,296 @@
+"""The best model again, on this machine: README's best-model commands.
+
+    python -m catunet.study.reproduce
+
+reads the quality ladder's final recipe from ``reports/quality.json``,
+trains it here as README's best-model commands do (the pre-training once,
+then the recipe once per seed, each from an empty run folder, in the
+precision ``--precision auto`` picks on this machine), scores each model on
+the test photos with the inference settings chosen on validation, and
+compares them seed by seed with what the ladder measured. It writes
+``reports/reproduce.json`` and ``reports/reproduce.md``.
+
+The same seed on another machine is not the same run (another precision,
+other kernels, other rounding), so "reproduces" means: the paired
+differences' 95 % interval holds zero, and no seed falls outside the
+ladder's range by more than its spread.
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from catunet import atomic, machine
+from catunet.cli import HelpFormatter
+from catunet.config import TrainConfig
+from catunet.datasets.cats import resolve_data_dir
+from catunet.errors import CatunetError
+from catunet.evaluate import evaluate
+from catunet.inference import Settings
+from catunet.study import stats
+from catunet.study.runstore import RUNS, RunStore, describe
+
+REPORTS = Path("reports")
+FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def _config(recorded, **changes):
+    """A ``TrainConfig`` from a recorded one (fields this version no longer
+    has are dropped) with ``changes``."""
+    known = {k: v for k, v in recorded.items() if k in FIELDS}
+    return dataclasses.replace(TrainConfig(**known), **changes)
+
+
+def recipe(quality, data_dir, pretrain_dir=None, unlabelled=None,
+           runs_dir=RUNS / "reproduce", precision="auto"):
+    """The pre-training and per-seed configs of the ladder's final recipe.
+
+    Args:
+        quality: ``reports/quality.json``, loaded.
+        data_dir: The cat set (its test photos are guarded in
+            pre-training, as ``CATUNET_DATA_DIR`` guards them in README's
+            commands).
+        pretrain_dir, unlabelled: Where those folders are here; by default
+            where the ladder found them.
+        precision: ``auto`` lets this machine choose, as README's commands
+            do.
+
+    Returns:
+        ``(pretrain config, {seed: cats config})``; the cats configs' ``init``
+        is the pre-training's model.
+    """
+    final = _final(quality)
+    source = pretraining_of(quality)
+    runs_dir = Path(runs_dir)
+    pretrain = _config(source["config"], precision=precision,
+                       data_dir=str(pretrain_dir or
+                                    source["config"]["data_dir"]),
+                       protect=str(data_dir), out=str(runs_dir / "pretrain"))
+    model = Path(pretrain.out) / f"{pretrain.stage}.keras"
+    cats = {}
+    for run in final:
+        recorded = run["config"]
+        cats[run["seed"]] = _config(
+            recorded, data_dir=str(data_dir), init=str(model),
+            precision=precision, teacher=None,
+            unlabelled=str(unlabelled) if unlabelled and
+            recorded["unlabelled"] else recorded["unlabelled"],
+            out=str(runs_dir / f"best-s{run['seed']}"))
+    return pretrain, cats
+
+
+def pretraining_of(quality):
+    """The ladder's pre-training that its final recipe starts from (width
+    8, or a network step's own)."""
+    init = _final(quality)[0]["config"]["init"]
+    return next((p for p in quality.get("pretrained", {}).values()
+                 if p["model"] == init), quality["pretrain"])
+
+
+def _final(quality):
+    """The ladder's final-recipe runs, or a clear error."""
+    if not quality.get("final"):
+        raise CatunetError("quality.json has no final recipe: run "
+                           "python -m catunet.study.quality without "
+                           "--final-seeds 0 first")
+    return quality["final"]
+
+
+def compare(ladder, here):
+    """Seed-by-seed comparison of the ladder's final runs with this
+    machine's.
+
+    Args:
+        ladder, here: ``{seed: test Dice}``, the same seeds.
+
+    Returns:
+        ``stats.paired_difference`` (here − ladder) plus ``reproduced``:
+        its interval holds zero (or, with one seed, the seed lies within the
+        ladder's range widened by its sample sd).
+    """
+    seeds = sorted(here)
+    difference = stats.paired_difference([here[s] for s in seeds],
+                                         [ladder[s] for s in seeds])
+    values = list(ladder.values())
+    if difference["n"] > 1:
+        reproduced = difference["low"] <= 0 <= difference["high"]
+    else:
+        spread = stats.mean_sd(values)[1] if len(values) > 1 else 0.0
+        reproduced = min(values) - spread <= here[seeds[0]] <= \
+            max(values) + spread
+    return {**difference, "seeds": seeds, "reproduced": bool(reproduced)}
+
+
+def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
+              seeds=None, runs_dir=RUNS / "reproduce", precision="auto"):
+    """Trains (or reuses, by key) README's best-model runs here and scores
+    them; returns the summary ``write_reproduce_report`` writes.
+
+    Args:
+        seeds: How many of the final recipe's seeds to train, first ones
+            first; default all.
+    """
+    _final(quality)
+    data_dir = resolve_data_dir(data_dir)
+    pretrain_config, configs = recipe(quality, data_dir, pretrain_dir,
+                                      unlabelled, runs_dir, precision)
+    chosen = sorted(configs)[:seeds] if seeds else sorted(configs)
+    settings = Settings(**quality["inference"]["chosen"])
+    print("== pre-training", flush=True)
+    pretrain = describe(RunStore().run(pretrain_config))
+    runs = []
+    for seed in chosen:
+        print(f"== best model, seed {seed}", flush=True)
+        run = RunStore().run(configs[seed])
+        settings.save_beside(run.model_path)
+        scored = evaluate(run.model_path, settings=settings)
+        worst = min(scored["images"], key=lambda row: row["dice"])
+        runs.append({**{k: v for k, v in describe(run).items()
+                        if k != "history"},
+                     "seed": seed, "test_dice": scored["mean"]["dice"],
+                     "worst": {"image": worst["image"],
+                               "dice": worst["dice"]}})
+    ladder = {r["seed"]: r["test_dice"] for r in quality["final"]}
+    return {
+        "command": "python -m catunet.study.reproduce",
+        "machine": machine.describe(),
+        "precision": runs[0]["config"]["precision"] if runs else None,
+        "inference": dataclasses.asdict(settings),
+        "pretrain": {k: v for k, v in pretrain.items() if k != "history"},
+        "runs": runs,
+        "ladder": {"machine": quality["machine"],
+                   "precision": quality["final"][0]["config"]["precision"],
+                   "test_dice": ladder,
+                   "seconds": {r["seed"]: r["seconds"]
+                               for r in quality["final"]},
+                   "pretrain_seconds": pretraining_of(quality)["seconds"]},
+        "comparison": compare(ladder, {r["seed"]: r["test_dice"]
+                                       for r in runs}) if runs else None,
+    }
+
+
+def write_reproduce_report(summary, folder=REPORTS):
+    """Writes ``reproduce.json`` and ``reproduce.md`` into ``folder``."""
+    from catunet.study import render
+
+    folder = Path(folder)
+    atomic.write_json(folder / "reproduce.json", summary)
+    ladder, runs = summary["ladder"], summary["runs"]
+    there = render.machine_text(ladder["machine"])
+    here = render.machine_text(summary["machine"])
+    lines = [
+        "# The best model, reproduced on another machine", "",
+        f"Command: `{summary['command']}`, which trains README's "
+        "best-model commands into `runs/reproduce` and scores each "
+        "model on the 24 test photos with the inference settings chosen on "
+        "validation (" + ", ".join(f"{k} {v}" for k, v in
+                                   summary["inference"].items()) + ").", "",
+        f"- Ladder (`python -m catunet.study.quality`): {there}, "
+        f"{ladder['precision']}.",
+        f"- This run: {here}, {summary['precision']} (what `--precision "
+        "auto` picked).", "",
+        "| seed | test Dice, ladder | test Dice, this run | difference | "
+        "worst test photo, this run | minutes of training, ladder | "
+        "this run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        seed = run["seed"]
+        there_dice = _by_seed(ladder["test_dice"], seed)
+        lines.append(
+            f"| {seed} | {there_dice:.3f} | {run['test_dice']:.3f} | "
+            f"{run['test_dice'] - there_dice:+.3f} | {run['worst']['image']} "
+            f"({run['worst']['dice']:.2f}) | "
+            f"{_by_seed(ladder['seconds'], seed) / 60:.1f} | "
+            f"{run['seconds'] / 60:.1f} |")
+    if runs:
+        lines += ["", paragraph(summary)]
+    atomic.write_text(folder / "reproduce.md", "\n".join(lines) + "\n")
+
+
+def paragraph(summary):
+    """What the reproduction found, in one paragraph (``reproduce.md``,
+    README's best-model section)."""
+    from catunet.study import render
+
+    runs, ladder, c = summary["runs"], summary["ladder"], summary["comparison"]
+    here = [r["test_dice"] for r in runs]
+    there = [_by_seed(ladder["test_dice"], s) for s in c["seeds"]]
+    if c["n"] > 1:
+        verdict = ("reproduced: the paired interval holds zero" if
+                   c["reproduced"] else "**not reproduced**: the paired "
+                   "interval excludes zero")
+    else:
+        verdict = ("one seed only, within the ladder's range widened by its "
+                   "sd" if c["reproduced"] else "**not reproduced**: one "
+                   "seed, outside the ladder's range widened by its sd")
+    seeds = ", ".join(str(s) for s in c["seeds"])
+    return (
+        f"Reproduced by `{summary['command']}` on "
+        f"{render.machine_text(summary['machine'])}, in "
+        f"{summary['precision']} (what `--precision auto` picked there): "
+        f"test Dice {stats.format_mean_sd(here)} over seed"
+        f"{'s' if len(runs) > 1 else ''} {seeds}, against "
+        f"{stats.format_mean_sd(there)} for the same seed"
+        f"{'s' if len(runs) > 1 else ''} on the ladder's machine; "
+        f"difference {stats.format_difference(c)}: {verdict}. Its worst "
+        "test photo: " + ", ".join(
+            f"{r['worst']['image']} ({r['worst']['dice']:.2f}, seed "
+            f"{r['seed']})" for r in runs) + ". Training took "
+        f"{np.mean([r['seconds'] for r in runs]) / 60:.0f} min per seed plus "
+        f"{summary['pretrain']['seconds'] / 60:.0f} min of pre-training "
+        "there, measured in that run; the ladder's minutes were measured on "
+        "its own machine, so the two say what the recipe costs on each, not "
+        "how much faster one machine is.")
+
+
+def _by_seed(values, seed):
+    """``values[seed]`` whether JSON turned the seed keys into strings or
+    not."""
+    return values[seed] if seed in values else values[str(seed)]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m catunet.study.reproduce",
+        description="Train README's best-model commands on this machine and "
+        "compare their test Dice, seed by seed, with the quality ladder's.",
+        formatter_class=HelpFormatter)
+    p.add_argument("--data-dir", default=None,
+                   help="the cat set (default: $CATUNET_DATA_DIR, else "
+                   "data/cats)")
+    p.add_argument("--pretrain-dir", default=None,
+                   help="the pre-training folder(s), comma-separated "
+                   "(default: where the ladder found them)")
+    p.add_argument("--unlabelled", default=None,
+                   help="the unlabelled photos (default: where the ladder "
+                   "found them)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="train only the first N of the final recipe's seeds "
+                   "(default: all)")
+    p.add_argument("--runs", default=str(RUNS / "reproduce"),
+                   help="folder of the runs (reused by key when rerun)")
+    p.add_argument("--report", default=str(REPORTS),
+                   help="folder of quality.json, and of reproduce.md and "
+                   "reproduce.json")
+    args = p.parse_args(argv)
+    try:
+        path = Path(args.report) / "quality.json"
+        if not path.is_file():
+            raise CatunetError(f"{path}: not found; run python -m "
+                               "catunet.study.quality first")
+        summary = reproduce(json.loads(path.read_text()), args.data_dir,
+                            args.pretrain_dir, args.unlabelled, args.seeds,
+                            args.runs)
+    except CatunetError as error:
+        sys.exit(f"error: {error}")
+    write_reproduce_report(summary, args.report)
+    print(f"Wrote {Path(args.report) / 'reproduce.md'}")
+
+
+if __name__ == "__main__":
+    main()

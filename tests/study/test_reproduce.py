@@ -1,0 +1,110 @@
+"""README's best-model commands, reproduced from a ladder's quality.json:
+the comparison's verdict, and a tiny end-to-end run."""
+
+import dataclasses
+import json
+
+import pytest
+
+from catunet import data, machine
+from catunet.config import TrainConfig
+from catunet.evaluate import evaluate
+from catunet.study import reproduce
+from catunet.study.report import readme_best
+from catunet.train import load_split_for
+from tests.conftest import write_folder
+
+
+def test_verdict_follows_the_paired_interval():
+    ladder = {0: 0.845, 1: 0.841, 2: 0.851}
+    close = reproduce.compare(ladder, {0: 0.850, 1: 0.838, 2: 0.849})
+    assert close["reproduced"] and close["seeds"] == [0, 1, 2]
+    assert close["differences"] == pytest.approx([0.005, -0.003, -0.002])
+    lower = reproduce.compare(ladder, {0: 0.805, 1: 0.800, 2: 0.812})
+    assert not lower["reproduced"] and lower["high"] < 0
+    # One seed has no interval: it must lie in the ladder's range widened
+    # by the ladder's sample sd (0.005 here).
+    assert reproduce.compare(ladder, {1: 0.838})["reproduced"]
+    assert not reproduce.compare(ladder, {1: 0.80})["reproduced"]
+
+
+def _quality(tmp_path, shapes_dir):
+    """A quality.json as a tiny ladder would leave it: a final recipe of
+    two seeds, its pre-training and the chosen inference settings."""
+    tiny = dict(width=2, depth=2, batch_size=4, image_size=32)
+    # The cat split exists before the pre-training guards its test photos,
+    # as data/splits/cats.json does in the repository.
+    load_split_for(TrainConfig(data_dir=str(shapes_dir)),
+                   data.find_pairs(shapes_dir), shapes_dir)
+    horses = write_folder(tmp_path / "horses", n=10, seed=1)
+    pre = TrainConfig(stage="pretrain", data_dir="elsewhere/horses",
+                      epochs=1, precision="mixed_bfloat16",
+                      out="runs/old-pretrain", **tiny)
+    final = [{"seed": s, "seconds": 60.0 + s, "test_dice": 0.5,
+              "config": {**dataclasses.asdict(TrainConfig(
+                  data_dir=str(shapes_dir), epochs=1, seed=s,
+                  init="runs/old-pretrain/pretrain.keras",
+                  precision="mixed_bfloat16", out=f"runs/old-final-s{s}",
+                  **tiny)), "retired_field": 1}}
+             for s in (0, 1)]
+    quality = {"final": final, "machine": machine.describe(),
+               "command": "python -m catunet.study.quality",
+               "code_version": "0.2.0",
+               "pretrain": {"model": "runs/w8/pretrain.keras",
+                            "seconds": 1.0, "config": {}},
+               "pretrained": {"width-2": {
+                   "model": "runs/old-pretrain/pretrain.keras",
+                   "seconds": 30.0,
+                   "config": dataclasses.asdict(pre)}},
+               "inference": {"chosen": {"tta": True, "threshold": 0.3,
+                                        "fill_holes": False,
+                                        "min_area": 0.02}}}
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "quality.json").write_text(json.dumps(quality))
+    return quality, reports, horses
+
+
+@pytest.mark.slow
+def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
+                                                   monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    quality, reports, horses = _quality(tmp_path, shapes_dir)
+    reproduce.main(["--data-dir", str(shapes_dir), "--pretrain-dir",
+                    str(horses), "--seeds", "1", "--report", str(reports)])
+    summary = json.loads((reports / "reproduce.json").read_text())
+    [run] = summary["runs"]
+    pretrain = summary["pretrain"]
+    assert pretrain["config"]["data_dir"] == str(horses)
+    assert pretrain["config"]["protect"] == str(shapes_dir)
+    assert pretrain["config"]["width"] == 2
+    assert run["seed"] == 0 and run["folder"] == "runs/reproduce/best-s0"
+    assert run["config"]["init"] == "runs/reproduce/pretrain/pretrain.keras"
+    # The machine picks the precision, as README's commands let it.
+    assert summary["precision"] == run["config"]["precision"] == \
+        machine.best_precision()
+    scored = evaluate(tmp_path / run["folder"] / "cats.keras")
+    assert scored["inference"] == quality["inference"]["chosen"]
+    assert run["test_dice"] == pytest.approx(scored["mean"]["dice"])
+    assert run["worst"]["dice"] == min(r["dice"] for r in scored["images"])
+    assert summary["comparison"]["differences"] == \
+        pytest.approx([run["test_dice"] - 0.5])
+    text = (reports / "reproduce.md").read_text()
+    assert f"| 0 | 0.500 | {run['test_dice']:.3f} |" in text
+    assert "| 1 |" not in text
+    # README's best-model section says it, after what the ladder measured.
+    best = readme_best(quality, summary)
+    assert best.startswith(readme_best(quality))
+    assert "Reproduced by `python -m catunet.study.reproduce`" in best
+    assert "over seed 0, against 0.500" in best
+    # A rerun finds the pre-training and the seed's run by key.
+    again = reproduce.reproduce(quality, str(shapes_dir), str(horses), seeds=1)
+    assert again["runs"][0]["seconds"] == run["seconds"]
+    assert again["pretrain"]["seconds"] == pretrain["seconds"]
+
+
+def test_refuses_a_ladder_without_a_final_recipe(tmp_path):
+    (tmp_path / "quality.json").write_text(json.dumps({"final": None}))
+    with pytest.raises(SystemExit, match="no final recipe"):
+        reproduce.main(["--report", str(tmp_path), "--data-dir",
+                        str(tmp_path)])
