@@ -91,6 +91,18 @@ def pretraining_of(quality):
                  if p["model"] == init), quality["pretrain"])
 
 
+def _ladder_photo(quality, seed, image):
+    """The ladder's final-recipe Dice on one test photo for ``seed``; None
+    where its summary does not say."""
+    from catunet.study import render
+
+    names = render.test_names(quality) if quality.get("split") else None
+    run = next(r for r in quality["final"] if r["seed"] == seed)
+    if not names or image not in names or "test_dice_per_image" not in run:
+        return None
+    return run["test_dice_per_image"][names.index(image)]
+
+
 def _final(quality):
     """The ladder's final-recipe runs, or a clear error."""
     if not quality.get("final"):
@@ -153,7 +165,9 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
                         if k != "history"},
                      "seed": seed, "test_dice": scored["mean"]["dice"],
                      "worst": {"image": worst["image"],
-                               "dice": worst["dice"]}})
+                               "dice": worst["dice"],
+                               "ladder_dice": _ladder_photo(
+                                   quality, seed, worst["image"])}})
     ladder = {r["seed"]: r["test_dice"] for r in quality["final"]}
     return {
         "command": "python -m catunet.study.reproduce",
@@ -238,14 +252,21 @@ def paragraph(summary):
         f"{stats.format_mean_sd(there)} for the same seed"
         f"{'s' if len(runs) > 1 else ''} on the ladder's machine; "
         f"difference {stats.format_difference(c)}: {verdict}. Its worst "
-        "test photo: " + ", ".join(
-            f"{r['worst']['image']} ({r['worst']['dice']:.2f}, seed "
-            f"{r['seed']})" for r in runs) + ". Training took "
+        "test photo: " + ", ".join(_worst_text(r) for r in runs)
+        + ". Training took "
         f"{np.mean([r['seconds'] for r in runs]) / 60:.0f} min per seed plus "
         f"{summary['pretrain']['seconds'] / 60:.0f} min of pre-training "
         "there, measured in that run; the ladder's minutes were measured on "
         "its own machine, so the two say what the recipe costs on each, not "
         "how much faster one machine is.")
+
+
+def _worst_text(run):
+    worst = run["worst"]
+    ladder = worst.get("ladder_dice")
+    return (f"{worst['image']} ({worst['dice']:.2f}, seed {run['seed']}"
+            + (f"; {ladder:.2f} for that seed on the ladder's machine"
+               if ladder is not None else "") + ")")
 
 
 def _by_seed(values, seed):
@@ -279,6 +300,8 @@ def main(argv=None):
                    "reproduce.json")
     args = p.parse_args(argv)
     try:
+        if args.seeds is not None and args.seeds < 1:
+            raise CatunetError(f"--seeds must be at least 1, got {args.seeds}")
         path = Path(args.report) / "quality.json"
         if not path.is_file():
             raise CatunetError(f"{path}: not found; run python -m "

@@ -34,13 +34,15 @@ def _quality(tmp_path, shapes_dir):
     tiny = dict(width=2, depth=2, batch_size=4, image_size=32)
     # The cat split exists before the pre-training guards its test photos,
     # as data/splits/cats.json does in the repository.
-    load_split_for(TrainConfig(data_dir=str(shapes_dir)),
-                   data.find_pairs(shapes_dir), shapes_dir)
+    *_, manifest = load_split_for(TrainConfig(data_dir=str(shapes_dir)),
+                                  data.find_pairs(shapes_dir), shapes_dir)
+    per_image = [0.1 * (i + 1) for i in range(len(manifest["test"]))]
     horses = write_folder(tmp_path / "horses", n=10, seed=1)
     pre = TrainConfig(stage="pretrain", data_dir="elsewhere/horses",
                       epochs=1, precision="mixed_bfloat16",
                       out="runs/old-pretrain", **tiny)
     final = [{"seed": s, "seconds": 60.0 + s, "test_dice": 0.5,
+              "test_dice_per_image": per_image,
               "config": {**dataclasses.asdict(TrainConfig(
                   data_dir=str(shapes_dir), epochs=1, seed=s,
                   init="runs/old-pretrain/pretrain.keras",
@@ -50,6 +52,7 @@ def _quality(tmp_path, shapes_dir):
     quality = {"final": final, "machine": machine.describe(),
                "command": "python -m catunet.study.quality",
                "code_version": "0.2.0",
+               "split": {"fingerprint": manifest["fingerprint"]},
                "pretrain": {"model": "runs/w8/pretrain.keras",
                             "seconds": 1.0, "config": {}},
                "pretrained": {"width-2": {
@@ -87,6 +90,11 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     assert scored["inference"] == quality["inference"]["chosen"]
     assert run["test_dice"] == pytest.approx(scored["mean"]["dice"])
     assert run["worst"]["dice"] == min(r["dice"] for r in scored["images"])
+    # The ladder's Dice on that photo, found by name in the split.
+    names = [image for image, _ in json.loads(
+        (tmp_path / "data/splits/shapes.json").read_text())["test"]]
+    assert run["worst"]["ladder_dice"] == pytest.approx(
+        0.1 * (names.index(run["worst"]["image"]) + 1))
     assert summary["comparison"]["differences"] == \
         pytest.approx([run["test_dice"] - 0.5])
     text = (reports / "reproduce.md").read_text()
@@ -103,8 +111,12 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     assert again["pretrain"]["seconds"] == pretrain["seconds"]
 
 
-def test_refuses_a_ladder_without_a_final_recipe(tmp_path):
+def test_refuses_what_it_cannot_reproduce(tmp_path):
+    with pytest.raises(SystemExit, match="quality.json: not found"):
+        reproduce.main(["--report", str(tmp_path)])
     (tmp_path / "quality.json").write_text(json.dumps({"final": None}))
     with pytest.raises(SystemExit, match="no final recipe"):
         reproduce.main(["--report", str(tmp_path), "--data-dir",
                         str(tmp_path)])
+    with pytest.raises(SystemExit, match="--seeds must be at least 1"):
+        reproduce.main(["--report", str(tmp_path), "--seeds", "0"])
