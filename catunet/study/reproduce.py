@@ -244,7 +244,7 @@ def paragraph(summary):
                    "seed, outside the ladder's range widened by its sd")
     seeds = ", ".join(str(s) for s in c["seeds"])
     return (
-        f"Reproduced by `{summary['command']}` on "
+        f"Retrained by `{summary['command']}` on "
         f"{render.machine_text(summary['machine'])}, in "
         f"{summary['precision']} (what `--precision auto` picked there): "
         f"test Dice {stats.format_mean_sd(here)} over seed"

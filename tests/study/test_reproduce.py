@@ -103,7 +103,7 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     # README's best-model section says it, after what the ladder measured.
     best = readme_best(quality, summary)
     assert best.startswith(readme_best(quality))
-    assert "Reproduced by `python -m catunet.study.reproduce`" in best
+    assert "Retrained by `python -m catunet.study.reproduce`" in best
     assert "over seed 0, against 0.500" in best
     # A rerun finds the pre-training and the seed's run by key.
     again = reproduce.reproduce(quality, str(shapes_dir), str(horses), seeds=1)
