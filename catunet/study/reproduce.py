@@ -153,7 +153,13 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
     chosen = sorted(configs)[:seeds] if seeds else sorted(configs)
     settings = Settings(**quality["inference"]["chosen"])
     print("== pre-training", flush=True)
-    pretrain = describe(RunStore().run(pretrain_config))
+    pretrained = RunStore().run(pretrain_config)
+    pretrain = describe(pretrained)
+    # The store may have found the same pre-training in another folder
+    # (README's runs/best-pretrain, say): start from wherever it is.
+    configs = {seed: dataclasses.replace(config,
+                                         init=str(pretrained.model_path))
+               for seed, config in configs.items()}
     runs = []
     for seed in chosen:
         print(f"== best model, seed {seed}", flush=True)

@@ -105,10 +105,13 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     assert best.startswith(readme_best(quality))
     assert "Retrained by `python -m catunet.study.reproduce`" in best
     assert "over seed 0, against 0.500" in best
-    # A rerun finds the pre-training and the seed's run by key.
+    # A rerun finds the pre-training and the seed's run by key, even in
+    # another folder (README's commands write runs/best-pretrain).
+    (tmp_path / "runs/reproduce/pretrain").rename(tmp_path / "runs/moved")
     again = reproduce.reproduce(quality, str(shapes_dir), str(horses), seeds=1)
-    assert again["runs"][0]["seconds"] == run["seconds"]
+    assert again["pretrain"]["folder"] == "runs/moved"
     assert again["pretrain"]["seconds"] == pretrain["seconds"]
+    assert again["runs"][0]["seconds"] == run["seconds"]
 
 
 def test_refuses_what_it_cannot_reproduce(tmp_path):
