@@ -11,9 +11,9 @@ compares them seed by seed with what the ladder measured. It writes
 ``reports/reproduce.json`` and ``reports/reproduce.md``.
 
 The same seed on another machine is not the same run (another precision,
-other kernels, other rounding), so "reproduces" means: the paired
-differences' 95 % interval holds zero, and no seed falls outside the
-ladder's range by more than its spread.
+other kernels, other rounding), so "reproduces" means: with several seeds,
+the paired differences' 95 % interval holds zero; with one, the seed lies
+within the ladder's range widened by its sample sd.
 """
 
 import argparse
@@ -31,7 +31,7 @@ from catunet.datasets.cats import resolve_data_dir
 from catunet.errors import CatunetError
 from catunet.evaluate import evaluate
 from catunet.inference import Settings
-from catunet.study import stats
+from catunet.study import render, stats
 from catunet.study.runstore import RUNS, RunStore, describe
 
 REPORTS = Path("reports")
@@ -45,42 +45,46 @@ def _config(recorded, **changes):
     return dataclasses.replace(TrainConfig(**known), **changes)
 
 
-def recipe(quality, data_dir, pretrain_dir=None, unlabelled=None,
-           runs_dir=RUNS / "reproduce", precision="auto"):
-    """The pre-training and per-seed configs of the ladder's final recipe.
+def pretrain_config(quality, data_dir, pretrain_dir=None,
+                    runs_dir=RUNS / "reproduce", precision="auto"):
+    """The pre-training the ladder's final recipe starts from, as README's
+    first command trains it.
 
     Args:
         quality: ``reports/quality.json``, loaded.
-        data_dir: The cat set (its test photos are guarded in
-            pre-training, as ``CATUNET_DATA_DIR`` guards them in README's
-            commands).
-        pretrain_dir, unlabelled: Where those folders are here; by default
-            where the ladder found them.
+        data_dir: The cat set, whose test photos the pre-training guards (as
+            ``CATUNET_DATA_DIR`` makes README's command guard them).
+        pretrain_dir: Where its folder(s) are here; by default where the
+            ladder found them.
         precision: ``auto`` lets this machine choose, as README's commands
             do.
-
-    Returns:
-        ``(pretrain config, {seed: cats config})``; the cats configs' ``init``
-        is the pre-training's model.
     """
-    final = _final(quality)
-    source = pretraining_of(quality)
-    runs_dir = Path(runs_dir)
-    pretrain = _config(source["config"], precision=precision,
-                       data_dir=str(pretrain_dir or
-                                    source["config"]["data_dir"]),
-                       protect=str(data_dir), out=str(runs_dir / "pretrain"))
-    model = Path(pretrain.out) / f"{pretrain.stage}.keras"
-    cats = {}
-    for run in final:
+    recorded = pretraining_of(quality)["config"]
+    return _config(recorded, precision=precision,
+                   data_dir=str(pretrain_dir or recorded["data_dir"]),
+                   protect=str(data_dir),
+                   out=str(Path(runs_dir) / "pretrain"))
+
+
+def seed_configs(quality, data_dir, init, unlabelled=None,
+                 runs_dir=RUNS / "reproduce", precision="auto"):
+    """``{seed: config}`` of the ladder's final recipe, as README's loop
+    trains it from the pre-trained model ``init``.
+
+    Args:
+        unlabelled: Where the unlabelled photos are here; by default where
+            the ladder found them.
+    """
+    configs = {}
+    for run in _final(quality):
         recorded = run["config"]
-        cats[run["seed"]] = _config(
-            recorded, data_dir=str(data_dir), init=str(model),
+        configs[run["seed"]] = _config(
+            recorded, data_dir=str(data_dir), init=str(init),
             precision=precision, teacher=None,
             unlabelled=str(unlabelled) if unlabelled and
             recorded["unlabelled"] else recorded["unlabelled"],
-            out=str(runs_dir / f"best-s{run['seed']}"))
-    return pretrain, cats
+            out=str(Path(runs_dir) / f"best-s{run['seed']}"))
+    return configs
 
 
 def pretraining_of(quality):
@@ -94,8 +98,6 @@ def pretraining_of(quality):
 def _ladder_photo(quality, seed, image):
     """The ladder's final-recipe Dice on one test photo for ``seed``; None
     where its summary does not say."""
-    from catunet.study import render
-
     names = render.test_names(quality) if quality.get("split") else None
     run = next(r for r in quality["final"] if r["seed"] == seed)
     if not names or image not in names or "test_dice_per_image" not in run:
@@ -146,22 +148,18 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         seeds: How many of the final recipe's seeds to train, first ones
             first; default all.
     """
-    _final(quality)
+    final = {r["seed"]: r for r in _final(quality)}
     data_dir = resolve_data_dir(data_dir)
-    pretrain_config, configs = recipe(quality, data_dir, pretrain_dir,
-                                      unlabelled, runs_dir, precision)
-    chosen = sorted(configs)[:seeds] if seeds else sorted(configs)
     settings = Settings(**quality["inference"]["chosen"])
     print("== pre-training", flush=True)
-    pretrained = RunStore().run(pretrain_config)
-    pretrain = describe(pretrained)
-    # The store may have found the same pre-training in another folder
-    # (README's runs/best-pretrain, say): start from wherever it is.
-    configs = {seed: dataclasses.replace(config,
-                                         init=str(pretrained.model_path))
-               for seed, config in configs.items()}
+    pretrained = RunStore().run(pretrain_config(quality, data_dir,
+                                                pretrain_dir, runs_dir,
+                                                precision))
+    # From wherever the store found it (README's runs/best-pretrain, say).
+    configs = seed_configs(quality, data_dir, pretrained.model_path,
+                           unlabelled, runs_dir, precision)
     runs = []
-    for seed in chosen:
+    for seed in sorted(configs)[:seeds]:
         print(f"== best model, seed {seed}", flush=True)
         run = RunStore().run(configs[seed])
         settings.save_beside(run.model_path)
@@ -170,23 +168,23 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         runs.append({**{k: v for k, v in describe(run).items()
                         if k != "history"},
                      "seed": seed, "test_dice": scored["mean"]["dice"],
+                     "ladder": {"test_dice": final[seed]["test_dice"],
+                                "seconds": final[seed]["seconds"]},
                      "worst": {"image": worst["image"],
                                "dice": worst["dice"],
                                "ladder_dice": _ladder_photo(
                                    quality, seed, worst["image"])}})
-    ladder = {r["seed"]: r["test_dice"] for r in quality["final"]}
+    ladder = {s: r["test_dice"] for s, r in final.items()}
     return {
         "command": "python -m catunet.study.reproduce",
         "machine": machine.describe(),
         "precision": runs[0]["config"]["precision"] if runs else None,
         "inference": dataclasses.asdict(settings),
-        "pretrain": {k: v for k, v in pretrain.items() if k != "history"},
+        "pretrain": {k: v for k, v in describe(pretrained).items()
+                     if k != "history"},
         "runs": runs,
         "ladder": {"machine": quality["machine"],
                    "precision": quality["final"][0]["config"]["precision"],
-                   "test_dice": ladder,
-                   "seconds": {r["seed"]: r["seconds"]
-                               for r in quality["final"]},
                    "pretrain_seconds": pretraining_of(quality)["seconds"]},
         "comparison": compare(ladder, {r["seed"]: r["test_dice"]
                                        for r in runs}) if runs else None,
@@ -195,8 +193,6 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
 
 def write_reproduce_report(summary, folder=REPORTS):
     """Writes ``reproduce.json`` and ``reproduce.md`` into ``folder``."""
-    from catunet.study import render
-
     folder = Path(folder)
     atomic.write_json(folder / "reproduce.json", summary)
     ladder, runs = summary["ladder"], summary["runs"]
@@ -219,13 +215,12 @@ def write_reproduce_report(summary, folder=REPORTS):
         "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
-        seed = run["seed"]
-        there_dice = _by_seed(ladder["test_dice"], seed)
+        there_dice = run["ladder"]["test_dice"]
         lines.append(
-            f"| {seed} | {there_dice:.3f} | {run['test_dice']:.3f} | "
+            f"| {run['seed']} | {there_dice:.3f} | {run['test_dice']:.3f} | "
             f"{run['test_dice'] - there_dice:+.3f} | {run['worst']['image']} "
             f"({run['worst']['dice']:.2f}) | "
-            f"{_by_seed(ladder['seconds'], seed) / 60:.1f} | "
+            f"{run['ladder']['seconds'] / 60:.1f} | "
             f"{run['seconds'] / 60:.1f} |")
     if runs:
         lines += ["", paragraph(summary)]
@@ -235,11 +230,9 @@ def write_reproduce_report(summary, folder=REPORTS):
 def paragraph(summary):
     """What the reproduction found, in one paragraph (``reproduce.md``,
     README's best-model section)."""
-    from catunet.study import render
-
-    runs, ladder, c = summary["runs"], summary["ladder"], summary["comparison"]
+    runs, c = summary["runs"], summary["comparison"]
     here = [r["test_dice"] for r in runs]
-    there = [_by_seed(ladder["test_dice"], s) for s in c["seeds"]]
+    there = [r["ladder"]["test_dice"] for r in runs]
     if c["n"] > 1:
         verdict = ("reproduced: the paired interval holds zero" if
                    c["reproduced"] else "**not reproduced**: the paired "
@@ -273,12 +266,6 @@ def _worst_text(run):
     return (f"{worst['image']} ({worst['dice']:.2f}, seed {run['seed']}"
             + (f"; {ladder:.2f} for that seed on the ladder's machine"
                if ladder is not None else "") + ")")
-
-
-def _by_seed(values, seed):
-    """``values[seed]`` whether JSON turned the seed keys into strings or
-    not."""
-    return values[seed] if seed in values else values[str(seed)]
 
 
 def main(argv=None):
