@@ -97,6 +97,12 @@ class TrainConfig:
             made before this setting existed split them.
         self_training_rounds: With ``unlabelled``: how many times the
             student becomes the teacher and labels the photos again.
+        round_ensemble: With ``unlabelled``: the saved model averages
+            the probabilities of the last this many models of the chain
+            teacher, student 1, ..., student ``self_training_rounds``
+            (``catunet.ensemble``); 1 saves the last student alone. Each
+            averaged model is one more forward pass per photo, but no more
+            training: every round trains them anyway.
         schedule: Learning rate over each phase: ``constant``, or
             ``cosine`` (cosine decay to zero, after ``warmup_epochs`` of
             linear warm-up from zero).
@@ -150,6 +156,7 @@ class TrainConfig:
     pseudo_epochs: int = 10
     pseudo_holdout: float = 0.3
     self_training_rounds: int = 1
+    round_ensemble: int = 1
     schedule: str = "constant"
     warmup_epochs: int = 0
     ema: float = 0.0

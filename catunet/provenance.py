@@ -24,7 +24,8 @@ NOT_IN_KEY = ("out", "data_dir", "split", "init", "tfds_dir", "manual_dir",
 # Fields added after a code version, left out of the key while they are off
 # so that runs made before they existed are still found.
 OFF_UNLESS_SET = {"schedule": "constant", "warmup_epochs": 0,
-                  "copy_paste": 0.0, "pseudo_holdout": 0.3, "ema": 0.0}
+                  "copy_paste": 0.0, "pseudo_holdout": 0.3, "ema": 0.0,
+                  "round_ensemble": 1}
 
 
 def file_sha256(path):

@@ -55,8 +55,10 @@ def resolve(runtime):
 
 def computes_in_bfloat16(model):
     """Whether a Keras model's layers compute in bfloat16 (a model trained
-    under ``mixed_bfloat16`` keeps that policy when saved)."""
-    return any(layer.dtype_policy.compute_dtype == "bfloat16"
+    under ``mixed_bfloat16`` keeps that policy when saved); an average of
+    models (``catunet.ensemble``) is asked about its members."""
+    return any(computes_in_bfloat16(layer) if hasattr(layer, "layers")
+               else layer.dtype_policy.compute_dtype == "bfloat16"
                for layer in model.layers if layer.weights)
 
 

@@ -199,14 +199,15 @@ def self_train(config, train, verbose=1, callbacks=()):
             perhaps one that reuses finished parts found elsewhere by key.
 
     Returns:
-        ``(model_path, parts)``: the final student, and the ``Run`` of every
-        part trained or reused on the way (teacher, each round's students).
+        ``(chain, parts)``: the ``.keras`` paths of the teacher and of each
+        round's student, in order (the last is the final student); and the
+        ``Run`` of every part trained or reused on the way.
     """
     from catunet.saving import load_model
 
     folder = Path(config.out)
     labelled = dataclasses.replace(config, unlabelled=None, teacher=None,
-                                   self_training_rounds=1)
+                                   self_training_rounds=1, round_ensemble=1)
     parts = []
     teacher = config.teacher
     if not teacher:
@@ -214,6 +215,7 @@ def self_train(config, train, verbose=1, callbacks=()):
                     verbose, callbacks)
         teacher = str(run.model_path)
         parts.append(run)
+    chain = [Path(teacher)]
     photos = unlabelled_photos(config.unlabelled)
     protected = [p.image for p in protected_pairs(config)]
     for r in range(1, config.self_training_rounds + 1):
@@ -249,4 +251,5 @@ def self_train(config, train, verbose=1, callbacks=()):
             out=str(folder / f"student-{r}")), verbose, callbacks)
         parts += [pre_run, student]
         teacher = str(student.model_path)
-    return Path(teacher), parts
+        chain.append(Path(teacher))
+    return chain, parts

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import keras
 
-from catunet import (atomic, data, duplicates, machine, provenance,
+from catunet import (atomic, data, duplicates, ensemble, machine, provenance,
                      split as splits)
 from catunet.augment import Augmenter, parse_spec
 from catunet.checkpoint import Checkpoints, SaveEveryEpoch
@@ -137,6 +137,13 @@ def resolve_paths(config):
             or config.self_training_rounds < 1):
         raise CatunetError("--pseudo-keep must be in (0, 1], --pseudo-holdout "
                            "in [0, 1) and --self-training-rounds at least 1")
+    chain = config.self_training_rounds + 1 if config.unlabelled else 1
+    if not 1 <= config.round_ensemble <= chain:
+        raise CatunetError(
+            f"--round-ensemble must be from 1 to {chain}" + (
+                " (the teacher and each round's student)"
+                if config.unlabelled else ": it averages the models of "
+                "self-training, which needs --unlabelled"))
     if config.teacher:
         load_model(config.teacher)
     if config.precision == "auto":
@@ -477,11 +484,15 @@ def _self_trained(config, record, key, verbose, callbacks, reuse):
 
     from catunet.selftrain import self_train
 
-    final, parts = self_train(
+    chain, parts = self_train(
         config, functools.partial(train, reuse=reuse), verbose, callbacks)
     seconds = sum(part.seconds for part in parts)
     reused = sum(part.seconds for part in parts if part.reused)
-    save_model(load_model(final), model_path(config))
+    averaged = chain[-config.round_ensemble:]
+    if len(averaged) > 1:
+        print("Saving the average of " + ", ".join(map(str, averaged)))
+    save_model(ensemble.average([load_model(p) for p in averaged]),
+               model_path(config))
     record.update(finished=True, train_seconds=seconds, reused_seconds=reused,
                   parts=[{"folder": str(p.folder), "seconds": p.seconds,
                           "reused": p.reused} for p in parts],

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from catunet import selftrain
@@ -87,6 +88,31 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
 
     # The same command again trains nothing.
     assert train(config, verbose=0).model_path == run.model_path
+
+    # --round-ensemble 3 averages the teacher and both students, found by
+    # key: it trains nothing more.
+    from catunet.saving import load_model
+    from catunet.study.runstore import RunStore
+
+    averaged = RunStore(tmp_path).run(dataclasses.replace(
+        config, round_ensemble=3, out=str(tmp_path / "averaged")), verbose=0)
+    record = json.loads((averaged.folder / "run.json").read_text())
+    assert all(part["reused"] for part in record["parts"])
+    members = [load_model(folder / sub / "cats.keras")
+               for sub in ("teacher", "student-1", "student-2")]
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3))
+    expected = np.mean([m.predict(images, verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(load_model(averaged.model_path).predict(
+        images, verbose=0), expected, atol=1e-5)
+
+
+def test_round_ensemble_needs_the_models_it_averages(tmp_path, shapes_dir):
+    with pytest.raises(CatunetError, match="needs --unlabelled"):
+        train(tiny(tmp_path, shapes_dir, round_ensemble=2), verbose=0)
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(CatunetError, match="from 1 to 3"):
+        train(tiny(tmp_path, shapes_dir, unlabelled=str(tmp_path / "photos"),
+                   self_training_rounds=2, round_ensemble=4), verbose=0)
 
 
 def test_teacher_needs_unlabelled(tmp_path, shapes_dir):
