@@ -53,12 +53,24 @@ on the validation folds.
 17. ``weight-average``: an exponential moving average of the weights in
    every phase that trains the encoder (``WEIGHT_AVERAGE``, ``--ema``),
    which smooths the step-to-step noise of fine-tuning on few photos.
-18. ``inference``: test-time augmentation, the threshold and the clean-ups,
+18. ``round-ensemble``: the saved model averages the probabilities of
+   the last two models of the self-training chain (``ROUND_ENSEMBLE``: with
+   two rounds, both students) instead of keeping the last alone: a second
+   opinion on the photos whose Dice swings from run to run, for no more
+   training (``catunet.ensemble``).
+19. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
 Seed *s* is validated on fold *s*; the test photos are scored and reported,
 never used to choose.
+
+``--from-recorded JSON`` continues a recorded ladder (a copy of its
+``quality.json``) instead of climbing it again: the earlier rows stay as
+they were measured, the kept recipe is retrained here without validating
+its steps again (``transfer, retrained`` and ``kept recipe, retrained``),
+and ``--steps`` are climbed on top of it, paired with that retrained
+baseline. It costs the kept recipe's runs instead of every step's.
 """
 
 import argparse
@@ -75,7 +87,7 @@ from catunet.evaluate import score
 from catunet.inference import Settings
 from catunet.saving import load_model
 from catunet.study import experiments
-from catunet.study.reports import write_quality_report
+from catunet.study.reports import ladder_seconds, write_quality_report
 from catunet.study.runstore import RUNS
 
 REPORTS = Path("reports")
@@ -139,7 +151,7 @@ STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "copy-paste-on-cats", "capacity-32", "more-unlabelled",
          "second-round", "all-pseudo", "shorter-pseudo", "third-round",
          "batch-norm", "shorter-fine-tune", "wider-zoom",
-         "longer-pseudo", "weight-average")
+         "longer-pseudo", "weight-average", "round-ensemble")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Steps that change the network, each trained from its own pre-training
 # on --pretrain-dir with the last kept recipe's network so changed. Width
@@ -159,6 +171,7 @@ SHORTER_FINE_TUNE = {"epochs": 40, "freeze_epochs": 10}
 # phase that trains the encoder: some 13 epochs of a fine-tune on 57
 # photos, half an epoch of pre-training on the pseudo-labelled photos.
 WEIGHT_AVERAGE = {"ema": 0.99}
+ROUND_ENSEMBLE = {"round_ensemble": 2}
 WIDER_ZOOM = {"augment": "flip,rotate,zoom=0.4,translate,elastic,"
                          "brightness,contrast"}
 
@@ -188,7 +201,8 @@ def step_settings(unlabelled, teachers, paste_backgrounds):
             "shorter-fine-tune": SHORTER_FINE_TUNE,
             "wider-zoom": WIDER_ZOOM,
             "longer-pseudo": LONGER_PSEUDO,
-            "weight-average": WEIGHT_AVERAGE}
+            "weight-average": WEIGHT_AVERAGE,
+            "round-ensemble": ROUND_ENSEMBLE}
 
 
 def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
@@ -212,7 +226,7 @@ def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                runs_dir=RUNS / "quality", pretrain_epochs=40,
                paste_backgrounds=None, steps=STEPS, final_seeds=None,
-               **settings):
+               recorded=None, **settings):
     """Runs (or reuses) the ladder; returns the summary.
 
     Args:
@@ -220,6 +234,10 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         steps: Which of ``STEPS`` to climb, in order, after ``transfer``.
         final_seeds: How many seeds of the final recipe to train on all
             training photos (``final_recipe``); default ``seeds``, 0 none.
+        recorded: An earlier ladder's summary (``quality.json``) to continue
+            instead of climbing from ``transfer``: its kept recipe is
+            retrained here without re-validating its steps, and ``steps``
+            are climbed on top of it (``continue_from``).
         settings: ``TrainConfig`` fields of every run.
     """
     transfer, study = experiments.compare_transfer(
@@ -233,27 +251,48 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
     recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
                   init=transfer["pretrain"]["model"])
-    climbed, best_runs = [("transfer", base, True, {})], base
-    for name in steps:
+
+    def add(name):
+        """What step ``name`` adds to the current recipe (a network step's
+        own pre-training trained or found first)."""
         if name in ARCHITECTURE:
             network, pre = pretrain_network(study, pretrain_dir, recipe,
                                             ARCHITECTURE[name],
                                             pretrain_epochs, settings)
             pretrained[network] = pre
             adds[name] = {**ARCHITECTURE[name], "init": pre["model"]}
-        candidate = {**recipe, **adds[name]}
-        label = "+".join([n for n, _, kept, _ in climbed[1:] if kept] + [name])
+        return adds[name]
+
+    climbed, best_runs, kept_names = [("transfer", base, True, {})], base, []
+    if recorded:
+        kept_names = continue_from(recorded, transfer, steps)
+        for name in kept_names:
+            recipe = {**recipe, **add(name)}
+        label = "+".join(kept_names)
+        if kept_names:
+            best_runs = experiments.run_variants(
+                study, {label: recipe}, runs_dir)["results"][label]
+        climbed = [(RETRAINED_TRANSFER, base, True, {}),
+                   (RETRAINED_RECIPE, best_runs, True, {})]
+    for name in steps:
+        candidate = {**recipe, **add(name)}
+        label = "+".join(kept_names + [name])
         runs = experiments.run_variants(study, {label: candidate},
                                         runs_dir)["results"][label]
         kept = _mean_val(runs) > _mean_val(best_runs)
         climbed.append((name, runs, kept, adds[name]))
         if kept:
             recipe, best_runs = candidate, runs
+            kept_names.append(name)
     inference = choose_inference(study, best_runs)
     final_seeds = seeds if final_seeds is None else final_seeds
     final = final_recipe(study, recipe, Settings(**inference["chosen"]),
                          final_seeds, runs_dir,
-                         _kept_label(climbed)) if final_seeds else None
+                         "+".join(kept_names) or "transfer") \
+        if final_seeds else None
+    rows = [{"name": name, "kept": bool(kept), "runs": runs,
+             "adds": {k: str(v) for k, v in add.items()}}
+            for name, runs, kept, add in climbed]
     summary = {
         "command": "python -m catunet.study.quality",
         "pretrain": transfer["pretrain"], "pretrained": pretrained,
@@ -263,15 +302,70 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         "split": transfer["split"], "baselines": transfer["baselines"],
         "machine": machine.describe(),
         "code_version": transfer["code_version"],
-        "steps": [{"name": name, "kept": bool(kept), "runs": runs,
-                   "adds": {k: str(v) for k, v in add.items()}}
-                  for name, runs, kept, add in climbed],
+        "steps": rows,
         "inference": inference,
         "validation_photos": decisive_photos(study, climbed),
         "recipe": {k: str(v) for k, v in recipe.items()},
         "final": final,
     }
+    if recorded:
+        summary["steps"] = [{**step, "recorded": True}
+                            for step in recorded["steps"]] + rows
+        summary["continues"] = {
+            key: recorded[key] for key in ("command", "code_version",
+                                           "machine")}
+        summary["continues"]["kept"] = kept_names_of(recorded)
+        summary["continues"]["seconds"] = ladder_seconds(recorded)
     return summary, study
+
+
+RETRAINED_TRANSFER = "transfer, retrained"
+RETRAINED_RECIPE = "kept recipe, retrained"
+
+
+def kept_names_of(recorded):
+    """The steps a recorded ladder kept after ``transfer``, in order (rows
+    that retrained an earlier ladder's recipe are not steps)."""
+    return [step["name"] for step in recorded["steps"][1:] if step["kept"]
+            and step["name"] not in (RETRAINED_TRANSFER, RETRAINED_RECIPE)]
+
+
+def continue_from(recorded, transfer, steps):
+    """The kept steps of a recorded ladder, once it is checked that this
+    ladder can continue it: same split, folds and training settings, and no
+    step climbed twice.
+
+    Args:
+        recorded: The earlier ladder's summary (``quality.json``).
+        transfer: This ladder's ``transfer`` summary.
+        steps: The steps this ladder climbs on top.
+
+    Raises:
+        CatunetError: What differs, or the steps climbed twice.
+    """
+    for key in ("split", "seeds", "settings"):
+        theirs = recorded.get(key)
+        ours = transfer[key]
+        if theirs != ours:
+            if isinstance(ours, dict) and isinstance(theirs, dict):
+                differ = sorted(k for k in set(ours) | set(theirs)
+                                if ours.get(k) != theirs.get(k))
+                detail = ", ".join(f"{k} {theirs.get(k)!r} there, "
+                                   f"{ours.get(k)!r} here" for k in differ)
+            else:
+                detail = f"{theirs!r} there, {ours!r} here"
+            raise CatunetError(f"the recorded ladder has other {key} "
+                               f"({detail}): it cannot be continued here")
+    climbed = {step["name"] for step in recorded["steps"]}
+    again = [name for name in steps if name in climbed]
+    if again:
+        raise CatunetError(f"the recorded ladder already climbed "
+                           f"{', '.join(again)}; choose other --steps")
+    unknown = [name for name in kept_names_of(recorded) if name not in STEPS]
+    if unknown:
+        raise CatunetError(f"the recorded ladder kept steps this version "
+                           f"does not have: {', '.join(unknown)}")
+    return kept_names_of(recorded)
 
 
 def decisive_photos(study, climbed, count=4, dropped=2):
@@ -321,11 +415,6 @@ def decisive_photos(study, climbed, count=4, dropped=2):
     return {"photos": photos[:count], "folds": folds, "dropped": dropped}
 
 
-def _kept_label(climbed):
-    """The name of the kept recipe: its kept steps joined by ``+``."""
-    return "+".join(n for n, _, kept, _ in climbed[1:] if kept) or "transfer"
-
-
 def final_recipe(study, recipe, settings, seeds, runs_dir, label):
     """The kept recipe trained on all the training photos (no validation
     fold), once per seed, with the chosen inference settings saved beside
@@ -367,7 +456,8 @@ def draw_worst_three(summary, study, folder=REPORTS):
 
     from catunet.study.reports import before_after
 
-    before = summary["steps"][0]["runs"][0]
+    before = next(step for step in summary["steps"]
+                  if not step.get("recorded"))["runs"][0]
     after = summary["final"][0] if summary["final"] else \
         [s for s in summary["steps"] if s["kept"]][-1]["runs"][0]
     picks = list(np.argsort(before["test_dice_per_image"])[:3])
@@ -376,6 +466,34 @@ def draw_worst_three(summary, study, folder=REPORTS):
     atomic.save_figure(fig, Path(folder) / "quality-worst.png", dpi=100)
     plt.close(fig)
     summary["figure"] = "quality-worst.png"
+
+
+def load_recorded(path, report):
+    """The recorded ladder to continue (``--from-recorded``), or None.
+
+    Raises:
+        CatunetError: No such file, not a ladder's summary, or the very
+            ``quality.json`` this ladder will write (which would make the
+            command not rerunnable).
+    """
+    import json
+
+    if not path:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        raise CatunetError(f"{path}: recorded ladder not found")
+    if path.resolve() == (Path(report) / "quality.json").resolve():
+        raise CatunetError(f"{path}: this ladder writes its report there; "
+                           "continue from a copy (e.g. reports/quality-1.json)"
+                           " so the command can be run again")
+    try:
+        recorded = json.loads(path.read_text())
+        recorded["steps"][0]["runs"]
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        raise CatunetError(f"{path}: not a quality ladder's summary "
+                           f"({error!r})") from error
+    return recorded
 
 
 def main(argv=None):
@@ -395,8 +513,15 @@ def main(argv=None):
                    "copy-paste step, e.g. ../shared/data/davis; without it "
                    "the other training photos are the backgrounds")
     p.add_argument("--steps", default=",".join(STEPS),
-                   help="the steps to climb after transfer, in order "
-                   f"(from {', '.join(STEPS)})")
+                   help="the steps to climb after transfer (or after the "
+                   f"recorded ladder's kept recipe), in order (from "
+                   f"{', '.join(STEPS)})")
+    p.add_argument("--from-recorded", default=None, metavar="JSON",
+                   help="continue the ladder recorded in this quality.json "
+                   "(a copy: the report overwrites quality.json): retrain "
+                   "its kept recipe as the baseline, without validating its "
+                   "steps again, and climb --steps on top; its rows stay in "
+                   "the report as measured")
     p.add_argument("--final-seeds", type=int, default=None,
                    help="seeds of the final recipe trained on all training "
                    "photos (default: --seeds; 0 skips it)")
@@ -413,12 +538,17 @@ def main(argv=None):
         if unknown:
             raise CatunetError(f"unknown steps {', '.join(sorted(unknown))}; "
                                f"choose from {', '.join(STEPS)}")
-        summary, study = run_ladder(args.pretrain_dir, args.unlabelled, args.data_dir,
-                             args.seeds, pretrain_epochs=args.pretrain_epochs,
-                             paste_backgrounds=args.paste_backgrounds,
-                             steps=steps, final_seeds=args.final_seeds)
+        recorded = load_recorded(args.from_recorded, args.report)
+        summary, study = run_ladder(
+            args.pretrain_dir, args.unlabelled, args.data_dir, args.seeds,
+            pretrain_epochs=args.pretrain_epochs,
+            paste_backgrounds=args.paste_backgrounds, steps=steps,
+            final_seeds=args.final_seeds, recorded=recorded)
     except CatunetError as error:
         sys.exit(f"error: {error}")
+    if recorded:
+        summary["command"] += (f" --from-recorded {args.from_recorded} "
+                               f"--steps {','.join(steps)}")
     draw_worst_three(summary, study, args.report)
     write_quality_report(summary, args.report)
     print(f"Wrote {Path(args.report) / 'quality.md'}")

@@ -489,10 +489,13 @@ def quality_table(summary, figures=""):
              "never used to choose.", "",
              "| step | validation Dice | test Dice | Δ validation vs "
              "previous | Δ test vs previous | |", "|---|---|---|---|---|---|"]
-    previous = None
+    previous, recorded = None, False
     for step in summary["steps"]:
         val = [r["val_dice"] for r in step["runs"]]
         test = [r["test_dice"] for r in step["runs"]]
+        if recorded and not step.get("recorded"):
+            previous = None  # this run's first row: no paired run above it
+        recorded = step.get("recorded", False)
         lines.append(_row(step["name"], val, test, previous, step["kept"]))
         if step["kept"]:
             previous = (val, test)
@@ -509,7 +512,7 @@ def quality_table(summary, figures=""):
     adds = ["`{}`: {}".format(step["name"], ", ".join(
         f"{k}={unset.get(k, v) if v == 'None' else v}"
         for k, v in step["adds"].items()))
-        for step in summary["steps"][1:]]
+        for step in summary["steps"][1:] if step["adds"]]
     if adds:
         lines += ["", "What each step adds to the last kept recipe: "
                   + "; ".join(adds) + "."]
@@ -529,6 +532,7 @@ def quality_table(summary, figures=""):
               " min (pre-training, every step's runs and the final recipe; "
               "a part of a run that a later run reused is counted once): "
               "what the command takes from an empty `runs/`."]
+    lines += continuation_lines(summary)
     if summary.get("figure"):
         lines += ["", f"The three test photos the `transfer` step (seed 0) "
                   "does worst on, before and after the ladder (the final "
@@ -545,6 +549,36 @@ def quality_table(summary, figures=""):
               f"`{summary['command']}`; settings of every run in "
               "`quality.json`.", ""]
     return lines
+
+
+def continuation_lines(summary):
+    """Markdown lines on the earlier ladder a continued one starts from
+    (``quality.continue_from``); none for a ladder climbed from
+    ``transfer``."""
+    from catunet import machine
+    from catunet.study.quality import RETRAINED_RECIPE
+
+    earlier = summary.get("continues")
+    if not earlier:
+        return []
+    rows = [s for s in summary["steps"] if s.get("recorded")]
+    recipe = [s for s in rows if s["kept"]][-1]
+    again = next(s for s in summary["steps"]
+                 if not s.get("recorded") and s["name"] == RETRAINED_RECIPE)
+    val = stats.paired_difference([r["val_dice"] for r in again["runs"]],
+                                  [r["val_dice"] for r in recipe["runs"]])
+    return ["", f"This ladder continues an earlier one: its first "
+            f"{len(rows)} rows were measured by `{earlier['command']}` "
+            f"(catunet {earlier['code_version']}, "
+            f"{machine.summary(earlier['machine'])}; "
+            f"{earlier['seconds'] / 60:.0f} min of training, not counted "
+            "above). Its kept steps ("
+            f"{', '.join(earlier['kept'])}) were not validated again: their "
+            "recipe was retrained here (`transfer, retrained` as the "
+            "teachers, `kept recipe, retrained` as the baseline of the new "
+            "steps), and differs from the earlier run of it by "
+            f"{stats.format_difference(val)} in validation Dice (paired by "
+            "seed)."]
 
 
 def decisive_photos_lines(found):
@@ -574,7 +608,8 @@ def ladder_seconds(summary):
     """Training seconds of every run of a quality ladder, each part once."""
     from catunet.study.runstore import total_seconds
 
-    runs = [run for step in summary["steps"] for run in step["runs"]]
+    runs = [run for step in summary["steps"] if not step.get("recorded")
+            for run in step["runs"]]
     return total_seconds([*summary["pretrained"].values(), *runs,
                           *(summary.get("final") or [])])
 

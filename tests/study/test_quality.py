@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from catunet import augment
+from catunet.errors import CatunetError
 from catunet.study import quality
 from catunet.study.reports import ladder_seconds
 from tests.study.ladder import climb
@@ -97,3 +98,90 @@ def test_self_training_steps(folder, shapes_dir, monkeypatch):
     assert [f["fold"] for f in found["folds"]] == [0, 1]
     assert f"| {first['name']} | {fold} |" in text
     assert "decide the ladder" in text
+
+
+def test_continuing_a_recorded_ladder(folder, shapes_dir, monkeypatch):
+    recorded, _ = climb(folder, shapes_dir, monkeypatch, ["self-training"],
+                        final_seeds=0)
+    # Whatever the tiny runs measured, continue as if it had been kept.
+    recorded["steps"][1]["kept"] = True
+    summary, study = climb(folder, shapes_dir, monkeypatch,
+                           ["round-ensemble"], final_seeds=0,
+                           recorded=recorded)
+    steps = summary["steps"]
+    assert [s["name"] for s in steps] == [
+        "transfer", "self-training", quality.RETRAINED_TRANSFER,
+        quality.RETRAINED_RECIPE, "round-ensemble"]
+    assert [bool(s.get("recorded")) for s in steps] == [True] * 2 + [False] * 3
+    assert steps[1]["runs"] == recorded["steps"][1]["runs"]
+    teachers, baseline, averaged = (steps[i]["runs"] for i in (2, 3, 4))
+    for seed in range(2):
+        # The kept recipe, retrained: taught by this ladder's transfer runs.
+        assert baseline[seed]["config"]["teacher"] == \
+            f"{teachers[seed]['folder']}/cats.keras"
+        assert baseline[seed]["config"]["round_ensemble"] == 1
+        # The new step on top of it: the same parts, averaged.
+        assert averaged[seed]["config"]["round_ensemble"] == 2
+        assert averaged[seed]["config"]["unlabelled"] == \
+            baseline[seed]["config"]["unlabelled"]
+        record = json.loads((Path(averaged[seed]["folder"]) / "run.json")
+                            .read_text())
+        assert all(part["reused"] for part in record["parts"])
+    assert summary["continues"]["kept"] == ["self-training"]
+    assert summary["continues"]["seconds"] == ladder_seconds(recorded)
+    own = [r for s in steps[2:] for r in s["runs"]]
+    assert ladder_seconds(summary) <= sum(r["seconds"] for r in own) + sum(
+        p["seconds"] for p in summary["pretrained"].values())
+
+    reports = folder / "continued"
+    quality.draw_worst_three(summary, study, reports)
+    quality.write_quality_report(summary, reports)
+    text = (reports / "quality.md").read_text()
+    assert "This ladder continues an earlier one: its first 2 rows" in text
+    assert "kept steps (self-training) were not validated again" in text
+    # The retrained transfer row has no paired row above it; the steps
+    # after it are paired with the retrained recipe.
+    row = next(line for line in text.splitlines()
+               if line.startswith(f"| {quality.RETRAINED_TRANSFER} |"))
+    assert "CI" not in row
+    row = next(line for line in text.splitlines()
+               if line.startswith("| round-ensemble |"))
+    assert "CI" in row
+
+
+def test_a_ladder_continues_only_what_it_can_compare_with():
+    recorded = {"split": {"fingerprint": "a"}, "seeds": 3,
+                "settings": {"width": 8, "epochs": 80},
+                "steps": [{"name": "transfer", "kept": True},
+                          {"name": "self-training", "kept": True},
+                          {"name": "capacity", "kept": False},
+                          {"name": quality.RETRAINED_RECIPE, "kept": True}]}
+    same = {key: recorded[key] for key in ("split", "seeds", "settings")}
+    assert quality.continue_from(recorded, same, ["second-round"]) == \
+        ["self-training"]
+    other = {**same, "settings": {"width": 16, "epochs": 80}}
+    with pytest.raises(CatunetError, match="width 8 there, 16 here"):
+        quality.continue_from(recorded, other, ["second-round"])
+    with pytest.raises(CatunetError, match="other split"):
+        quality.continue_from(recorded, {**same, "split": {"fingerprint": "b"}},
+                              ["second-round"])
+    with pytest.raises(CatunetError, match="already climbed capacity"):
+        quality.continue_from(recorded, same, ["capacity"])
+    renamed = {**recorded, "steps": recorded["steps"] +
+               [{"name": "gone-step", "kept": True}]}
+    with pytest.raises(CatunetError, match="does not have: gone-step"):
+        quality.continue_from(renamed, same, ["second-round"])
+
+
+def test_recorded_ladder_must_be_a_copy_of_a_summary(tmp_path):
+    assert quality.load_recorded(None, tmp_path) is None
+    with pytest.raises(CatunetError, match="not found"):
+        quality.load_recorded(tmp_path / "none.json", tmp_path)
+    (tmp_path / "quality.json").write_text('{"steps": [{"runs": []}]}')
+    with pytest.raises(CatunetError, match="from a copy"):
+        quality.load_recorded(tmp_path / "quality.json", tmp_path)
+    (tmp_path / "other.json").write_text('{"runs": []}')
+    with pytest.raises(CatunetError, match="not a quality ladder"):
+        quality.load_recorded(tmp_path / "other.json", tmp_path)
+    assert quality.load_recorded(tmp_path / "quality.json", tmp_path / "x") \
+        == {"steps": [{"runs": []}]}
