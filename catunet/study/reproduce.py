@@ -12,8 +12,10 @@ compares them seed by seed with what the ladder measured. It writes
 
 The same seed on another machine is not the same run (another precision,
 other kernels, other rounding), so "reproduces" means: with several seeds,
-the paired differences' 95 % interval holds zero; with one, the seed lies
-within the ladder's range widened by its sample sd.
+the mean here lies within the ladder's range widened by its sample sd and,
+with several seeds, the paired differences' 95 % interval holds zero. An
+interval that excludes zero is "not reproduced"; one that holds zero while
+the mean lies outside that range is "inconclusive" (``compare``).
 """
 
 import argparse
@@ -122,21 +124,30 @@ def compare(ladder, here):
         ladder, here: ``{seed: test Dice}``, the same seeds.
 
     Returns:
-        ``stats.paired_difference`` (here − ladder) plus ``reproduced``:
-        its interval holds zero (or, with one seed, the seed lies within the
-        ladder's range widened by its sample sd).
+        ``stats.paired_difference`` (here − ladder) plus ``verdict``:
+        ``not reproduced`` where the paired interval excludes zero (with
+        one seed, where the seed lies outside the ladder's range widened by
+        its sample sd); ``reproduced`` where the mean here lies within that
+        widened range (and, with several seeds, the interval holds zero);
+        else ``inconclusive``: seeds too scattered to tell, as two seeds
+        often are. ``reproduced`` is the verdict as a bool.
     """
     seeds = sorted(here)
     difference = stats.paired_difference([here[s] for s in seeds],
                                          [ladder[s] for s in seeds])
     values = list(ladder.values())
-    if difference["n"] > 1:
-        reproduced = difference["low"] <= 0 <= difference["high"]
+    spread = stats.mean_sd(values)[1] if len(values) > 1 else 0.0
+    mean = np.mean([here[s] for s in seeds])
+    within = min(values) - spread <= mean <= max(values) + spread
+    several = difference["n"] > 1
+    if several and not difference["low"] <= 0 <= difference["high"]:
+        verdict = "not reproduced"
+    elif within:
+        verdict = "reproduced"
     else:
-        spread = stats.mean_sd(values)[1] if len(values) > 1 else 0.0
-        reproduced = min(values) - spread <= here[seeds[0]] <= \
-            max(values) + spread
-    return {**difference, "seeds": seeds, "reproduced": bool(reproduced)}
+        verdict = "inconclusive" if several else "not reproduced"
+    return {**difference, "seeds": seeds, "verdict": verdict,
+            "reproduced": verdict == "reproduced"}
 
 
 def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
@@ -233,14 +244,21 @@ def paragraph(summary):
     runs, c = summary["runs"], summary["comparison"]
     here = [r["test_dice"] for r in runs]
     there = [r["ladder"]["test_dice"] for r in runs]
+    verdict = c.get("verdict") or ("reproduced" if c["reproduced"] else
+                                   "not reproduced")
+    widened = "the ladder's range widened by its sd"
     if c["n"] > 1:
-        verdict = ("reproduced: the paired interval holds zero" if
-                   c["reproduced"] else "**not reproduced**: the paired "
-                   "interval excludes zero")
+        verdict = {
+            "reproduced": "reproduced: the paired interval holds zero and "
+                          f"the mean lies within {widened}",
+            "not reproduced": "**not reproduced**: the paired interval "
+                              "excludes zero",
+            "inconclusive": "**inconclusive**: the paired interval holds "
+                            f"zero, but the mean lies outside {widened} and "
+                            "the seeds are too few to tell"}[verdict]
     else:
-        verdict = ("one seed only, within the ladder's range widened by its "
-                   "sd" if c["reproduced"] else "**not reproduced**: one "
-                   "seed, outside the ladder's range widened by its sd")
+        verdict = (f"one seed only, within {widened}" if c["reproduced"]
+                   else f"**not reproduced**: one seed, outside {widened}")
     seeds = ", ".join(str(s) for s in c["seeds"])
     return (
         f"Retrained by `{summary['command']}` on "

@@ -15,7 +15,7 @@ from catunet.train import load_split_for
 from tests.conftest import write_folder
 
 
-def test_verdict_follows_the_paired_interval():
+def test_verdict_follows_the_paired_interval_and_the_ladders_range():
     ladder = {0: 0.845, 1: 0.841, 2: 0.851}
     close = reproduce.compare(ladder, {0: 0.850, 1: 0.838, 2: 0.849})
     assert close["reproduced"] and close["seeds"] == [0, 1, 2]
@@ -26,6 +26,14 @@ def test_verdict_follows_the_paired_interval():
     # by the ladder's sample sd (0.005 here).
     assert reproduce.compare(ladder, {1: 0.838})["reproduced"]
     assert not reproduce.compare(ladder, {1: 0.80})["reproduced"]
+    # Two scattered seeds: an interval that holds zero is no reproduction
+    # while their mean lies outside that range.
+    scattered = reproduce.compare(ladder, {0: 0.79, 1: 0.86})
+    assert scattered["low"] < 0 < scattered["high"]
+    assert scattered["verdict"] == "inconclusive"
+    assert not scattered["reproduced"]
+    assert close["verdict"] == "reproduced"
+    assert lower["verdict"] == "not reproduced"
 
 
 def _quality(tmp_path, shapes_dir):
