@@ -293,6 +293,9 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     rows = [{"name": name, "kept": bool(kept), "runs": runs,
              "adds": {k: str(v) for k, v in add.items()}}
             for name, runs, kept, add in climbed]
+    if recorded:
+        rows = [{**step, "recorded": True} for step in recorded["steps"]] \
+            + rows
     summary = {
         "command": "python -m catunet.study.quality",
         "pretrain": transfer["pretrain"], "pretrained": pretrained,
@@ -309,8 +312,6 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         "final": final,
     }
     if recorded:
-        summary["steps"] = [{**step, "recorded": True}
-                            for step in recorded["steps"]] + rows
         summary["continues"] = {
             key: recorded[key] for key in ("command", "code_version",
                                            "machine")}
@@ -361,11 +362,12 @@ def continue_from(recorded, transfer, steps):
     if again:
         raise CatunetError(f"the recorded ladder already climbed "
                            f"{', '.join(again)}; choose other --steps")
-    unknown = [name for name in kept_names_of(recorded) if name not in STEPS]
+    kept = kept_names_of(recorded)
+    unknown = [name for name in kept if name not in STEPS]
     if unknown:
         raise CatunetError(f"the recorded ladder kept steps this version "
                            f"does not have: {', '.join(unknown)}")
-    return kept_names_of(recorded)
+    return kept
 
 
 def decisive_photos(study, climbed, count=4, dropped=2):

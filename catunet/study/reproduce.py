@@ -244,8 +244,7 @@ def paragraph(summary):
     runs, c = summary["runs"], summary["comparison"]
     here = [r["test_dice"] for r in runs]
     there = [r["ladder"]["test_dice"] for r in runs]
-    verdict = c.get("verdict") or ("reproduced" if c["reproduced"] else
-                                   "not reproduced")
+    verdict = c["verdict"]
     widened = "the ladder's range widened by its sd"
     if c["n"] > 1:
         verdict = {
