@@ -80,7 +80,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic, machine
+from catunet import atomic, machine, provenance
 from catunet.cli import HelpFormatter
 from catunet.errors import CatunetError
 from catunet.evaluate import score
@@ -347,6 +347,8 @@ def continue_from(recorded, transfer, steps):
     for key in ("split", "seeds", "settings"):
         theirs = recorded.get(key)
         ours = transfer[key]
+        if key == "settings" and isinstance(theirs, dict):
+            theirs = {**_added_since(theirs, ours), **theirs}
         if theirs != ours:
             if isinstance(ours, dict) and isinstance(theirs, dict):
                 differ = sorted(k for k in set(ours) | set(theirs)
@@ -415,6 +417,14 @@ def decisive_photos(study, climbed, count=4, dropped=2):
                       "sd_without_widest": float(rest.mean(axis=1).std(ddof=1))})
     photos.sort(key=lambda p: -p["range"])
     return {"photos": photos[:count], "folds": folds, "dropped": dropped}
+
+
+def _added_since(theirs, ours):
+    """The settings this version has and a recorded ladder's lacks, at
+    their off value: fields added to ``TrainConfig`` since
+    (``provenance.OFF_UNLESS_SET``), with which it trained off."""
+    return {k: v for k, v in provenance.OFF_UNLESS_SET.items()
+            if k in ours and k not in theirs}
 
 
 def final_recipe(study, recipe, settings, seeds, runs_dir, label):

@@ -173,6 +173,18 @@ def test_a_ladder_continues_only_what_it_can_compare_with():
         quality.continue_from(renamed, same, ["second-round"])
 
 
+def test_a_ladder_recorded_before_a_setting_existed_trained_with_it_off():
+    recorded = {"split": {"fingerprint": "a"}, "seeds": 3,
+                "settings": {"width": 8},
+                "steps": [{"name": "transfer", "kept": True}]}
+    newer = {**recorded, "settings": {"width": 8, "round_ensemble": 1}}
+    assert quality.continue_from(recorded, newer, ["second-round"]) == []
+    on = {**recorded, "settings": {"width": 8, "round_ensemble": 2}}
+    with pytest.raises(CatunetError,
+                       match="round_ensemble 1 there, 2 here"):
+        quality.continue_from(recorded, on, ["second-round"])
+
+
 def test_recorded_ladder_must_be_a_copy_of_a_summary(tmp_path):
     assert quality.load_recorded(None, tmp_path) is None
     with pytest.raises(CatunetError, match="not found"):
