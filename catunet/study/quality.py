@@ -317,11 +317,24 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                                            "machine")}
         summary["continues"]["kept"] = kept_names_of(recorded)
         summary["continues"]["seconds"] = ladder_seconds(recorded)
+        summary["continues"]["final"] = _final_of(recorded)
     return summary, study
 
 
 RETRAINED_TRANSFER = "transfer, retrained"
 RETRAINED_RECIPE = "kept recipe, retrained"
+
+
+def _final_of(recorded):
+    """What a recorded ladder's final recipe measured (None if it trained
+    none): its test Dice per seed, precision and inference settings."""
+    final = recorded.get("final")
+    if not final:
+        return None
+    return {"seeds": [r["seed"] for r in final],
+            "test_dice": [r["test_dice"] for r in final],
+            "precision": final[0]["config"]["precision"],
+            "inference": recorded["inference"]["chosen"]}
 
 
 def kept_names_of(recorded):

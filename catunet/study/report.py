@@ -466,8 +466,13 @@ def readme_best(quality, reproduced=None):
         + (inference or "none (plain threshold at 0.5)") + ".",
     ]
     if reproduced and reproduced["runs"]:
-        lines += ["", reproduce.paragraph(reproduced) + " Per seed: "
-                  "[reports/reproduce.md](reports/reproduce.md)."]
+        changes = reproduce.changes_since(reproduced, quality)
+        earlier = ("It retrained an earlier final recipe, without what the "
+                   "ladder has changed since (" + ", ".join(changes) + "); "
+                   "`python -m catunet.study.reproduce` retrains this one. "
+                   if changes else "")
+        lines += ["", reproduce.paragraph(reproduced) + " " + earlier
+                  + "Per seed: [reports/reproduce.md](reports/reproduce.md)."]
     return "\n".join(lines)
 
 

@@ -578,7 +578,19 @@ def continuation_lines(summary):
             "teachers, `kept recipe, retrained` as the baseline of the new "
             "steps), and differs from the earlier run of it by "
             f"{stats.format_difference(val)} in validation Dice (paired by "
-            "seed)."]
+            "seed)." + _earlier_final_text(earlier.get("final"))]
+
+
+def _earlier_final_text(final):
+    """A sentence on what the earlier ladder's final recipe measured."""
+    if not final:
+        return ""
+    chosen = ", ".join(f"{k} {v}" for k, v in final["inference"].items())
+    return (" Its final recipe, trained there on all the training photos, "
+            f"scored test Dice {stats.format_mean_sd(final['test_dice'])} "
+            "(per seed " + ", ".join(f"{d:.3f}" for d in final["test_dice"])
+            + f"; {final['precision']}; inference {chosen}); the final "
+            "recipe above was trained here.")
 
 
 def decisive_photos_lines(found):

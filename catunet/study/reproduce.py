@@ -38,6 +38,7 @@ from catunet.study.runstore import RUNS, RunStore, describe
 
 REPORTS = Path("reports")
 FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+DEFAULTS = dataclasses.asdict(TrainConfig())
 
 
 def _config(recorded, **changes):
@@ -95,6 +96,47 @@ def pretraining_of(quality):
     init = _final(quality)[0]["config"]["init"]
     return next((p for p in quality.get("pretrained", {}).values()
                  if p["model"] == init), quality["pretrain"])
+
+
+# Where a run's files are, and what this machine picks: not the recipe.
+NOT_RECIPE = ("out", "data_dir", "split", "protect", "init", "seed",
+              "teacher", "precision", "tfds_dir", "manual_dir")
+# Folders of photos: the recipe says whether they are used, not where.
+FOLDERS = ("unlabelled", "paste_backgrounds")
+
+
+def changes_since(reproduced, quality):
+    """How the ladder's final recipe differs from the one ``reproduced``
+    (a ``reproduce.json``) retrained, as short phrases (``--round-ensemble
+    2``, ``inference threshold 0.2``); empty when it retrained this one."""
+    changes = []
+    for prefix, ours, theirs in (
+            ("pre-training ", pretraining_of(quality)["config"],
+             reproduced["pretrain"]["config"]),
+            ("", _final(quality)[0]["config"],
+             reproduced["runs"][0]["config"])):
+        ours, theirs = _recipe(ours), _recipe(theirs)
+        changes += [prefix + _flag(k, v) for k, v in ours.items()
+                    if theirs[k] != v]
+    chosen = dataclasses.asdict(Settings(**quality["inference"]["chosen"]))
+    changes += [f"inference {k.replace('_', ' ')} {v}"
+                for k, v in chosen.items() if reproduced["inference"][k] != v]
+    return changes
+
+
+def _recipe(config):
+    """A recorded config's recipe: a field it lacks (added since) at its
+    default, as the run key counts it."""
+    recipe = {k: config.get(k, v) for k, v in DEFAULTS.items()
+              if k not in NOT_RECIPE}
+    return {**recipe, **{k: bool(recipe[k]) for k in FOLDERS}}
+
+
+def _flag(key, value):
+    flag = "--" + key.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else "--no-" + key.replace("_", "-")
+    return f"{flag} {value}"
 
 
 def _ladder_photo(quality, seed, image):
@@ -266,7 +308,9 @@ def paragraph(summary):
         f"test Dice {stats.format_mean_sd(here)} over seed"
         f"{'s' if len(runs) > 1 else ''} {seeds}, against "
         f"{stats.format_mean_sd(there)} for the same seed"
-        f"{'s' if len(runs) > 1 else ''} on the ladder's machine; "
+        f"{'s' if len(runs) > 1 else ''} on the ladder's machine ("
+        f"{render.machine_text(summary['ladder']['machine'])}, "
+        f"{summary['ladder']['precision']}); "
         f"difference {stats.format_difference(c)}: {verdict}. Its worst "
         "test photo: " + ", ".join(_worst_text(r) for r in runs)
         + ". Training took "

@@ -105,6 +105,11 @@ def test_continuing_a_recorded_ladder(folder, shapes_dir, monkeypatch):
                         final_seeds=0)
     # Whatever the tiny runs measured, continue as if it had been kept.
     recorded["steps"][1]["kept"] = True
+    # ... and as if it had trained its final recipe on two seeds.
+    recorded["final"] = [{"seed": s, "test_dice": d, "seconds": 60.0,
+                          "folder": f"runs/elsewhere/final-s{s}",
+                          "config": {"precision": "mixed_bfloat16"}}
+                         for s, d in ((0, 0.61), (1, 0.65))]
     summary, study = climb(folder, shapes_dir, monkeypatch,
                            ["round-ensemble"], final_seeds=0,
                            recorded=recorded)
@@ -139,6 +144,11 @@ def test_continuing_a_recorded_ladder(folder, shapes_dir, monkeypatch):
     text = (reports / "quality.md").read_text()
     assert "This ladder continues an earlier one: its first 2 rows" in text
     assert "kept steps (self-training) were not validated again" in text
+    chosen = ", ".join(f"{k} {v}" for k, v in
+                       recorded["inference"]["chosen"].items())
+    assert ("Its final recipe, trained there on all the training photos, "
+            "scored test Dice 0.630 ± 0.028 (per seed 0.610, 0.650; "
+            f"mixed_bfloat16; inference {chosen})") in text
     # The retrained transfer row has no paired row above it; the steps
     # after it are paired with the retrained recipe.
     row = next(line for line in text.splitlines()

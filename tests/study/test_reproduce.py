@@ -113,6 +113,13 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     assert best.startswith(readme_best(quality))
     assert "Retrained by `python -m catunet.study.reproduce`" in best
     assert "over seed 0, against 0.500" in best
+    assert "earlier final recipe" not in best
+    # A ladder whose final recipe changed since: the reproduction is of the
+    # earlier one, and the section says so.
+    changed = {**quality, "inference": {"chosen": {
+        **quality["inference"]["chosen"], "threshold": 0.2}}}
+    assert "earlier final recipe, without what the ladder has changed " \
+        "since (inference threshold 0.2)" in readme_best(changed, summary)
     # A rerun finds the pre-training and the seed's run by key, even in
     # another folder (README's commands write runs/best-pretrain).
     (tmp_path / "runs/reproduce/pretrain").rename(tmp_path / "runs/moved")
@@ -131,3 +138,27 @@ def test_refuses_what_it_cannot_reproduce(tmp_path):
                         str(tmp_path)])
     with pytest.raises(SystemExit, match="--seeds must be at least 1"):
         reproduce.main(["--report", str(tmp_path), "--seeds", "0"])
+
+
+def test_names_what_the_final_recipe_changed_since_its_reproduction(
+        tmp_path, shapes_dir):
+    quality, _, _ = _quality(tmp_path, shapes_dir)
+    final = quality["final"][0]["config"]
+    reproduced = {
+        "inference": dict(quality["inference"]["chosen"]),
+        "pretrain": {"config": {**quality["pretrained"]["width-2"]["config"],
+                                "data_dir": "here/horses"}},
+        # Retrained here: other paths and precision, and recorded before
+        # round_ensemble existed.
+        "runs": [{"config": {
+            **{k: v for k, v in final.items() if k != "round_ensemble"},
+            "data_dir": "here/cats", "precision": "float32",
+            "out": "runs/reproduce/best-s0"}}]}
+    assert reproduce.changes_since(reproduced, quality) == []
+    later = json.loads(json.dumps(quality))
+    later["final"][0]["config"].update(round_ensemble=2, augment="flip")
+    later["pretrained"]["width-2"]["config"]["epochs"] = 40
+    later["inference"]["chosen"].update(threshold=0.2, fill_holes=True)
+    assert reproduce.changes_since(reproduced, later) == [
+        "pre-training --epochs 40", "--augment flip", "--round-ensemble 2",
+        "inference threshold 0.2", "inference fill holes True"]
