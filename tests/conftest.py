@@ -14,6 +14,17 @@ SHARED_CATS = Path(os.environ.get("CATUNET_DATA_DIR")
                    or ROOT.parent / "shared" / "data" / "cats")
 
 
+@pytest.fixture(autouse=True)
+def _leaves_the_checkout_as_found():
+    """A test that writes into the repository's ``data/`` (a split of its
+    tiny folder in ``data/splits``, when it forgot to ``chdir``) fails."""
+    before = set((ROOT / "data").rglob("*"))
+    yield
+    added = set((ROOT / "data").rglob("*")) - before
+    assert not added, ("the test wrote into the checkout: "
+                       + ", ".join(str(p.relative_to(ROOT)) for p in added))
+
+
 def draw_pair(rng, height=48, width=64):
     """A photo with a bright ellipse on a noisy background, and its mask."""
     mask = np.zeros((height, width), np.uint8)

@@ -141,7 +141,8 @@ def test_refuses_what_it_cannot_reproduce(tmp_path):
 
 
 def test_names_what_the_final_recipe_changed_since_its_reproduction(
-        tmp_path, shapes_dir):
+        tmp_path, shapes_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the split lands in tmp_path/data/splits
     quality, _, _ = _quality(tmp_path, shapes_dir)
     final = quality["final"][0]["config"]
     reproduced = {
