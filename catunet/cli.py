@@ -119,12 +119,17 @@ def flags_for(config, skip=("out", "data_dir", "split", "protect")):
     for key, value in config.items():
         if key in skip or key not in defaults or value == defaults[key]:
             continue
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            flags.append(flag if value else "--no-" + flag[2:])
-        else:
-            flags += [flag, str(value)]
+        flags += flag(key, value)
     return flags
+
+
+def flag(key, value):
+    """The ``train`` flag that sets field ``key`` to ``value``, as
+    arguments (``["--width", "16"]``, ``["--no-tta"]``)."""
+    name = "--" + key.replace("_", "-")
+    if isinstance(value, bool):
+        return [name if value else "--no-" + name[2:]]
+    return [name, str(value)]
 
 
 def config_from_args(args):

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic, machine
-from catunet.cli import HelpFormatter
+from catunet import atomic, machine, provenance
+from catunet.cli import HelpFormatter, flag
 from catunet.config import TrainConfig
 from catunet.datasets.cats import resolve_data_dir
 from catunet.errors import CatunetError
@@ -98,9 +98,9 @@ def pretraining_of(quality):
                  if p["model"] == init), quality["pretrain"])
 
 
-# Where a run's files are, and what this machine picks: not the recipe.
-NOT_RECIPE = ("out", "data_dir", "split", "protect", "init", "seed",
-              "teacher", "precision", "tfds_dir", "manual_dir")
+# Where a run's files are (``provenance.NOT_IN_KEY``), its seed and what
+# this machine picks: not the recipe.
+NOT_RECIPE = (*provenance.NOT_IN_KEY, "protect", "seed", "precision")
 # Folders of photos: the recipe says whether they are used, not where.
 FOLDERS = ("unlabelled", "paste_backgrounds")
 
@@ -116,7 +116,7 @@ def changes_since(reproduced, quality):
             ("", _final(quality)[0]["config"],
              reproduced["runs"][0]["config"])):
         ours, theirs = _recipe(ours), _recipe(theirs)
-        changes += [prefix + _flag(k, v) for k, v in ours.items()
+        changes += [prefix + " ".join(flag(k, v)) for k, v in ours.items()
                     if theirs[k] != v]
     chosen = dataclasses.asdict(Settings(**quality["inference"]["chosen"]))
     changes += [f"inference {k.replace('_', ' ')} {v}"
@@ -126,17 +126,11 @@ def changes_since(reproduced, quality):
 
 def _recipe(config):
     """A recorded config's recipe: a field it lacks (added since) at its
-    default, as the run key counts it."""
-    recipe = {k: config.get(k, v) for k, v in DEFAULTS.items()
-              if k not in NOT_RECIPE}
+    off value (``provenance.OFF_UNLESS_SET``), as the run key counts it."""
+    recipe = {k: config.get(k, provenance.OFF_UNLESS_SET.get(k, v))
+              for k, v in DEFAULTS.items()
+              if k not in NOT_RECIPE or k in FOLDERS}
     return {**recipe, **{k: bool(recipe[k]) for k in FOLDERS}}
-
-
-def _flag(key, value):
-    flag = "--" + key.replace("_", "-")
-    if isinstance(value, bool):
-        return flag if value else "--no-" + key.replace("_", "-")
-    return f"{flag} {value}"
 
 
 def _ladder_photo(quality, seed, image):
