@@ -48,27 +48,28 @@ def paste(background, mask, cutout, scale, top_left, flip):
     """Pastes one cut-out cat onto a copy of ``background``.
 
     Args:
-        background: ``(S, S, 3)`` photo; ``mask`` its ``(S, S)`` cat mask.
+        background: ``(H, W, 3)`` photo; ``mask`` its ``(H, W)`` cat mask.
         cutout: ``(pixels, mask)`` from ``cutouts``.
-        scale: The pasted cat's longer side as a fraction of ``S``.
+        scale: The pasted cat's longer side as a fraction of the
+            background's shorter side (``min(H, W)``).
         top_left: Where its box goes, as fractions of the free room.
         flip: Mirror it left-right.
 
     Returns:
         ``(image, mask)``: the pasted cat covers what was under it.
     """
-    size = background.shape[0]
+    rows, cols = background.shape[:2]
     pixels, cut = cutout
-    factor = scale * size / max(pixels.shape[:2])
-    height = max(1, min(size, round(pixels.shape[0] * factor)))
-    width = max(1, min(size, round(pixels.shape[1] * factor)))
+    factor = scale * min(rows, cols) / max(pixels.shape[:2])
+    height = max(1, min(rows, round(pixels.shape[0] * factor)))
+    width = max(1, min(cols, round(pixels.shape[1] * factor)))
     pixels = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
     cut = cv2.resize(cut.astype(np.float32), (width, height),
                      interpolation=cv2.INTER_LINEAR) > 0.5
     if flip:
         pixels, cut = pixels[:, ::-1], cut[:, ::-1]
-    top = int(top_left[0] * (size - height))
-    left = int(top_left[1] * (size - width))
+    top = int(top_left[0] * (rows - height))
+    left = int(top_left[1] * (cols - width))
     image, out = background.copy(), mask.copy()
     window = (slice(top, top + height), slice(left, left + width))
     image[window][cut] = pixels[cut]

@@ -44,3 +44,15 @@ def test_synthesize_is_seeded_and_keeps_masks_binary():
     # Every labelled pixel shows the cat's colour, every other the background.
     assert (a[0][a[1][..., 0] == 1] == (200, 100, 50)).all()
     assert (a[0][a[1][..., 0] == 0] == 90).all()
+
+
+def test_paste_onto_a_wide_photo_scales_by_its_shorter_side():
+    image, mask = one_cat()
+    cutout = copypaste.cutouts(image[None], mask[None, ..., None])[0]
+    background = np.full((16, 48, 3), 255, np.uint8)
+    out, out_mask = copypaste.paste(background, np.zeros((16, 48), np.uint8),
+                                    cutout, scale=0.5, top_left=(0.0, 1.0),
+                                    flip=False)
+    # Longer side 0.5 * 16 = 8 px wide, 4 px high, at the top-right.
+    assert out.shape == (16, 48, 3)
+    assert out_mask.sum() == 8 * 4 and out_mask[0:4, 40:48].all()

@@ -191,11 +191,15 @@ def image_sd(scored, summary):
 
 
 def machine_text(machine):
-    """What a summary recorded of its machine, as one phrase."""
+    """What a summary recorded of its machine, as one phrase: two CPUs of
+    one name (an AVX2-only and an AVX-512 "AMD EPYC") differ by their
+    instruction sets, so those that decide the fast paths are named."""
     if isinstance(machine, dict):
-        parts = [machine.get("cpu"),
-                 f"{machine['cores']} cores" if machine.get("cores") else None,
-                 machine.get("system")]
+        flags = machine.get("notable_flags")
+        cores = f"{machine['cores']} cores" if machine.get("cores") else None
+        if cores and flags:
+            cores += f" ({', '.join(flags)})"
+        parts = [machine.get("cpu"), cores, machine.get("system")]
         return ", ".join(p for p in parts if p)
     return str(machine)
 

@@ -25,7 +25,7 @@ from catunet import atomic
 from catunet.cli import HelpFormatter
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.study import render, reproduce, stats
+from catunet.study import render, reproduce, scenes, stats
 from catunet.study.bench_report import readme_speed, write_bench_report
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
@@ -378,6 +378,9 @@ def readme_sections(folder=REPORTS):
             json.loads(quality.read_text()),
             json.loads(reproduced.read_text()) if reproduced.is_file()
             else None)
+    found = folder / "scenes.json"
+    if found.is_file():
+        sections["scenes"] = scenes.paragraph(json.loads(found.read_text()))
     serve = folder / "serve.json"
     if serve.is_file():
         sections["serve"] = readme_serve(json.loads(serve.read_text()))
@@ -518,6 +521,9 @@ def render_all(folder=REPORTS, readme=README, report=REPORT):
     if (Path(folder) / "reproduce.json").is_file():
         reproduce.write_reproduce_report(json.loads(
             (Path(folder) / "reproduce.json").read_text()), folder)
+    if (Path(folder) / "scenes.json").is_file():
+        scenes.write_scenes_report(json.loads(
+            (Path(folder) / "scenes.json").read_text()), folder)
     write_report(steps, default, contours, folder, report, quality)
     text = Path(readme).read_text()
     for name, body in readme_sections(folder).items():

@@ -132,6 +132,7 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
     readme.write_text("# x\n\n<!-- results:start -->\nSTALE\n<!-- results:end -->"
                       "\n\nkept\n\n<!-- speed:start -->\n<!-- speed:end -->\n"
                       "\n<!-- best:start -->\n<!-- best:end -->\n"
+                      "\n<!-- scenes:start -->\n<!-- scenes:end -->\n"
                       "\n<!-- serve:start -->\n<!-- serve:end -->\n")
     report.render_all(folder, readme, tmp_path / "REPORT.md")
     text = readme.read_text()
@@ -140,6 +141,9 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
     assert "| target | measured | met |" in report.section(text, "speed")
     assert "python -m catunet.study.quality" in report.section(text, "best")
     assert "concurrent clients" in report.section(text, "serve")
+    assert "the share of cats found" in report.section(text, "scenes")
+    # Its figure was not copied: the report does not link it.
+    assert "scenes.png" not in (folder / "scenes.md").read_text()
     assert "## 5. The quality ladder" in (tmp_path / "REPORT.md").read_text()
     whole = (tmp_path / "REPORT.md").read_text()
     assert "Numbers made by catunet 0.1.0 (git commit 6bd2354" in whole
@@ -216,6 +220,11 @@ def test_provenance_and_machine_come_from_the_summary():
     assert render.machine_text({"cpu": "Some CPU", "cores": 4,
                                 "system": "Linux x86_64"}) == \
         "Some CPU, 4 cores, Linux x86_64"
+    # Two CPUs of one name are told apart by their instruction sets.
+    assert render.machine_text({"cpu": "AMD EPYC", "cores": 2,
+                                "notable_flags": ["avx2", "avx512_bf16"],
+                                "system": "Linux x86_64"}) == \
+        "AMD EPYC, 2 cores (avx2, avx512_bf16), Linux x86_64"
 
 
 def test_legacy_image_spread_becomes_the_sample_sd():

@@ -1,0 +1,323 @@
+"""How models do on scenes like users' photos: ``python -m catunet.study.scenes``.
+
+    python -m catunet.study.scenes --frames ../shared/data/davis \\
+        --model best=runs/reproduce/best-s0/cats.keras,... \\
+        --model default=runs/default-s0/cats.keras,...
+
+pastes every *test* cat of the models' split onto outdoor frames (DAVIS)
+large, medium, small and three at a time (``catunet.scenes``), predicts
+every scene with each model and the inference settings saved beside it
+(the photo resized to the model's size, the probabilities brought back to
+the frame's), and scores Dice (the frame's own foreground left out) and
+the share of cats found. It writes ``reports/scenes.json`` and
+``reports/scenes.md``.
+
+The scenes are made of test cats, so this is a report only: nothing is
+chosen on it (a model or setting chosen here would be tuned to the test
+photos). The labels group models, one per seed; two labels trained with
+the same seeds are compared seed by seed.
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from catunet import __version__, atomic, data, machine, scenes
+from catunet.cli import HelpFormatter
+from catunet.config import TrainConfig
+from catunet.errors import CatunetError
+from catunet.evaluate import evaluate, model_test_pairs
+from catunet.inference import Settings, predict_photo_masks
+from catunet.runtimes import load_runtime
+from catunet.split import groups_of
+from catunet.study import render, stats
+
+REPORTS = Path("reports")
+FIGURE = "scenes.png"
+
+
+def load_frames(folder):
+    """``(name, image, foreground mask)`` of the frames to paste onto: the
+    middle frame of each group (a video's sequence) where the names carry
+    groups, else every pair; a folder of photos without masks counts as
+    having no foreground."""
+    folder = Path(folder)
+    if not (folder / "masks").is_dir():
+        return [(p.name, image, np.zeros(image.shape[:2], np.uint8))
+                for p in data.list_photos(folder)
+                for image in [data.read_image(p)]]
+    pairs = data.find_pairs(folder)
+    groups = groups_of(pairs)
+    if groups is not None:
+        members = {}
+        for pair, group in zip(pairs, groups):
+            members.setdefault(group, []).append(pair)
+        pairs = [found[len(found) // 2] for _, found in sorted(members.items())]
+    return [(p.image.name, data.read_image(p.image), data.read_mask(p.mask))
+            for p in pairs]
+
+
+def load_cats(pairs):
+    """``(name, image, mask)`` of labelled pairs at their own sizes."""
+    return [(p.image.name, data.read_image(p.image), data.read_mask(p.mask))
+            for p in pairs]
+
+
+def test_pairs_of(paths):
+    """The test pairs shared by every model (each model's own split)."""
+    found = {}
+    for path in paths:
+        _, pairs = model_test_pairs(path)
+        found[path] = pairs
+    names = {tuple(p.image.name for p in pairs) for pairs in found.values()}
+    if len(names) > 1:
+        raise CatunetError("the models were split differently, so their test "
+                           "cats differ: " + ", ".join(map(str, paths)))
+    return next(iter(found.values()))
+
+
+def score_model(path, made):
+    """Per-scene Dice and cats found of one model, with its own settings."""
+    model, _ = load_runtime(path, "keras")
+    settings = Settings.beside(path)
+    predicted = predict_photo_masks(model, [s.image for s in made], settings)
+    return settings, predicted, [
+        {"kind": s.kind, "cats": s.cats, "frame": s.frame,
+         "dice": scenes.dice(s, p), "found": scenes.cats_found(s, p)}
+        for s, p in zip(made, predicted)]
+
+
+def _by_kind(rows):
+    kinds = {}
+    for kind in scenes.KINDS:
+        chosen = [r for r in rows if r["kind"] == kind]
+        if chosen:
+            kinds[kind] = {
+                "dice": float(np.mean([r["dice"] for r in chosen])),
+                "found": sum(r["found"] for r in chosen),
+                "cats": sum(len(r["cats"]) for r in chosen),
+                "scenes": len(chosen)}
+    return kinds
+
+
+def _seed(path):
+    config = Path(path).parent / "config.json"
+    return TrainConfig.load(config).seed if config.is_file() else None
+
+
+def run(models, frames_dir, seed=0, progress=print):
+    """Scores every model on the scenes; returns the summary (and the
+    scenes and one model's predictions, for the figure).
+
+    Args:
+        models: ``{label: [model path, ...]}``, one model per seed.
+    """
+    paths = [Path(p) for group in models.values() for p in group]
+    for path in paths:
+        if not path.is_file():
+            raise CatunetError(f"{path}: model not found")
+    pairs = test_pairs_of(paths)
+    frames = load_frames(frames_dir)
+    made = scenes.make_scenes(load_cats(pairs), frames, seed)
+    progress(f"{len(made)} scenes of {len(pairs)} test cats on "
+             f"{len(frames)} frames")
+    results, shown = {}, None
+    for label, group in models.items():
+        results[label] = []
+        for path in map(Path, group):
+            progress(f"== {label}: {path}")
+            settings, predicted, rows = score_model(path, made)
+            tested = evaluate(path, settings=settings)
+            results[label].append({
+                "model": str(path), "seed": _seed(path),
+                "inference": dataclasses.asdict(settings),
+                "test_dice": tested["mean"]["dice"],
+                "kinds": _by_kind(rows), "scenes": rows})
+            if path == Path(group[0]):  # the last label's first
+                shown = (f"{label}, seed {_seed(path)}", predicted)
+    summary = {
+        "command": "python -m catunet.study.scenes " + " ".join(
+            [f"--frames {frames_dir}", f"--seed {seed}"]
+            + [f"--model {label}={','.join(map(str, group))}"
+               for label, group in models.items()]),
+        "code_version": __version__, "machine": machine.describe(),
+        "seed": seed, "frames": {"folder": str(frames_dir),
+                                 "count": len(frames)},
+        "test_cats": len(pairs),
+        "kinds": {k: {"cats": n, "scale": list(s)}
+                  for k, (n, s) in scenes.KINDS.items()},
+        "models": results}
+    return summary, made, shown
+
+
+def worst_figure(made, predicted, label, folder):
+    """The worst scene of every kind for one model, outlined."""
+    from catunet.contours import overlay
+    from catunet.figures import outline_grid
+
+    pictures, titles = [], []
+    for kind in scenes.KINDS:
+        chosen = [(scenes.dice(s, p), s, p) for s, p in zip(made, predicted)
+                  if s.kind == kind]
+        if not chosen:
+            continue
+        score, scene, mask = min(chosen, key=lambda c: c[0])
+        pictures.append(overlay(scene.image, mask.astype(np.uint8),
+                                scene.truth))
+        titles.append(f"{kind}: {scene.cats[0]} ({score:.2f})")
+    figure = outline_grid(pictures, titles, per_row=2, size=3.6)
+    figure.suptitle(f"{label}: the worst scene of each kind")
+    figure.savefig(Path(folder) / FIGURE, dpi=90)
+
+
+def _cell(runs, kind):
+    dice = [r["kinds"][kind]["dice"] for r in runs]
+    found = sum(r["kinds"][kind]["found"] for r in runs)
+    cats = sum(r["kinds"][kind]["cats"] for r in runs)
+    return f"{stats.format_mean_sd(dice)} ({100 * found / cats:.0f}% found)"
+
+
+def comparisons(summary):
+    """``{kind or 'test': paired difference}`` of the last label against
+    the first, where both hold the same seeds."""
+    labels = list(summary["models"])
+    if len(labels) < 2:
+        return {}
+    first, last = (summary["models"][labels[0]], summary["models"][labels[-1]])
+    if [r["seed"] for r in first] != [r["seed"] for r in last] or \
+            len(first) < 2:
+        return {}
+    found = {kind: stats.paired_difference(
+        [r["kinds"][kind]["dice"] for r in last],
+        [r["kinds"][kind]["dice"] for r in first]) for kind in scenes.KINDS}
+    found["test"] = stats.paired_difference([r["test_dice"] for r in last],
+                                            [r["test_dice"] for r in first])
+    return found
+
+
+def write_scenes_report(summary, folder=REPORTS):
+    """Writes ``scenes.json`` and ``scenes.md`` into ``folder``."""
+    folder = Path(folder)
+    atomic.write_json(folder / "scenes.json", summary)
+    labels = list(summary["models"])
+    kinds = summary["kinds"]
+    lines = [
+        "# Scenes like users' photos: several cats, small cats, outdoors", "",
+        f"Each of the {summary['test_cats']} test cats is cut out by its mask "
+        f"and pasted onto a frame of `{summary['frames']['folder']}` (one "
+        f"per video, {summary['frames']['count']} frames) at the frame's own "
+        "size and shape, once for every kind of scene: "
+        + "; ".join(f"*{k}*: {v['cats']} cat{'s' if v['cats'] > 1 else ''}"
+                    f", each {v['scale'][0]:.0%}–{v['scale'][1]:.0%} of the "
+                    "frame's shorter side" for k, v in kinds.items())
+        + " (the other cats of a *several* scene are other test cats). "
+        "Each model predicts with the inference settings saved beside it. "
+        "Dice leaves out the frame's own foreground (people, animals) where "
+        f"no cat covers it; a cat is *found* when at least "
+        f"{scenes.FOUND:.0%} of its visible pixels are predicted.", "",
+        "The scenes are made of test cats: **a report, never used to choose** "
+        "a model or a setting.", "",
+        "| scenes | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(labels),
+        "| the test photos as they are | " + " | ".join(
+            stats.format_mean_sd([r["test_dice"] for r in runs])
+            for runs in summary["models"].values()) + " |",
+    ]
+    for kind in kinds:
+        lines.append(f"| {kind} | " + " | ".join(
+            _cell(runs, kind) for runs in summary["models"].values()) + " |")
+    lines += ["", "Dice mean ± sd over the models of each column (one per "
+              "seed: " + "; ".join(
+                  f"{label} {', '.join(str(r['seed']) for r in runs)}"
+                  for label, runs in summary["models"].items()) + ")."]
+    paired = comparisons(summary)
+    if paired:
+        lines += ["", f"{labels[-1]} against {labels[0]}, paired by seed:", ""]
+        lines += [f"- {'the test photos' if kind == 'test' else kind}: "
+                  f"{stats.format_difference(d)}"
+                  for kind, d in paired.items()]
+    if (folder / FIGURE).is_file():
+        lines += ["", f"![the worst scene of each kind]({FIGURE})"]
+    lines += ["", f"Made by {render.provenance(summary)} on "
+              f"{render.machine_text(summary['machine'])}; command "
+              f"`{summary['command']}`; every scene's score in `scenes.json`."]
+    atomic.write_text(folder / "scenes.md", "\n".join(lines) + "\n")
+
+
+def paragraph(summary):
+    """README's paragraph: every group's Dice by kind of scene."""
+    groups = []
+    for label, runs in summary["models"].items():
+        kinds = "; ".join(f"{kind} {_cell(runs, kind)}"
+                          for kind in summary["kinds"])
+        groups.append(f"*{label}* (seeds "
+                      f"{', '.join(str(r['seed']) for r in runs)}): the test "
+                      "photos as they are "
+                      f"{stats.format_mean_sd([r['test_dice'] for r in runs])}"
+                      f"; {kinds}")
+    paired = comparisons(summary)
+    compared = ""
+    if paired:
+        labels = list(summary["models"])
+        compared = (f" {labels[-1]} against {labels[0]}, paired by seed: "
+                    + "; ".join(f"{kind} {stats.format_difference(d)}"
+                                for kind, d in paired.items()
+                                if kind != "test") + ".")
+    return (
+        f"On scenes like users' photos — the {summary['test_cats']} test cats "
+        "pasted large, medium, small and three at a time onto outdoor video "
+        f"frames (`{summary['command']}`, "
+        f"[reports/scenes.md](reports/scenes.md); a report, never used to "
+        "choose) — Dice and the share of cats found were: "
+        + ". ".join(groups) + "." + compared)
+
+
+def parse_models(values):
+    """``["label=a.keras,b.keras", ...]`` → ``{label: [paths]}``."""
+    models = {}
+    for value in values:
+        label, sep, paths = value.partition("=")
+        if not sep or not label or not paths:
+            raise CatunetError(f"--model {value!r}: expected LABEL=PATH[,PATH"
+                               "...]")
+        if label in models:
+            raise CatunetError(f"--model: label {label!r} given twice")
+        models[label] = [p for p in paths.split(",") if p]
+    return models
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m catunet.study.scenes",
+        description="Score models on test cats pasted large, small and "
+        "several at a time onto outdoor frames (a report, never used to "
+        "choose).", formatter_class=HelpFormatter)
+    p.add_argument("--model", action="append", required=True,
+                   metavar="LABEL=PATH[,PATH...]",
+                   help="a group of models, one per seed (repeat for each "
+                   "group; the last is compared with the first by seed)")
+    p.add_argument("--frames", required=True,
+                   help="folder of frames to paste onto: images/ and masks/ "
+                   "of their own foreground (DAVIS), or plain photos")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of every choice that makes the scenes")
+    p.add_argument("--report", default=str(REPORTS),
+                   help="folder of scenes.md, scenes.json and scenes.png")
+    args = p.parse_args(argv)
+    try:
+        summary, made, (label, predicted) = run(
+            parse_models(args.model), args.frames, args.seed)
+    except CatunetError as error:
+        sys.exit(f"error: {error}")
+    Path(args.report).mkdir(parents=True, exist_ok=True)
+    worst_figure(made, predicted, label, args.report)
+    write_scenes_report(summary, args.report)
+    print(f"Wrote {Path(args.report) / 'scenes.md'}")
+
+
+if __name__ == "__main__":
+    main()

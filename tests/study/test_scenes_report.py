@@ -1,0 +1,75 @@
+"""The scenes report, end to end on a tiny model and drawn frames."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from catunet.study import scenes
+
+
+def write_frames(root, groups=6, per_group=3, with_masks=True):
+    """Frames named like DAVIS's (``SEQUENCE_NNNNN``), a bright square of
+    their own foreground in each."""
+    (root / "images").mkdir(parents=True)
+    if with_masks:
+        (root / "masks").mkdir()
+    rng = np.random.default_rng(0)
+    for g in range(groups):
+        for k in range(per_group):
+            stem = f"seq{g}_{k:05d}"
+            photo = rng.integers(0, 255, (36, 64, 3), dtype=np.uint8)
+            cv2.imwrite(str(root / "images" / f"{stem}.jpg"), photo)
+            if with_masks:
+                mask = np.zeros((36, 64), np.uint8)
+                mask[2:10, 2:10] = 255
+                cv2.imwrite(str(root / "masks" / f"{stem}.png"), mask)
+    return root
+
+
+def test_frames_are_one_per_sequence_and_may_come_without_masks(tmp_path):
+    frames = scenes.load_frames(write_frames(tmp_path / "davis"))
+    assert [name for name, _, _ in frames] == [f"seq{g}_00001.jpg"
+                                                for g in range(6)]
+    assert all(mask.sum() == 64 for _, _, mask in frames)
+    plain = scenes.load_frames(write_frames(tmp_path / "plain",
+                                            with_masks=False))
+    assert len(plain) == 18 and all(not m.any() for _, _, m in plain)
+
+
+def test_the_report_scores_every_kind_and_pairs_the_groups(
+        tmp_path, tiny_model, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    frames = write_frames(tmp_path / "davis")
+    scenes.main(["--frames", str(frames), "--report", "out",
+                 "--model", f"first={tiny_model},{tiny_model}",
+                 "--model", f"second={tiny_model},{tiny_model}"])
+    summary = json.loads((tmp_path / "out" / "scenes.json").read_text())
+    runs = summary["models"]["second"]
+    assert summary["frames"]["count"] == 6 and len(runs) == 2
+    cats = summary["test_cats"]
+    assert len(runs[0]["scenes"]) == cats * 4
+    for kind, found in runs[0]["kinds"].items():
+        assert found["scenes"] == cats and 0 <= found["dice"] <= 1
+        assert found["cats"] == cats * (3 if kind == "several" else 1)
+    report = (tmp_path / "out" / "scenes.md").read_text()
+    assert "| small |" in report and "never used to choose" in report
+    # The same model in both groups: every paired difference is zero.
+    assert "second against first, paired by seed" in report
+    assert "+0.000 (95% CI" in report
+    assert (tmp_path / "out" / "scenes.png").is_file()
+    readme = scenes.paragraph(summary)
+    assert "*second* (seeds 0, 0)" in readme and "several" in readme
+
+
+@pytest.mark.parametrize("value", ["nolabel", "=a.keras", "x="])
+def test_a_malformed_model_group_is_refused(value, tmp_path):
+    with pytest.raises(SystemExit, match="expected LABEL=PATH"):
+        scenes.main(["--frames", str(tmp_path), "--model", value])
+
+
+def test_a_missing_model_is_named(tmp_path):
+    with pytest.raises(SystemExit, match="nothing.keras: model not found"):
+        scenes.main(["--frames", str(tmp_path), "--model",
+                     f"a={tmp_path / 'nothing.keras'}"])
