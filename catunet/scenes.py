@@ -108,10 +108,14 @@ def dice(scene, predicted):
     return 1.0 if total == 0 else float(2 * (truth & mask).sum() / total)
 
 
+def visible_cats(scene):
+    """How many of the scene's cats show (a later cat may cover one)."""
+    return sum(1 for visible in scene.visible if visible.any())
+
+
 def cats_found(scene, predicted):
-    """How many of the scene's cats have at least ``FOUND`` of their
-    visible pixels predicted as cat (a cat nothing of which is visible
-    counts as found)."""
+    """How many of the scene's visible cats have at least ``FOUND`` of
+    their visible pixels predicted as cat."""
     mask = np.asarray(predicted).astype(bool).reshape(scene.truth.shape)
     return sum(1 for visible in scene.visible
-               if not visible.any() or mask[visible].mean() >= FOUND)
+               if visible.any() and mask[visible].mean() >= FOUND)

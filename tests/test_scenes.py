@@ -35,7 +35,7 @@ def test_several_cats_stand_side_by_side_and_each_is_tracked():
     cats = [cat(v) for v in (100, 150, 200)]
     scene = scenes.make_scenes(cats, [frame()], seed=3, kinds=("several",))[0]
     assert scene.cats[0] == "cat.100.jpg" and len(set(scene.cats)) == 3
-    assert len(scene.visible) == 3
+    assert len(scene.visible) == 3 and scenes.visible_cats(scene) == 3
     union = np.logical_or.reduce(scene.visible)
     np.testing.assert_array_equal(union, scene.truth.astype(bool))
     for name, visible in zip(scene.cats, scene.visible):
@@ -81,3 +81,14 @@ def test_a_cat_is_found_when_half_of_it_is_predicted(share, found):
     assert scenes.cats_found(scene, predicted) == found
     expected = 2 * chosen.sum() / (chosen.sum() + len(rows))
     assert scenes.dice(scene, predicted) == pytest.approx(expected)
+
+
+def test_a_cat_covered_whole_by_another_is_not_counted():
+    truth = np.zeros((4, 4), np.uint8)
+    truth[:2] = 1
+    shown, hidden = truth.astype(bool), np.zeros((4, 4), bool)
+    scene = scenes.Scene("several", ["a", "b"], "f", np.zeros((4, 4, 3)),
+                         truth, np.zeros_like(truth), [shown, hidden])
+    assert scenes.visible_cats(scene) == 1
+    assert scenes.cats_found(scene, truth) == 1
+    assert scenes.cats_found(scene, np.zeros_like(truth)) == 0
