@@ -57,11 +57,10 @@ def load_frames(folder):
         for pair, group in zip(pairs, groups):
             members.setdefault(group, []).append(pair)
         pairs = [found[len(found) // 2] for _, found in sorted(members.items())]
-    return [(p.image.name, data.read_image(p.image), data.read_mask(p.mask))
-            for p in pairs]
+    return load_pairs(pairs)
 
 
-def load_cats(pairs):
+def load_pairs(pairs):
     """``(name, image, mask)`` of labelled pairs at their own sizes."""
     return [(p.image.name, data.read_image(p.image), data.read_mask(p.mask))
             for p in pairs]
@@ -123,7 +122,7 @@ def run(models, frames_dir, seed=0, progress=print):
             raise CatunetError(f"{path}: model not found")
     pairs = test_pairs_of(paths)
     frames = load_frames(frames_dir)
-    made = scenes.make_scenes(load_cats(pairs), frames, seed)
+    made = scenes.make_scenes(load_pairs(pairs), frames, seed)
     progress(f"{len(made)} scenes of {len(pairs)} test cats on "
              f"{len(frames)} frames")
     results, shown = {}, None
