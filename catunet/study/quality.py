@@ -131,13 +131,28 @@ def choose_inference(study, runs):
                 "test_dice": [float(t.mean()) for t in test],
                 "test_dice_per_image": np.mean(test, axis=0).tolist()}
 
+    return greedy_inference(measure, lambda r: np.mean(r["val_dice"]))
+
+
+def greedy_inference(measure, criterion):
+    """Tries ``INFERENCE_GROUPS`` one group at a time from the plain
+    settings, keeping a group's best option only if it raises
+    ``criterion``.
+
+    Args:
+        measure: ``Settings`` → a dict of scores (with ``settings``).
+        criterion: That dict → the number to raise.
+
+    Returns:
+        ``{"tried": [...], "chosen": settings dict, "best": its scores}``.
+    """
     current = Settings()
     best = measure(current)
     tried = [{"group": "plain", **best, "kept": True}]
     for group, options in INFERENCE_GROUPS:
         results = [measure(dataclasses.replace(current, **o)) for o in options]
-        top = max(results, key=lambda r: np.mean(r["val_dice"]))
-        kept = np.mean(top["val_dice"]) > np.mean(best["val_dice"])
+        top = max(results, key=criterion)
+        kept = criterion(top) > criterion(best)
         for result in results:
             tried.append({"group": group, **result,
                           "kept": bool(kept and result is top)})

@@ -25,7 +25,7 @@ from catunet import atomic
 from catunet.cli import HelpFormatter
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.study import render, reproduce, scenes, stats
+from catunet.study import render, reproduce, scenes, stats, valscenes
 from catunet.study.bench_report import readme_speed, write_bench_report
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
@@ -381,6 +381,10 @@ def readme_sections(folder=REPORTS):
     found = folder / "scenes.json"
     if found.is_file():
         sections["scenes"] = scenes.paragraph(json.loads(found.read_text()))
+    found = folder / "valscenes.json"
+    if found.is_file():
+        sections["valscenes"] = valscenes.paragraph(
+            json.loads(found.read_text()))
     serve = folder / "serve.json"
     if serve.is_file():
         sections["serve"] = readme_serve(json.loads(serve.read_text()))
@@ -524,6 +528,9 @@ def render_all(folder=REPORTS, readme=README, report=REPORT):
     if (Path(folder) / "scenes.json").is_file():
         scenes.write_scenes_report(json.loads(
             (Path(folder) / "scenes.json").read_text()), folder)
+    if (Path(folder) / "valscenes.json").is_file():
+        valscenes.write_report(json.loads(
+            (Path(folder) / "valscenes.json").read_text()), folder)
     write_report(steps, default, contours, folder, report, quality)
     text = Path(readme).read_text()
     for name, body in readme_sections(folder).items():

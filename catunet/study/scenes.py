@@ -79,19 +79,27 @@ def test_pairs_of(paths):
     return next(iter(found.values()))
 
 
-def score_model(path, made):
-    """Per-scene Dice and cats found of one model, with its own settings."""
-    model, _ = load_runtime(path, "keras")
-    settings = Settings.beside(path)
+def score_scenes(model, made, settings):
+    """Per-scene Dice and cats found of a loaded model; returns
+    ``(predicted masks, rows)``."""
     predicted = predict_photo_masks(model, [s.image for s in made], settings)
-    return settings, predicted, [
+    return predicted, [
         {"kind": s.kind, "cats": s.cats, "frame": s.frame,
          "dice": scenes.dice(s, p), "found": scenes.cats_found(s, p),
          "visible": scenes.visible_cats(s)}
         for s, p in zip(made, predicted)]
 
 
-def _by_kind(rows):
+def score_model(path, made):
+    """``score_scenes`` of the model at ``path``, with the inference
+    settings saved beside it; returns ``(settings, predicted, rows)``."""
+    model, _ = load_runtime(path, "keras")
+    settings = Settings.beside(path)
+    return (settings, *score_scenes(model, made, settings))
+
+
+def by_kind(rows):
+    """Mean Dice, cats found and visible, and scenes of each kind."""
     kinds = {}
     for kind in scenes.KINDS:
         chosen = [r for r in rows if r["kind"] == kind]
@@ -136,7 +144,7 @@ def run(models, frames_dir, seed=0, progress=print):
                 "model": str(path), "seed": _seed(path),
                 "inference": dataclasses.asdict(settings),
                 "test_dice": tested["mean"]["dice"],
-                "kinds": _by_kind(rows), "scenes": rows})
+                "kinds": by_kind(rows), "scenes": rows})
             if path == Path(group[0]):  # the last label's first
                 shown = (f"{label}, seed {_seed(path)}", predicted)
     summary = {
@@ -199,6 +207,13 @@ def comparisons(summary):
     return found
 
 
+def kinds_text(kinds):
+    """The kinds of scene in words, from a summary's ``kinds``."""
+    return "; ".join(f"*{k}*: {v['cats']} cat{'s' if v['cats'] > 1 else ''}"
+                     f", each {v['scale'][0]:.0%}–{v['scale'][1]:.0%} of the "
+                     "frame's shorter side" for k, v in kinds.items())
+
+
 def write_scenes_report(summary, folder=REPORTS):
     """Writes ``scenes.json`` and ``scenes.md`` into ``folder``."""
     folder = Path(folder)
@@ -211,10 +226,7 @@ def write_scenes_report(summary, folder=REPORTS):
         f"and pasted onto a frame of `{summary['frames']['folder']}` (one "
         f"per video, {summary['frames']['count']} frames) at the frame's own "
         "size and shape, once for every kind of scene: "
-        + "; ".join(f"*{k}*: {v['cats']} cat{'s' if v['cats'] > 1 else ''}"
-                    f", each {v['scale'][0]:.0%}–{v['scale'][1]:.0%} of the "
-                    "frame's shorter side" for k, v in kinds.items())
-        + " (the other cats of a *several* scene are other test cats). "
+        + kinds_text(kinds) + " (the other cats of a *several* scene are other test cats). "
         "Each model predicts with the inference settings saved beside it. "
         "Dice leaves out the frame's own foreground (people, animals) where "
         f"no cat covers it; a cat is *found* when at least "

@@ -133,6 +133,7 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
                       "\n\nkept\n\n<!-- speed:start -->\n<!-- speed:end -->\n"
                       "\n<!-- best:start -->\n<!-- best:end -->\n"
                       "\n<!-- scenes:start -->\n<!-- scenes:end -->\n"
+                      "\n<!-- valscenes:start -->\n<!-- valscenes:end -->\n"
                       "\n<!-- serve:start -->\n<!-- serve:end -->\n")
     report.render_all(folder, readme, tmp_path / "REPORT.md")
     text = readme.read_text()
@@ -142,6 +143,8 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
     assert "python -m catunet.study.quality" in report.section(text, "best")
     assert "concurrent clients" in report.section(text, "serve")
     assert "the share of cats found" in report.section(text, "scenes")
+    assert "choosing score" in report.section(text, "valscenes")
+    assert "| copy-paste-on-cats |" in (folder / "valscenes.md").read_text()
     # Its figure was not copied: the report does not link it.
     assert "scenes.png" not in (folder / "scenes.md").read_text()
     assert "## 5. The quality ladder" in (tmp_path / "REPORT.md").read_text()
