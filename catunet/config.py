@@ -120,6 +120,11 @@ class TrainConfig:
         paste_backgrounds: With ``copy_paste``: folders (comma-separated)
             of photos without cats to paste onto, e.g. DAVIS frames; without
             it, the other fitted cat photos.
+        mosaic: Mosaic synthesis (``catunet.mosaic``): add this many
+            mosaics per fitted training photo, each four fitted photos
+            shrunk to half size and tiled two by two with their masks
+            (several smaller cats on real backgrounds), in every phase,
+            self-training's pseudo-labelled photos included; 0 is off.
         out: The run folder (model, ``run.json``, ``config.json``,
             ``history.csv``, ``split.json``); without it, ``runs/<stage>``.
     """
@@ -162,6 +167,7 @@ class TrainConfig:
     ema: float = 0.0
     copy_paste: float = 0.0
     paste_backgrounds: str | None = None
+    mosaic: float = 0.0
     out: str | None = None
 
     def to_dict(self):

@@ -25,7 +25,7 @@ NOT_IN_KEY = ("out", "data_dir", "split", "init", "tfds_dir", "manual_dir",
 # so that runs made before they existed are still found.
 OFF_UNLESS_SET = {"schedule": "constant", "warmup_epochs": 0,
                   "copy_paste": 0.0, "pseudo_holdout": 0.3, "ema": 0.0,
-                  "round_ensemble": 1}
+                  "round_ensemble": 1, "mosaic": 0.0}
 
 
 def file_sha256(path):

@@ -127,6 +127,8 @@ def resolve_paths(config):
                                  and not config.copy_paste):
         raise CatunetError("--copy-paste must be >= 0, and "
                            "--paste-backgrounds needs it")
+    if config.mosaic < 0:
+        raise CatunetError(f"--mosaic must be >= 0, got {config.mosaic}")
     if config.teacher and not config.unlabelled:
         raise CatunetError("--teacher labels the --unlabelled photos; give "
                            "both, or neither")
@@ -263,9 +265,12 @@ def load_arrays(config, data_dir):
     if config.protect:
         fit_pairs, left_out = guard_pairs(fit_pairs, config)
     fitted = data.load_pairs(fit_pairs, config.image_size)
+    photos = fitted
     if config.copy_paste:
         fitted = with_copy_paste(config, fitted, [
             p.image for p in test_pairs + val_pairs])
+    if config.mosaic:
+        fitted = with_mosaics(config, fitted, photos)
     held_out = data.load_pairs(val_pairs, config.image_size) if val_pairs else None
     return Arrays(fitted, held_out, combined_manifest(manifests), left_out)
 
@@ -297,6 +302,20 @@ def with_copy_paste(config, fitted, protected):
           + (f"{len(backgrounds)} background photos"
              if len(backgrounds) else "the other training photos"))
     return np.concatenate([images, made[0]]), np.concatenate([masks, made[1]])
+
+
+def with_mosaics(config, fitted, photos):
+    """The fitted arrays plus ``mosaic`` mosaics per photo of the fitted
+    ``photos`` (``catunet.mosaic``; never of copy-paste composites)."""
+    import numpy as np
+
+    from catunet import mosaic
+
+    count = int(round(config.mosaic * len(photos[0])))
+    made = mosaic.mosaics(*photos, count, config.seed)
+    print(f"Mosaic: {len(made[0])} mosaics of four fitted photos each")
+    return np.concatenate([fitted[0], made[0]]), \
+        np.concatenate([fitted[1], made[1]])
 
 
 def protected_photos(folder):

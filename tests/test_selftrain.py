@@ -52,7 +52,7 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     unlabelled = write_folder(tmp_path / "more", n=10, seed=7) / "images"
     config = tiny(tmp_path, shapes_dir, unlabelled=str(unlabelled),
                   pseudo_keep=0.6, pseudo_epochs=2, epochs=12,
-                  pseudo_holdout=0.0, self_training_rounds=2)
+                  pseudo_holdout=0.0, self_training_rounds=2, mosaic=0.5)
     # A copy of a test photo among the unlabelled ones must be left out.
     from catunet import data, split
 
@@ -85,6 +85,10 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     assert sorted(i for i, _ in pseudo_split["train"]) == sorted(kept)
     record = json.loads((folder / "run.json").read_text())
     assert record["finished"] and record["train_seconds"] > 0
+    # Mosaics in every phase, the pre-training on pseudo-masks too.
+    for sub in ("teacher", "student-1-pseudo", "student-2"):
+        assert json.loads((folder / sub / "config.json").read_text())[
+            "mosaic"] == 0.5, sub
 
     # The same command again trains nothing.
     assert train(config, verbose=0).model_path == run.model_path

@@ -394,6 +394,19 @@ def test_copy_paste_adds_composites_to_the_fitted_photos(tmp_path, shapes_dir,
     assert "Training on 10 images, validating on 3" in out
 
 
+def test_mosaics_are_added_beside_copy_paste_composites(tmp_path, shapes_dir,
+                                                       capsys):
+    config = tiny(tmp_path, shapes_dir, folds=3, copy_paste=1.0, mosaic=1.0)
+    train(config, verbose=0)
+    out = capsys.readouterr().out
+    # 5 fitted photos: 5 composites and 5 mosaics of the photos themselves.
+    assert "Mosaic: 5 mosaics of four fitted photos each" in out
+    assert "Training on 15 images, validating on 3" in out
+    with pytest.raises(CatunetError, match="--mosaic must be >= 0"):
+        train(tiny(tmp_path, shapes_dir, mosaic=-1.0,
+                   out=str(tmp_path / "m")), verbose=0)
+
+
 def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path, shapes_dir):
     config = tiny(tmp_path, shapes_dir, epochs=4, schedule="cosine",
                   warmup_epochs=1)

@@ -58,7 +58,11 @@ on the validation folds.
    two rounds, both students) instead of keeping the last alone: a second
    opinion on the photos whose Dice swings from run to run, for no more
    training (``catunet.ensemble``).
-19. ``inference``: test-time augmentation, the threshold and the clean-ups,
+19. ``mosaic``: half as many mosaics as fitted photos added in every
+   phase, the pseudo-labelled photos' too (``MOSAIC``, ``catunet.mosaic``):
+   four photos at half size in one, several smaller cats on real
+   backgrounds, each pixel labelled by its own photo's mask.
+20. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -166,7 +170,7 @@ STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "copy-paste-on-cats", "capacity-32", "more-unlabelled",
          "second-round", "all-pseudo", "shorter-pseudo", "third-round",
          "batch-norm", "shorter-fine-tune", "wider-zoom",
-         "longer-pseudo", "weight-average", "round-ensemble")
+         "longer-pseudo", "weight-average", "round-ensemble", "mosaic")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Steps that change the network, each trained from its own pre-training
 # on --pretrain-dir with the last kept recipe's network so changed. Width
@@ -187,6 +191,7 @@ SHORTER_FINE_TUNE = {"epochs": 40, "freeze_epochs": 10}
 # photos, half an epoch of pre-training on the pseudo-labelled photos.
 WEIGHT_AVERAGE = {"ema": 0.99}
 ROUND_ENSEMBLE = {"round_ensemble": 2}
+MOSAIC = {"mosaic": 0.5}  # a third of the training images are mosaics
 WIDER_ZOOM = {"augment": "flip,rotate,zoom=0.4,translate,elastic,"
                          "brightness,contrast"}
 
@@ -217,7 +222,8 @@ def step_settings(unlabelled, teachers, paste_backgrounds):
             "wider-zoom": WIDER_ZOOM,
             "longer-pseudo": LONGER_PSEUDO,
             "weight-average": WEIGHT_AVERAGE,
-            "round-ensemble": ROUND_ENSEMBLE}
+            "round-ensemble": ROUND_ENSEMBLE,
+            "mosaic": MOSAIC}
 
 
 def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):

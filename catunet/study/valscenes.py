@@ -18,7 +18,8 @@ The variants change the transfer recipe (the ladder's first step: width 8,
 pre-trained on ``--pretrain-dir``, fine-tuned frozen-then-unfrozen) one at
 a time, each against the recipe itself: the ladder's copy-paste steps
 (onto the other cat photos; onto ``--paste-backgrounds``), its wider zoom,
-and its self-training on ``--unlabelled`` (``variants``). A variant wins when
+its mosaics, and its self-training on ``--unlabelled``; and self-training
+with mosaics, against self-training (``variants``). A variant wins when
 it raises the mean over the seeds of its *choosing score*: the mean of its
 validation photo Dice and its validation scene Dice (the four kinds
 averaged), a rule fixed before the first run. Differences are paired per
@@ -63,10 +64,17 @@ def variants(paste_backgrounds=None, unlabelled=None, teachers=None):
             transfer run (``experiments.PerSeed``).
     """
     steps = quality.step_settings(unlabelled, teachers, paste_backgrounds)
-    names = ["copy-paste-on-cats", "wider-zoom"]
+    names = ["copy-paste-on-cats", "wider-zoom", "mosaic"]
     names += ["copy-paste"] if paste_backgrounds else []
-    names += ["self-training"] if unlabelled else []
-    return {name: steps[name] for name in names}
+    names += ["self-training", "self-training+mosaic"] if unlabelled else []
+    return {name: {k: v for part in name.split("+")
+                   for k, v in steps[part].items()} for name in names}
+
+
+def against(name):
+    """What a variant is compared with: a combination ``a+b`` with ``a``,
+    any other the transfer recipe."""
+    return name.rsplit("+", 1)[0] if "+" in name else "transfer"
 
 
 def fold_scenes(study, frames, seed):
@@ -161,6 +169,11 @@ def run(pretrain_dir, frames_dir, paste_backgrounds=None, unlabelled=None,
     if unknown:
         raise CatunetError(f"unknown variants {', '.join(sorted(unknown))}; "
                            f"choose from {', '.join(offered)}")
+    chosen = names or list(offered)
+    missing = {against(n) for n in chosen} - set(chosen) - {"transfer"}
+    if missing:
+        raise CatunetError(f"a combination is compared with its first part: "
+                           f"train {', '.join(sorted(missing))} too")
     transfer, study = experiments.compare_transfer(
         pretrain_dir, data_dir, seeds, runs_dir=RUNS / "transfer",
         variants=(TRANSFER,), pretrain_epochs=pretrain_epochs, **settings)
@@ -188,11 +201,12 @@ def run(pretrain_dir, frames_dir, paste_backgrounds=None, unlabelled=None,
             r["score"] = choosing_score(r)
     print("== inference settings, chosen twice", flush=True)
     inference = choose_inference(study, results["transfer"], made)
-    base = [r["score"] for r in results["transfer"]]
     verdicts = {}
     for name in adds:
         ours = [r["score"] for r in results[name]]
-        verdicts[name] = {"wins": bool(np.mean(ours) > np.mean(base)),
+        base = [r["score"] for r in results[against(name)]]
+        verdicts[name] = {"against": against(name),
+                          "wins": bool(np.mean(ours) > np.mean(base)),
                           "score": stats.paired_difference(ours, base)}
     return {
         "command": "python -m catunet.study.valscenes",
@@ -230,7 +244,7 @@ def _kind_cell(runs, kind):
 def _paired(summary, name, *keys):
     return stats.format_difference(stats.paired_difference(
         _scores(summary["results"][name], *keys),
-        _scores(summary["results"]["transfer"], *keys)))
+        _scores(summary["results"][against(name)], *keys)))
 
 
 def write_report(summary, folder=REPORTS):
@@ -269,10 +283,11 @@ def write_report(summary, folder=REPORTS):
         str(r["config"]["seed"]) for r in results["transfer"])
         + " (seed *s* validated on fold *s*); found: the share of the "
         "folds' cats found, all seeds together. Each variant against "
-        "`transfer`, paired by seed:", ""]
+        "`transfer` (a combination `a+b` against `a`), paired by seed:",
+        ""]
     for name, verdict in summary["verdicts"].items():
         lines.append(
-            f"- **{name}** ({', '.join(f'{k}={v}' for k, v in summary['adds'][name].items())}): "
+            f"- **{name}** against {verdict['against']} ({', '.join(f'{k}={v}' for k, v in summary['adds'][name].items())}): "
             f"{'wins' if verdict['wins'] else 'does not win'}; choosing "
             f"score {stats.format_difference(verdict['score'])}; validation "
             f"photos {_paired(summary, name, 'val_dice')}; validation scenes "
@@ -348,7 +363,8 @@ def paragraph(summary):
             for kind in summary["kinds"]) + ")."]
     for name, verdict in summary["verdicts"].items():
         parts.append(
-            f"*{name}* {'wins' if verdict['wins'] else 'does not win'}: "
+            f"*{name}* {'wins' if verdict['wins'] else 'does not win'}"
+            f" against *{verdict['against']}*: "
             f"choosing score {stats.format_difference(verdict['score'])}, "
             f"validation photos {_paired(summary, name, 'val_dice')}, scenes "
             f"{_paired(summary, name, 'scenes', 'dice')}; in scenes of "
@@ -396,8 +412,9 @@ def main(argv=None):
                    "variant; without it that variant is left out")
     p.add_argument("--variants", default=None,
                    help="which variants to train, comma-separated (default: "
-                   "copy-paste-on-cats, wider-zoom, copy-paste with "
-                   "--paste-backgrounds, self-training with --unlabelled)")
+                   "copy-paste-on-cats, wider-zoom, mosaic; copy-paste with "
+                   "--paste-backgrounds; self-training and "
+                   "self-training+mosaic with --unlabelled)")
     p.add_argument("--seeds", type=int, default=3,
                    help="seeds per variant, also the number of validation "
                    "folds")

@@ -43,6 +43,7 @@ def test_every_step_changes_training_settings():
     assert adds["longer-pseudo"] == {"pseudo_epochs": 20}
     assert adds["schedule"] == {"schedule": "cosine", "warmup_epochs": 2}
     assert adds["weight-average"] == {"ema": 0.99}
+    assert adds["mosaic"] == {"mosaic": 0.5}
     assert adds["shorter-fine-tune"] == {"epochs": 40, "freeze_epochs": 10}
     assert augment.parse_spec(adds["wider-zoom"]["augment"]) == {
         **augment.parse_spec("recommended"), "zoom": 0.4}

@@ -30,14 +30,21 @@ def test_scenes_of_a_fold_hold_only_that_folds_cats(tmp_path, shapes_dir):
 
 
 def test_the_variants_are_the_ladders_steps_of_the_same_names():
-    assert list(valscenes.variants()) == ["copy-paste-on-cats", "wider-zoom"]
+    assert list(valscenes.variants()) == ["copy-paste-on-cats", "wider-zoom",
+                                          "mosaic"]
     teachers = experiments.PerSeed(["t0.keras", "t1.keras"], "teachers")
     offered = valscenes.variants("horses", "pets", teachers)
     steps = quality.step_settings("pets", teachers, "horses")
-    assert list(offered) == ["copy-paste-on-cats", "wider-zoom",
-                             "copy-paste", "self-training"]
-    assert all(offered[name] == steps[name] for name in offered)
+    assert list(offered) == ["copy-paste-on-cats", "wider-zoom", "mosaic",
+                             "copy-paste", "self-training",
+                             "self-training+mosaic"]
+    assert all(offered[name] == steps[name] for name in offered
+               if "+" not in name)
+    assert offered["self-training+mosaic"] == {**steps["self-training"],
+                                               **steps["mosaic"]}
     assert offered["self-training"]["teacher"](1) == "t1.keras"
+    assert valscenes.against("self-training+mosaic") == "self-training"
+    assert valscenes.against("mosaic") == "transfer"
 
 
 def test_the_choosing_score_is_the_mean_of_photos_and_scenes():
@@ -118,6 +125,13 @@ def test_variants_are_scored_on_photos_and_scenes(tmp_path, shapes_dir,
     assert "## Inference settings, chosen by each rule" in report
     assert "| copy-paste |" in report and "fixed before the runs" in report
     assert "**copy-paste**" in report
+
+
+def test_a_combination_needs_its_first_part(tmp_path):
+    with pytest.raises(SystemExit, match="train self-training too"):
+        valscenes.main(["--pretrain-dir", str(tmp_path), "--frames",
+                        str(tmp_path / "davis"), "--unlabelled", "pets",
+                        "--variants", "self-training+mosaic"])
 
 
 def test_an_unknown_variant_is_refused(tmp_path):

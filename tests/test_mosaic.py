@@ -1,0 +1,49 @@
+"""Mosaics on photos small enough to check by hand."""
+
+import numpy as np
+import pytest
+
+from catunet import mosaic
+
+
+def four_photos():
+    """Four 4x4 photos of one value each (0, 10, 20, 30) and their masks:
+    all cat, no cat, a 2x2 block in the top-left corner, one pixel."""
+    images = np.stack([np.full((4, 4, 3), 10 * i, np.uint8) for i in range(4)])
+    masks = np.zeros((4, 4, 4, 1), np.uint8)
+    masks[0] = 1
+    masks[2, :2, :2] = 1
+    masks[3, 0, 0] = 1
+    return images, masks
+
+
+def test_a_mosaic_tiles_the_four_photos_in_reading_order():
+    image, mask = mosaic.tile(*four_photos())
+    assert image.shape == (4, 4, 3) and mask.shape == (4, 4, 1)
+    assert image[..., 0].tolist() == [[0, 0, 10, 10], [0, 0, 10, 10],
+                                      [20, 20, 30, 30], [20, 20, 30, 30]]
+    # Each mask halves by majority vote: the 2x2 block becomes one pixel,
+    # the single pixel (a quarter of its block) disappears.
+    assert mask[..., 0].tolist() == [[1, 1, 0, 0], [1, 1, 0, 0],
+                                     [1, 0, 0, 0], [0, 0, 0, 0]]
+    assert mask.dtype == np.uint8
+
+
+def test_mosaics_are_made_from_four_different_photos_by_seed():
+    images, masks = four_photos()
+    images = np.concatenate([images, images + 1])  # eight different photos
+    masks = np.concatenate([masks, masks])
+    made, made_masks = mosaic.mosaics(images, masks, 5, seed=3)
+    assert made.shape == (5, 4, 4, 3) and made_masks.shape == (5, 4, 4, 1)
+    for m in made:
+        assert len({int(v) for v in m[::2, ::2, 0].ravel()}) == 4
+    again, _ = mosaic.mosaics(images, masks, 5, seed=3)
+    assert np.array_equal(made, again)
+    assert not np.array_equal(made, mosaic.mosaics(images, masks, 5, 4)[0])
+
+
+@pytest.mark.parametrize("count, photos", [(0, 8), (3, 3)])
+def test_no_mosaics_without_a_count_or_four_photos(count, photos):
+    images = np.zeros((photos, 4, 4, 3), np.uint8)
+    made, masks = mosaic.mosaics(images, images[..., :1], count, seed=0)
+    assert made.shape == (0, 4, 4, 3) and masks.shape == (0, 4, 4, 1)
