@@ -75,6 +75,13 @@ they were measured, the kept recipe is retrained here without validating
 its steps again (``transfer, retrained`` and ``kept recipe, retrained``),
 and ``--steps`` are climbed on top of it, paired with that retrained
 baseline. It costs the kept recipe's runs instead of every step's.
+
+``--scenes-frames DIR`` scores every step's fold runs also on scenes made
+of that fold's own validation cats pasted onto frames of ``DIR``
+(``catunet.study.scenes``: large, medium, small, several), and keeps a step
+(and an inference option) only if it raises the mean *choosing score*,
+validation photo Dice and scene Dice averaged: the validation photos each
+hold one large cat, users' photos also several and small ones.
 """
 
 import argparse
@@ -93,6 +100,9 @@ from catunet.saving import load_model
 from catunet.study import experiments
 from catunet.study.reports import ladder_seconds, write_quality_report
 from catunet.study.runstore import RUNS
+from catunet.study.scenes import (check_frames_apart, fold_scenes,
+                                  load_frames, settings_measure,
+                                  with_scene_scores)
 
 REPORTS = Path("reports")
 TRANSFER = "frozen-then-unfrozen"
@@ -105,37 +115,40 @@ INFERENCE_GROUPS = (
 )
 
 
-def _mean_val(runs):
-    return np.mean([r["val_dice"] for r in runs])
+def _mean(runs, key):
+    return np.mean([r[key] for r in runs])
 
 
 def _dice(model, arrays, settings):
     return score(model, *arrays, settings)["dice"]
 
 
-def choose_inference(study, runs):
+def by_photos(scored):
+    """The ladder's rule: mean validation photo Dice."""
+    return np.mean(scored["val_dice"])
+
+
+def by_score(scored):
+    """The rule with scenes: the mean choosing score (validation photo and
+    scene Dice averaged; ``scenes.choosing_score``)."""
+    return (np.mean(scored["val_dice"]) + np.mean(scored["scene_dice"])) / 2
+
+
+def choose_inference(study, runs, made=None):
     """Greedy choice of inference settings on validation.
 
     Args:
         study: The ``experiments.Study`` (validation folds and test set).
         runs: One run per seed (``run_one`` results) of the model to tune.
+        made: Every fold's scenes, to choose by the choosing score; None
+            chooses by validation photo Dice.
 
     Returns:
-        A dict: every tried setting with per-seed validation and test Dice,
-        and the chosen settings.
+        A dict: every tried setting with per-seed validation and test Dice
+        (and scene Dice with ``made``), and the chosen settings.
     """
-    models = [load_model(Path(r["folder"]) / "cats.keras") for r in runs]
-    folds = [r["config"]["val_fold"] for r in runs]
-
-    def measure(settings):
-        val = [float(_dice(m, study.val[f], settings).mean())
-               for m, f in zip(models, folds)]
-        test = [_dice(m, study.test, settings) for m in models]
-        return {"settings": dataclasses.asdict(settings), "val_dice": val,
-                "test_dice": [float(t.mean()) for t in test],
-                "test_dice_per_image": np.mean(test, axis=0).tolist()}
-
-    return greedy_inference(measure, lambda r: np.mean(r["val_dice"]))
+    return greedy_inference(settings_measure(study, runs, made),
+                            by_photos if made is None else by_score)
 
 
 def greedy_inference(measure, criterion):
@@ -247,7 +260,7 @@ def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                runs_dir=RUNS / "quality", pretrain_epochs=40,
                paste_backgrounds=None, steps=STEPS, final_seeds=None,
-               recorded=None, **settings):
+               recorded=None, scenes_frames=None, **settings):
     """Runs (or reuses) the ladder; returns the summary.
 
     Args:
@@ -259,12 +272,26 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
             instead of climbing from ``transfer``: its kept recipe is
             retrained here without re-validating its steps, and ``steps``
             are climbed on top of it (``continue_from``).
+        scenes_frames: Frames to paste each fold's validation cats onto
+            (``scenes.fold_scenes``): every step and the inference settings
+            are then chosen by the mean choosing score (validation photo
+            and scene Dice averaged) instead of validation photo Dice.
         settings: ``TrainConfig`` fields of every run.
     """
+    if scenes_frames:
+        check_frames_apart(scenes_frames, paste_backgrounds)
     transfer, study = experiments.compare_transfer(
         pretrain_dir, data_dir, seeds, runs_dir=RUNS / "transfer",
         variants=(TRANSFER,), pretrain_epochs=pretrain_epochs, **settings)
-    base = transfer["results"][TRANSFER]
+    made, key = None, "val_dice"
+    if scenes_frames:
+        made = fold_scenes(study, load_frames(scenes_frames), 0)
+        key = "score"
+
+    def scored(runs):
+        return with_scene_scores(runs, made) if made else runs
+
+    base = scored(transfer["results"][TRANSFER])
     teachers = experiments.PerSeed(
         [str(Path(r["folder"]) / "cats.keras") for r in base],
         f"the seed's {TRANSFER} model")
@@ -291,21 +318,21 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
             recipe = {**recipe, **add(name)}
         label = "+".join(kept_names)
         if kept_names:
-            best_runs = experiments.run_variants(
-                study, {label: recipe}, runs_dir)["results"][label]
+            best_runs = scored(experiments.run_variants(
+                study, {label: recipe}, runs_dir)["results"][label])
         climbed = [(RETRAINED_TRANSFER, base, True, {}),
                    (RETRAINED_RECIPE, best_runs, True, {})]
     for name in steps:
         candidate = {**recipe, **add(name)}
         label = "+".join(kept_names + [name])
-        runs = experiments.run_variants(study, {label: candidate},
-                                        runs_dir)["results"][label]
-        kept = _mean_val(runs) > _mean_val(best_runs)
+        runs = scored(experiments.run_variants(study, {label: candidate},
+                                               runs_dir)["results"][label])
+        kept = _mean(runs, key) > _mean(best_runs, key)
         climbed.append((name, runs, kept, adds[name]))
         if kept:
             recipe, best_runs = candidate, runs
             kept_names.append(name)
-    inference = choose_inference(study, best_runs)
+    inference = choose_inference(study, best_runs, made)
     final_seeds = seeds if final_seeds is None else final_seeds
     final = final_recipe(study, recipe, Settings(**inference["chosen"]),
                          final_seeds, runs_dir,
@@ -322,6 +349,9 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         "pretrain": transfer["pretrain"], "pretrained": pretrained,
         "unlabelled": str(unlabelled),
         "paste_backgrounds": paste_backgrounds,
+        "scenes": {"frames": str(scenes_frames),
+                   "scenes_per_fold": [len(m) for m in made]}
+        if made else None,
         "settings": transfer["settings"], "seeds": seeds,
         "split": transfer["split"], "baselines": transfer["baselines"],
         "machine": machine.describe(),
@@ -568,6 +598,13 @@ def main(argv=None):
                    "its kept recipe as the baseline, without validating its "
                    "steps again, and climb --steps on top; its rows stay in "
                    "the report as measured")
+    p.add_argument("--scenes-frames", default=None, metavar="DIR",
+                   help="choose every step and the inference settings by "
+                   "the mean of validation photo Dice and Dice on scenes "
+                   "of each fold's own cats pasted onto these frames "
+                   "(DAVIS: images/ and masks/ of their own foreground; "
+                   "never a --paste-backgrounds folder) instead of "
+                   "validation photo Dice alone")
     p.add_argument("--final-seeds", type=int, default=None,
                    help="seeds of the final recipe trained on all training "
                    "photos (default: --seeds; 0 skips it)")
@@ -589,12 +626,15 @@ def main(argv=None):
             args.pretrain_dir, args.unlabelled, args.data_dir, args.seeds,
             pretrain_epochs=args.pretrain_epochs,
             paste_backgrounds=args.paste_backgrounds, steps=steps,
-            final_seeds=args.final_seeds, recorded=recorded)
+            final_seeds=args.final_seeds, recorded=recorded,
+            scenes_frames=args.scenes_frames)
     except CatunetError as error:
         sys.exit(f"error: {error}")
     if recorded:
         summary["command"] += (f" --from-recorded {args.from_recorded} "
                                f"--steps {','.join(steps)}")
+    if args.scenes_frames:
+        summary["command"] += f" --scenes-frames {args.scenes_frames}"
     draw_worst_three(summary, study, args.report)
     write_quality_report(summary, args.report)
     print(f"Wrote {Path(args.report) / 'quality.md'}")

@@ -461,14 +461,36 @@ def draw_transfer_figures(summary, study, folder=REPORTS):
     _save(figures, folder)
 
 
-def _row(name, val, test, previous, kept):
+def _row(name, val, test, previous, kept, scenes=None):
+    """One ladder row; with ``scenes`` (``(scene Dice, choosing score)``
+    per seed, or ``()`` for a row measured without them) three more
+    columns: scenes, choosing score and its difference."""
     diff = " | "
     if previous is not None:
         diff = " | ".join(stats.format_difference(stats.paired_difference(a, b))
                           for a, b in ((val, previous[0]), (test, previous[1])))
+    extra = ""
+    if scenes is not None:
+        extra = " | |"
+        if scenes:
+            scene, score = scenes
+            delta = "" if previous is None or not previous[2] else \
+                stats.format_difference(stats.paired_difference(
+                    score, previous[2][1]))
+            extra = (f" {stats.format_mean_sd(scene)} | "
+                     f"{stats.format_mean_sd(score)} | {delta}")
+        extra += " |"
     return (f"| {name} | {stats.format_mean_sd(val)} | "
-            f"{stats.format_mean_sd(test)} | {diff} | "
+            f"{stats.format_mean_sd(test)} | {diff} |{extra} "
             f"{'kept' if kept else 'left out'} |")
+
+
+def _scene_columns(runs):
+    """``(scene Dice, choosing score)`` per seed of runs scored on scenes,
+    else ``()``."""
+    if not all("scenes" in r for r in runs):
+        return ()
+    return ([r["scenes"]["dice"] for r in runs], [r["score"] for r in runs])
 
 
 def quality_table(summary, figures=""):
@@ -482,30 +504,47 @@ def quality_table(summary, figures=""):
     from catunet import machine
     from catunet.inference import Settings
 
+    on_scenes = summary.get("scenes")
+    rule = "the mean validation Dice (fold *s* for seed *s*)"
+    if on_scenes:
+        rule = ("the mean *choosing score* (fold *s* for seed *s*): "
+                "validation photo Dice and validation scene Dice averaged, "
+                "the scenes made of each fold's own cats pasted large, "
+                "medium, small and three at a time onto frames of "
+                f"`{on_scenes['frames']}` (`catunet.study.scenes`)")
     lines = ["Each step is added to the last step that was kept, and kept "
-             "only if it raises the mean validation Dice (fold *s* for seed "
-             "*s*). Differences are paired per seed against the previous "
-             "kept step, with their 95% interval; test Dice is reported, "
-             "never used to choose.", "",
+             f"only if it raises {rule}. Differences are paired per seed "
+             "against the previous kept step, with their 95% interval; test "
+             "Dice is reported, never used to choose.", "",
              "| step | validation Dice | test Dice | Δ validation vs "
-             "previous | Δ test vs previous | |", "|---|---|---|---|---|---|"]
+             "previous | Δ test vs previous |"
+             + (" validation scenes | choosing score | Δ choosing score vs "
+                "previous |" if on_scenes else "") + " |",
+             "|---|---|---|---|---|" + ("---|" * 3 if on_scenes else "")
+             + "---|"]
     previous, recorded = None, False
     for step in summary["steps"]:
         val = [r["val_dice"] for r in step["runs"]]
         test = [r["test_dice"] for r in step["runs"]]
+        scenes = _scene_columns(step["runs"]) if on_scenes else None
         if recorded and not step.get("recorded"):
             previous = None  # this run's first row: no paired run above it
         recorded = step.get("recorded", False)
-        lines.append(_row(step["name"], val, test, previous, step["kept"]))
+        lines.append(_row(step["name"], val, test, previous, step["kept"],
+                          scenes))
         if step["kept"]:
-            previous = (val, test)
+            previous = (val, test, scenes)
     inference = summary["inference"]
     for tried in inference["tried"][1:]:
         name = f"inference: {tried['group']} " + ", ".join(
             f"{k}={v}" for k, v in tried["settings"].items()
             if v != getattr(Settings(), k))
+        scenes = None
+        if on_scenes:
+            scenes = (tried["scene_dice"], list(np.add(
+                tried["val_dice"], tried["scene_dice"]) / 2))
         lines.append(_row(name, tried["val_dice"], tried["test_dice"],
-                          previous, tried["kept"]))
+                          previous, tried["kept"], scenes))
     chosen = {k: v for k, v in inference["chosen"].items()
               if v != getattr(Settings(), k)}
     unset = {"paste_backgrounds": "none (the other training cat photos)"}

@@ -20,19 +20,20 @@ the same seeds are compared seed by seed.
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from catunet import __version__, atomic, data, machine, scenes
+from catunet import split as splits
 from catunet.cli import HelpFormatter
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.evaluate import evaluate, model_test_pairs
+from catunet.evaluate import evaluate, model_test_pairs, score
 from catunet.inference import Settings, predict_photo_masks
 from catunet.runtimes import load_runtime
+from catunet.saving import load_model
 from catunet.split import groups_of
 from catunet.study import render, stats
 
@@ -160,6 +161,92 @@ def run(models, frames_dir, seed=0, progress=print):
                   for k, (n, s) in scenes.KINDS.items()},
         "models": results}
     return summary, made, shown
+
+
+# Scenes of validation cats: what a study or a ladder that chooses on
+# scenes scores its fold runs by (``catunet.study.valscenes``).
+
+
+def fold_scenes(study, frames, seed):
+    """The scenes of each validation fold, made of that fold's cats only
+    (at their photos' own sizes), fold by fold."""
+    folds = len(study.val)
+    return [scenes.make_scenes(
+                load_pairs(splits.validation_fold(
+                    study.train_pairs, folds, k, study.manifest["seed"])[1]),
+                frames, seed + k)
+            for k in range(folds)]
+
+
+def scene_scores(model, made, settings=Settings()):
+    """A model's Dice and cats found on scenes, by kind, and their mean
+    Dice over the kinds; by default at the plain inference settings (those
+    of validation Dice)."""
+    kinds = by_kind(score_scenes(model, made, settings)[1])
+    return {"kinds": kinds,
+            "dice": float(np.mean([k["dice"] for k in kinds.values()]))}
+
+
+def settings_measure(study, runs, made=None):
+    """A function ``Settings`` → the scores of fold runs with them: per
+    seed, validation photo Dice, test Dice (and its per-photo mean over
+    the seeds) and, with ``made`` (every fold's scenes), scene Dice overall
+    and by kind. Each setting is measured once.
+
+    Args:
+        study: The ``experiments.Study``; ``runs``: one run per seed.
+    """
+    models = [load_model(Path(r["folder"]) / "cats.keras") for r in runs]
+    folds = [r["config"]["val_fold"] for r in runs]
+    measured = {}
+
+    def measure(settings):
+        if settings not in measured:
+            test = [score(m, *study.test, settings)["dice"] for m in models]
+            found = {
+                "settings": dataclasses.asdict(settings),
+                "val_dice": [float(score(m, *study.val[f], settings)["dice"]
+                                   .mean()) for m, f in zip(models, folds)],
+                "test_dice": [float(t.mean()) for t in test],
+                "test_dice_per_image": np.mean(test, axis=0).tolist()}
+            if made is not None:
+                on = [scene_scores(m, made[f], settings)
+                      for m, f in zip(models, folds)]
+                found["scene_dice"] = [o["dice"] for o in on]
+                found["scene_kinds"] = {kind: [o["kinds"][kind]["dice"]
+                                               for o in on]
+                                        for kind in scenes.KINDS}
+            measured[settings] = found
+        return measured[settings]
+
+    return measure
+
+
+def choosing_score(run):
+    """The mean of a run's validation photo Dice and scene Dice: what a
+    ladder that chooses on scenes raises."""
+    return (run["val_dice"] + run["scenes"]["dice"]) / 2
+
+
+def with_scene_scores(runs, made):
+    """Fold runs (``run_one`` results) with their scenes' scores
+    (``scenes``) and their choosing score (``score``) added."""
+    for r in runs:
+        if "scenes" not in r:
+            model = load_model(Path(r["folder"]) / "cats.keras")
+            r["scenes"] = scene_scores(model, made[r["config"]["val_fold"]])
+            r["score"] = choosing_score(r)
+    return runs
+
+
+def check_frames_apart(frames_dir, paste_backgrounds):
+    """Refuses frames that are also paste backgrounds."""
+    frames = Path(frames_dir).resolve()
+    for folder in (paste_backgrounds or "").split(","):
+        if folder and Path(folder).resolve() == frames:
+            raise CatunetError(
+                f"{folder}: the scenes' frames are also a paste background; "
+                "a variant would be scored on backgrounds it trained on")
 
 
 def worst_figure(made, predicted, label, folder):

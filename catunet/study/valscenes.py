@@ -30,23 +30,21 @@ would be scored on scenes whose backgrounds it trained on.
 """
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic, machine, scenes, split as splits
+from catunet import atomic, machine, scenes
 from catunet.cli import HelpFormatter
 from catunet.errors import CatunetError
-from catunet.evaluate import score
 from catunet.inference import Settings
-from catunet.saving import load_model
 from catunet.study import experiments, quality, render, stats
 from catunet.study.quality import greedy_inference
 from catunet.study.runstore import RUNS
-from catunet.study.scenes import (by_kind, kinds_text, load_frames,
-                                  load_pairs, score_scenes)
+from catunet.study.scenes import (check_frames_apart, fold_scenes,
+                                  kinds_text, load_frames, settings_measure,
+                                  with_scene_scores)
 
 REPORTS = Path("reports")
 TRANSFER = quality.TRANSFER
@@ -77,26 +75,6 @@ def against(name):
     return name.rsplit("+", 1)[0] if "+" in name else "transfer"
 
 
-def fold_scenes(study, frames, seed):
-    """The scenes of each validation fold, made of that fold's cats only
-    (at their photos' own sizes), fold by fold."""
-    folds = len(study.val)
-    return [scenes.make_scenes(
-                load_pairs(splits.validation_fold(
-                    study.train_pairs, folds, k, study.manifest["seed"])[1]),
-                frames, seed + k)
-            for k in range(folds)]
-
-
-def scene_scores(model, made, settings=Settings()):
-    """A model's Dice and cats found on scenes, by kind, and their mean
-    Dice over the kinds; by default at the plain inference settings (those
-    of validation Dice)."""
-    kinds = by_kind(score_scenes(model, made, settings)[1])
-    return {"kinds": kinds,
-            "dice": float(np.mean([k["dice"] for k in kinds.values()]))}
-
-
 def choose_inference(study, runs, made):
     """The ladder's greedy choice of inference settings
     (``quality.greedy_inference``) on one variant's fold runs, twice: by
@@ -110,46 +88,9 @@ def choose_inference(study, runs, made):
         ``{"photos": choice, "score": choice}``; every setting tried holds
         per-seed validation photo, scene (by kind) and test Dice.
     """
-    models = [load_model(Path(r["folder"]) / "cats.keras") for r in runs]
-    folds = [r["config"]["val_fold"] for r in runs]
-    measured = {}
-
-    def measure(settings):
-        if settings not in measured:
-            found = [scene_scores(m, made[f], settings)
-                     for m, f in zip(models, folds)]
-            measured[settings] = {
-                "settings": dataclasses.asdict(settings),
-                "val_dice": [float(score(m, *study.val[f], settings)["dice"]
-                                   .mean()) for m, f in zip(models, folds)],
-                "scene_dice": [s["dice"] for s in found],
-                "scene_kinds": {kind: [s["kinds"][kind]["dice"]
-                                       for s in found]
-                                for kind in scenes.KINDS},
-                "test_dice": [float(score(m, *study.test, settings)["dice"]
-                                    .mean()) for m in models]}
-        return measured[settings]
-
-    return {"photos": greedy_inference(
-                measure, lambda r: np.mean(r["val_dice"])),
-            "score": greedy_inference(
-                measure, lambda r: np.mean(r["val_dice"])
-                + np.mean(r["scene_dice"]))}
-
-
-def choosing_score(run):
-    """The mean of a run's validation photo Dice and scene Dice."""
-    return (run["val_dice"] + run["scenes"]["dice"]) / 2
-
-
-def check_frames_apart(frames_dir, paste_backgrounds):
-    """Refuses frames that are also paste backgrounds."""
-    frames = Path(frames_dir).resolve()
-    for folder in (paste_backgrounds or "").split(","):
-        if folder and Path(folder).resolve() == frames:
-            raise CatunetError(
-                f"{folder}: the scenes' frames are also a paste background; "
-                "a variant would be scored on backgrounds it trained on")
+    measure = settings_measure(study, runs, made)
+    return {"photos": greedy_inference(measure, quality.by_photos),
+            "score": greedy_inference(measure, quality.by_score)}
 
 
 def run(pretrain_dir, frames_dir, paste_backgrounds=None, unlabelled=None,
@@ -193,12 +134,8 @@ def run(pretrain_dir, frames_dir, paste_backgrounds=None, unlabelled=None,
     frames = load_frames(frames_dir)
     made = fold_scenes(study, frames, scene_seed)
     for name, runs in results.items():
-        for r in runs:
-            print(f"== scenes: {name}, fold {r['config']['val_fold']}",
-                  flush=True)
-            model = load_model(Path(r["folder"]) / "cats.keras")
-            r["scenes"] = scene_scores(model, made[r["config"]["val_fold"]])
-            r["score"] = choosing_score(r)
+        print(f"== scenes: {name}", flush=True)
+        with_scene_scores(runs, made)
     print("== inference settings, chosen twice", flush=True)
     inference = choose_inference(study, results["transfer"], made)
     verdicts = {}

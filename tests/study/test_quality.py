@@ -101,6 +101,44 @@ def test_self_training_steps(folder, shapes_dir, monkeypatch):
     assert "decide the ladder" in text
 
 
+def test_a_ladder_on_scenes_chooses_by_the_choosing_score(
+        folder, shapes_dir, monkeypatch):
+    from tests.study.test_scenes_report import write_frames
+
+    with pytest.raises(CatunetError, match="also a paste background"):
+        climb(folder, shapes_dir, monkeypatch, ["mosaic"], final_seeds=0,
+              scenes_frames=folder / "horses")
+    frames = folder / "davis"
+    if not frames.exists():
+        write_frames(frames)
+    summary, _ = climb(folder, shapes_dir, monkeypatch, ["mosaic"],
+                       final_seeds=0, scenes_frames=frames)
+    transfer, step = summary["steps"]
+    assert step["runs"][0]["config"]["mosaic"] == 0.5
+    for run in transfer["runs"] + step["runs"]:
+        assert run["score"] == pytest.approx(
+            (run["val_dice"] + run["scenes"]["dice"]) / 2)
+    assert step["kept"] == bool(
+        np.mean([r["score"] for r in step["runs"]])
+        > np.mean([r["score"] for r in transfer["runs"]]))
+    tried = summary["inference"]["tried"]
+    assert all(len(t["scene_dice"]) == 2 for t in tried)
+    kept = [t for t in tried if t["kept"]]  # each raised the score
+    assert [quality.by_score(t) for t in kept] == sorted(
+        quality.by_score(t) for t in kept)
+    assert summary["inference"]["chosen"] == kept[-1]["settings"]
+    assert summary["scenes"]["frames"] == str(frames)
+    reports = folder / "scene-reports"
+    reports.mkdir()
+    quality.write_quality_report(summary, reports)
+    text = (reports / "quality.md").read_text()
+    assert "raises the mean *choosing score*" in text
+    assert "| validation scenes | choosing score |" in text
+    row = next(line for line in text.splitlines()
+               if line.startswith("| mosaic |"))
+    assert row.count("|") == 10 and "95% CI" in row
+
+
 def test_continuing_a_recorded_ladder(folder, shapes_dir, monkeypatch):
     recorded, _ = climb(folder, shapes_dir, monkeypatch, ["self-training"],
                         final_seeds=0)

@@ -10,6 +10,7 @@ from catunet import scenes
 from catunet.errors import CatunetError
 from catunet.inference import Settings
 from catunet.study import experiments, quality, valscenes
+from catunet.study import scenes as study_scenes
 from catunet.study.quality import greedy_inference
 from tests.conftest import write_folder
 from tests.study.test_scenes_report import write_frames
@@ -20,7 +21,7 @@ def test_scenes_of_a_fold_hold_only_that_folds_cats(tmp_path, shapes_dir):
                                    split=str(tmp_path / "split.json"))
     frames = [("f.jpg", np.zeros((36, 64, 3), np.uint8),
                np.zeros((36, 64), np.uint8))]
-    made = valscenes.fold_scenes(study, frames, seed=0)
+    made = study_scenes.fold_scenes(study, frames, seed=0)
     for k, fold in enumerate(made):
         names = set(study.fold_names(k))
         assert {cat for scene in fold for cat in scene.cats} <= names
@@ -48,7 +49,7 @@ def test_the_variants_are_the_ladders_steps_of_the_same_names():
 
 
 def test_the_choosing_score_is_the_mean_of_photos_and_scenes():
-    assert valscenes.choosing_score(
+    assert study_scenes.choosing_score(
         {"val_dice": 0.8, "scenes": {"dice": 0.4}}) == pytest.approx(0.6)
 
 
@@ -69,9 +70,9 @@ def test_greedy_inference_keeps_a_group_only_when_it_raises_the_criterion():
 
 def test_frames_that_are_also_paste_backgrounds_are_refused(tmp_path):
     with pytest.raises(CatunetError, match="also a paste background"):
-        valscenes.check_frames_apart(tmp_path / "davis",
+        study_scenes.check_frames_apart(tmp_path / "davis",
                                      f"{tmp_path}/horses,{tmp_path}/davis")
-    valscenes.check_frames_apart(tmp_path / "davis", f"{tmp_path}/horses")
+    study_scenes.check_frames_apart(tmp_path / "davis", f"{tmp_path}/horses")
 
 
 @pytest.mark.slow
