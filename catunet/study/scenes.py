@@ -413,6 +413,8 @@ def main(argv=None):
             parse_models(args.model), args.frames, args.seed)
     except CatunetError as error:
         sys.exit(f"error: {error}")
+    if Path(args.report) != REPORTS:
+        summary["command"] += f" --report {args.report}"
     Path(args.report).mkdir(parents=True, exist_ok=True)
     worst_figure(made, predicted, label, args.report)
     write_scenes_report(summary, args.report)

@@ -46,6 +46,7 @@ def test_the_report_scores_every_kind_and_pairs_the_groups(
                  "--model", f"first={tiny_model},{tiny_model}",
                  "--model", f"second={tiny_model},{tiny_model}"])
     summary = json.loads((tmp_path / "out" / "scenes.json").read_text())
+    assert summary["command"].endswith("--report out")
     runs = summary["models"]["second"]
     assert summary["frames"]["count"] == 6 and len(runs) == 2
     cats = summary["test_cats"]
