@@ -19,7 +19,8 @@ pre-trained on ``--pretrain-dir``, fine-tuned frozen-then-unfrozen) one at
 a time, each against the recipe itself: the ladder's copy-paste steps
 (onto the other cat photos; onto ``--paste-backgrounds``), its wider zoom,
 its mosaics, and its self-training on ``--unlabelled``; and self-training
-with mosaics, against self-training (``variants``). A variant wins when
+with mosaics, against self-training, also with every pseudo-mask kept (the
+ladder's ``more-unlabelled``, as in its final recipe) (``variants``). A variant wins when
 it raises the mean over the seeds of its *choosing score*: the mean of its
 validation photo Dice and its validation scene Dice (the four kinds
 averaged), a rule fixed before the first run. Differences are paired per
@@ -64,7 +65,9 @@ def variants(paste_backgrounds=None, unlabelled=None, teachers=None):
     steps = quality.step_settings(unlabelled, teachers, paste_backgrounds)
     names = ["copy-paste-on-cats", "wider-zoom", "mosaic"]
     names += ["copy-paste"] if paste_backgrounds else []
-    names += ["self-training", "self-training+mosaic"] if unlabelled else []
+    names += ["self-training", "self-training+mosaic",
+              "self-training+more-unlabelled",
+              "self-training+more-unlabelled+mosaic"] if unlabelled else []
     return {name: {k: v for part in name.split("+")
                    for k, v in steps[part].items()} for name in names}
 
@@ -350,8 +353,9 @@ def main(argv=None):
     p.add_argument("--variants", default=None,
                    help="which variants to train, comma-separated (default: "
                    "copy-paste-on-cats, wider-zoom, mosaic; copy-paste with "
-                   "--paste-backgrounds; self-training and "
-                   "self-training+mosaic with --unlabelled)")
+                   "--paste-backgrounds; with --unlabelled self-training, "
+                   "self-training+mosaic, self-training+more-unlabelled and "
+                   "self-training+more-unlabelled+mosaic)")
     p.add_argument("--seeds", type=int, default=3,
                    help="seeds per variant, also the number of validation "
                    "folds")

@@ -38,7 +38,9 @@ def test_the_variants_are_the_ladders_steps_of_the_same_names():
     steps = quality.step_settings("pets", teachers, "horses")
     assert list(offered) == ["copy-paste-on-cats", "wider-zoom", "mosaic",
                              "copy-paste", "self-training",
-                             "self-training+mosaic"]
+                             "self-training+mosaic",
+                             "self-training+more-unlabelled",
+                             "self-training+more-unlabelled+mosaic"]
     assert all(offered[name] == steps[name] for name in offered
                if "+" not in name)
     assert offered["self-training+mosaic"] == {**steps["self-training"],
@@ -46,6 +48,10 @@ def test_the_variants_are_the_ladders_steps_of_the_same_names():
     assert offered["self-training"]["teacher"](1) == "t1.keras"
     assert valscenes.against("self-training+mosaic") == "self-training"
     assert valscenes.against("mosaic") == "transfer"
+    assert offered["self-training+more-unlabelled+mosaic"] == {
+        **steps["self-training"], "pseudo_keep": 1.0, "mosaic": 0.5}
+    assert valscenes.against("self-training+more-unlabelled+mosaic") == \
+        "self-training+more-unlabelled"
 
 
 def test_the_choosing_score_is_the_mean_of_photos_and_scenes():
