@@ -78,12 +78,15 @@ class Study:
                    data.load_pairs(test_pairs, size),
                    [data.load_pairs(fold, size) for fold in folds])
 
+    def fold_pairs(self, k):
+        """Validation fold ``k``'s pairs, in the order of ``val[k]``."""
+        return splits.validation_fold(self.train_pairs, len(self.val), k,
+                                      self.manifest["seed"])[1]
+
     def fold_names(self, k):
         """The file names of validation fold ``k``'s photos, in the order
         of ``val[k]``."""
-        fold = splits.validation_fold(self.train_pairs, len(self.val), k,
-                                      self.manifest["seed"])[1]
-        return [pair.image.name for pair in fold]
+        return [pair.image.name for pair in self.fold_pairs(k)]
 
     def train_arrays(self):
         """The whole training part, from the folds already decoded (they

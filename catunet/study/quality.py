@@ -100,8 +100,8 @@ from catunet.saving import load_model
 from catunet.study import experiments
 from catunet.study.reports import ladder_seconds, write_quality_report
 from catunet.study.runstore import RUNS
-from catunet.study.scenes import (check_frames_apart, fold_scenes,
-                                  load_frames, settings_measure,
+from catunet.study.scenes import (check_frames_apart, choosing_score,
+                                  fold_scenes, load_frames, settings_measure,
                                   with_scene_scores)
 
 REPORTS = Path("reports")
@@ -130,8 +130,9 @@ def by_photos(scored):
 
 def by_score(scored):
     """The rule with scenes: the mean choosing score (validation photo and
-    scene Dice averaged; ``scenes.choosing_score``)."""
-    return (np.mean(scored["val_dice"]) + np.mean(scored["scene_dice"])) / 2
+    scene Dice averaged)."""
+    return float(np.mean(choosing_score(scored["val_dice"],
+                                        scored["scene_dice"])))
 
 
 def choose_inference(study, runs, made=None):

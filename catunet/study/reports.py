@@ -503,6 +503,7 @@ def quality_table(summary, figures=""):
     """
     from catunet import machine
     from catunet.inference import Settings
+    from catunet.study.scenes import choosing_score
 
     on_scenes = summary.get("scenes")
     rule = "the mean validation Dice (fold *s* for seed *s*)"
@@ -541,8 +542,8 @@ def quality_table(summary, figures=""):
             if v != getattr(Settings(), k))
         scenes = None
         if on_scenes:
-            scenes = (tried["scene_dice"], list(np.add(
-                tried["val_dice"], tried["scene_dice"]) / 2))
+            scenes = (tried["scene_dice"], choosing_score(
+                tried["val_dice"], tried["scene_dice"]).tolist())
         lines.append(_row(name, tried["val_dice"], tried["test_dice"],
                           previous, tried["kept"], scenes))
     chosen = {k: v for k, v in inference["chosen"].items()

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from catunet import __version__, atomic, data, machine, scenes
-from catunet import split as splits
 from catunet.cli import HelpFormatter
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
@@ -170,12 +169,9 @@ def run(models, frames_dir, seed=0, progress=print):
 def fold_scenes(study, frames, seed):
     """The scenes of each validation fold, made of that fold's cats only
     (at their photos' own sizes), fold by fold."""
-    folds = len(study.val)
-    return [scenes.make_scenes(
-                load_pairs(splits.validation_fold(
-                    study.train_pairs, folds, k, study.manifest["seed"])[1]),
-                frames, seed + k)
-            for k in range(folds)]
+    return [scenes.make_scenes(load_pairs(study.fold_pairs(k)), frames,
+                               seed + k)
+            for k in range(len(study.val))]
 
 
 def scene_scores(model, made, settings=Settings()):
@@ -222,10 +218,11 @@ def settings_measure(study, runs, made=None):
     return measure
 
 
-def choosing_score(run):
-    """The mean of a run's validation photo Dice and scene Dice: what a
-    ladder that chooses on scenes raises."""
-    return (run["val_dice"] + run["scenes"]["dice"]) / 2
+def choosing_score(photos, scenes):
+    """The mean of validation photo Dice and scene Dice (numbers, or
+    arrays of them per seed): what a ladder that chooses on scenes
+    raises."""
+    return (np.asarray(photos) + np.asarray(scenes)) / 2
 
 
 def with_scene_scores(runs, made):
@@ -235,7 +232,8 @@ def with_scene_scores(runs, made):
         if "scenes" not in r:
             model = load_model(Path(r["folder"]) / "cats.keras")
             r["scenes"] = scene_scores(model, made[r["config"]["val_fold"]])
-            r["score"] = choosing_score(r)
+            r["score"] = float(choosing_score(r["val_dice"],
+                                              r["scenes"]["dice"]))
     return runs
 
 

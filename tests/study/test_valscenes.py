@@ -55,8 +55,9 @@ def test_the_variants_are_the_ladders_steps_of_the_same_names():
 
 
 def test_the_choosing_score_is_the_mean_of_photos_and_scenes():
-    assert study_scenes.choosing_score(
-        {"val_dice": 0.8, "scenes": {"dice": 0.4}}) == pytest.approx(0.6)
+    assert study_scenes.choosing_score(0.8, 0.4) == pytest.approx(0.6)
+    assert study_scenes.choosing_score([0.8, 0.6], [0.4, 0.2]) == \
+        pytest.approx([0.6, 0.4])
 
 
 def test_greedy_inference_keeps_a_group_only_when_it_raises_the_criterion():
