@@ -70,13 +70,16 @@ def pretrain_config(quality, data_dir, pretrain_dir=None,
 
 
 def seed_configs(quality, data_dir, init, unlabelled=None,
-                 runs_dir=RUNS / "reproduce", precision="auto"):
+                 runs_dir=RUNS / "reproduce", precision="auto", changes=None):
     """``{seed: config}`` of the ladder's final recipe, as README's loop
     trains it from the pre-trained model ``init``.
 
     Args:
         unlabelled: Where the unlabelled photos are here; by default where
             the ladder found them.
+        changes: ``TrainConfig`` fields to change in every seed's run
+            (``parse_change``), e.g. a step chosen on validation outside
+            the ladder.
     """
     configs = {}
     for run in _final(quality):
@@ -86,8 +89,33 @@ def seed_configs(quality, data_dir, init, unlabelled=None,
             precision=precision, teacher=None,
             unlabelled=str(unlabelled) if unlabelled and
             recorded["unlabelled"] else recorded["unlabelled"],
-            out=str(Path(runs_dir) / f"best-s{run['seed']}"))
+            out=str(Path(runs_dir) / f"best-s{run['seed']}"),
+            **(changes or {}))
     return configs
+
+
+def parse_change(text):
+    """``FIELD=VALUE`` (``--add``) as ``{field: value}``, the value read as
+    the ``TrainConfig`` field's type; a clear error for an unknown field, a
+    field that is not the recipe's, or a value of the wrong type."""
+    field, _, value = text.partition("=")
+    field = field.strip().replace("-", "_")
+    if not _ or field not in FIELDS:
+        raise CatunetError(f"--add {text}: expected FIELD=VALUE with a "
+                           "training setting as FIELD (mosaic=0.5, say)")
+    if field in NOT_RECIPE and field not in FOLDERS:
+        raise CatunetError(f"--add {text}: {field} is not part of the "
+                           "recipe")
+    kind = type(DEFAULTS[field]) if DEFAULTS[field] is not None else str
+    try:
+        if kind is bool:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return {field: value.lower() in ("true", "1")}
+        return {field: kind(value)}
+    except ValueError:
+        raise CatunetError(f"--add {text}: {value!r} is not a "
+                           f"{kind.__name__}") from None
 
 
 def pretraining_of(quality):
@@ -187,13 +215,17 @@ def compare(ladder, here):
 
 
 def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
-              seeds=None, runs_dir=RUNS / "reproduce", precision="auto"):
+              seeds=None, runs_dir=RUNS / "reproduce", precision="auto",
+              changes=None):
     """Trains (or reuses, by key) README's best-model runs here and scores
     them; returns the summary ``write_reproduce_report`` writes.
 
     Args:
         seeds: How many of the final recipe's seeds to train, first ones
             first; default all.
+        changes: ``{field: value}`` added to the final recipe
+            (``seed_configs``); the comparison is then with the ladder's
+            recipe without them.
     """
     final = {r["seed"]: r for r in _final(quality)}
     data_dir = resolve_data_dir(data_dir)
@@ -204,7 +236,7 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
                                                 precision))
     # From wherever the store found it (README's runs/best-pretrain, say).
     configs = seed_configs(quality, data_dir, pretrained.model_path,
-                           unlabelled, runs_dir, precision)
+                           unlabelled, runs_dir, precision, changes)
     runs = []
     for seed in sorted(configs)[:seeds]:
         print(f"== best model, seed {seed}", flush=True)
@@ -224,6 +256,7 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
     ladder = {s: r["test_dice"] for s, r in final.items()}
     return {
         "command": "python -m catunet.study.reproduce",
+        "changes": dict(changes or {}),
         "machine": machine.describe(),
         "precision": runs[0]["config"]["precision"] if runs else None,
         "inference": dataclasses.asdict(settings),
@@ -245,8 +278,15 @@ def write_reproduce_report(summary, folder=REPORTS):
     ladder, runs = summary["ladder"], summary["runs"]
     there = render.machine_text(ladder["machine"])
     here = render.machine_text(summary["machine"])
+    added = changes_text(summary)
     lines = [
-        "# The best model, reproduced on another machine", "",
+        "# The best model, reproduced on another machine" if not added else
+        f"# The best model with {added}, trained on this machine", "",
+        *([f"The ladder's final recipe with `{added}` added, a change "
+           "chosen on validation outside the ladder. The ladder's column "
+           "is its recipe without it, trained on the ladder's machine, so "
+           "each difference holds both the change and the machine.", ""]
+          if added else []),
         f"Command: `{summary['command']}`, which trains README's "
         "best-model commands into `runs/reproduce` and scores each "
         "model on the 24 test photos with the inference settings chosen on "
@@ -274,6 +314,13 @@ def write_reproduce_report(summary, folder=REPORTS):
     atomic.write_text(folder / "reproduce.md", "\n".join(lines) + "\n")
 
 
+def changes_text(summary):
+    """The changes added to the final recipe as flags (``--mosaic 0.5``),
+    or "" for none."""
+    return " ".join(" ".join(flag(k, v))
+                    for k, v in summary.get("changes", {}).items())
+
+
 def paragraph(summary):
     """What the reproduction found, in one paragraph (``reproduce.md``,
     README's best-model section)."""
@@ -295,8 +342,10 @@ def paragraph(summary):
         verdict = (f"one seed only, within {widened}" if c["reproduced"]
                    else f"**not reproduced**: one seed, outside {widened}")
     seeds = ", ".join(str(s) for s in c["seeds"])
+    added = changes_text(summary)
     return (
-        f"Retrained by `{summary['command']}` on "
+        ("Retrained" if not added else f"With `{added}` added, trained")
+        + f" by `{summary['command']}` on "
         f"{render.machine_text(summary['machine'])}, in "
         f"{summary['precision']} (what `--precision auto` picked there): "
         f"test Dice {stats.format_mean_sd(here)} over seed"
@@ -341,6 +390,15 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=None,
                    help="train only the first N of the final recipe's seeds "
                    "(default: all)")
+    p.add_argument("--add", action="append", default=[],
+                   metavar="FIELD=VALUE",
+                   help="change a setting of the final recipe, e.g. "
+                   "mosaic=0.5 for a step chosen on validation outside the "
+                   "ladder (repeatable); the ladder's recipe without it is "
+                   "what the report compares with")
+    p.add_argument("--out", default=None,
+                   help="folder of reproduce.md and reproduce.json "
+                   "(default: --report)")
     p.add_argument("--runs", default=str(RUNS / "reproduce"),
                    help="folder of the runs (reused by key when rerun)")
     p.add_argument("--report", default=str(REPORTS),
@@ -354,13 +412,20 @@ def main(argv=None):
         if not path.is_file():
             raise CatunetError(f"{path}: not found; run python -m "
                                "catunet.study.quality first")
+        changes = {}
+        for text in args.add:
+            changes.update(parse_change(text))
         summary = reproduce(json.loads(path.read_text()), args.data_dir,
                             args.pretrain_dir, args.unlabelled, args.seeds,
-                            args.runs)
+                            args.runs, changes=changes)
     except CatunetError as error:
         sys.exit(f"error: {error}")
-    write_reproduce_report(summary, args.report)
-    print(f"Wrote {Path(args.report) / 'reproduce.md'}")
+    out = Path(args.out or args.report)
+    summary["command"] += "".join(f" --add {t}" for t in args.add) + (
+        f" --runs {args.runs} --out {out}" if args.out else "")
+    out.mkdir(parents=True, exist_ok=True)
+    write_reproduce_report(summary, out)
+    print(f"Wrote {out / 'reproduce.md'}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import pytest
 
 from catunet import data, machine
 from catunet.config import TrainConfig
+from catunet.errors import CatunetError
 from catunet.evaluate import evaluate
 from catunet.study import reproduce
 from catunet.study.report import readme_best
@@ -127,6 +128,39 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     assert again["pretrain"]["folder"] == "runs/moved"
     assert again["pretrain"]["seconds"] == pretrain["seconds"]
     assert again["runs"][0]["seconds"] == run["seconds"]
+    # A change chosen elsewhere on validation: trained with it, into its own
+    # report, compared with the ladder's recipe without it.
+    reproduce.main(["--data-dir", str(shapes_dir), "--pretrain-dir",
+                    str(horses), "--seeds", "1", "--report", str(reports),
+                    "--add", "mosaic=0.5", "--runs", "runs/mosaic",
+                    "--out", str(tmp_path / "mosaic")])
+    added = json.loads((tmp_path / "mosaic/reproduce.json").read_text())
+    assert added["changes"] == {"mosaic": 0.5}
+    assert added["runs"][0]["config"]["mosaic"] == 0.5
+    assert added["runs"][0]["key"] != run["key"]
+    assert added["pretrain"]["seconds"] == pretrain["seconds"]
+    assert added["command"].endswith(
+        f"--add mosaic=0.5 --runs runs/mosaic --out {tmp_path / 'mosaic'}")
+    text = (tmp_path / "mosaic/reproduce.md").read_text()
+    assert text.startswith("# The best model with --mosaic 0.5")
+    assert "With `--mosaic 0.5` added, trained by" in text
+    # reports/ keeps the reproduction without the change.
+    assert json.loads((reports / "reproduce.json").read_text())["runs"][0][
+        "key"] == run["key"]
+
+
+def test_a_change_is_a_recipe_field_of_its_type():
+    assert reproduce.parse_change("mosaic=0.5") == {"mosaic": 0.5}
+    assert reproduce.parse_change("self-training-rounds=3") == \
+        {"self_training_rounds": 3}
+    assert reproduce.parse_change("batch_norm=true") == {"batch_norm": True}
+    for text, message in (("mosaic", "expected FIELD=VALUE"),
+                          ("colour=red", "expected FIELD=VALUE"),
+                          ("seed=3", "seed is not part of the recipe"),
+                          ("mosaic=lots", "'lots' is not a float"),
+                          ("batch_norm=maybe", "'maybe' is not a bool")):
+        with pytest.raises(CatunetError, match=message):
+            reproduce.parse_change(text)
 
 
 def test_refuses_what_it_cannot_reproduce(tmp_path):
