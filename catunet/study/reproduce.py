@@ -257,6 +257,7 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
     return {
         "command": "python -m catunet.study.reproduce",
         "changes": dict(changes or {}),
+        "runs_dir": str(runs_dir),
         "machine": machine.describe(),
         "precision": runs[0]["config"]["precision"] if runs else None,
         "inference": dataclasses.asdict(settings),
@@ -288,7 +289,8 @@ def write_reproduce_report(summary, folder=REPORTS):
            "each difference holds both the change and the machine.", ""]
           if added else []),
         f"Command: `{summary['command']}`, which trains README's "
-        "best-model commands into `runs/reproduce` and scores each "
+        "best-model commands into "
+        f"`{summary.get('runs_dir', RUNS / 'reproduce')}` and scores each "
         "model on the 24 test photos with the inference settings chosen on "
         "validation (" + ", ".join(f"{k} {v}" for k, v in
                                    summary["inference"].items()) + ").", "",
@@ -343,6 +345,9 @@ def paragraph(summary):
                    else f"**not reproduced**: one seed, outside {widened}")
     seeds = ", ".join(str(s) for s in c["seeds"])
     added = changes_text(summary)
+    if added:
+        verdict = ("the change and the machine together, not a test of "
+                   "either alone")
     return (
         ("Retrained" if not added else f"With `{added}` added, trained")
         + f" by `{summary['command']}` on "

@@ -144,6 +144,8 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     text = (tmp_path / "mosaic/reproduce.md").read_text()
     assert text.startswith("# The best model with --mosaic 0.5")
     assert "With `--mosaic 0.5` added, trained by" in text
+    assert "commands into `runs/mosaic`" in text
+    assert "reproduced" not in text.split("With `--mosaic")[1]
     # reports/ keeps the reproduction without the change.
     assert json.loads((reports / "reproduce.json").read_text())["runs"][0][
         "key"] == run["key"]
