@@ -16,6 +16,11 @@ the mean here lies within the ladder's range widened by its sample sd and,
 with several seeds, the paired differences' 95 % interval holds zero. An
 interval that excludes zero is "not reproduced"; one that holds zero while
 the mean lies outside that range is "inconclusive" (``compare``).
+
+A recipe longer than one sitting is trained a seed at a time (``--seed 1``,
+then ``--seed 2``): each sitting adds its seeds to the report's earlier
+ones (``merge``), and each row names the machine and precision it was
+trained in.
 """
 
 import argparse
@@ -216,7 +221,7 @@ def compare(ladder, here):
 
 def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
               seeds=None, runs_dir=RUNS / "reproduce", precision="auto",
-              changes=None):
+              changes=None, only=None):
     """Trains (or reuses, by key) README's best-model runs here and scores
     them; returns the summary ``write_reproduce_report`` writes.
 
@@ -226,8 +231,16 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         changes: ``{field: value}`` added to the final recipe
             (``seed_configs``); the comparison is then with the ladder's
             recipe without them.
+        only: These seeds of the final recipe instead (``--seed``), for a
+            recipe too long for one sitting: ``merge`` adds them to the
+            seeds trained before.
     """
     final = {r["seed"]: r for r in _final(quality)}
+    unknown = sorted(set(only or ()) - set(final))
+    if unknown:
+        raise CatunetError(
+            f"--seed {unknown[0]}: the final recipe has seeds "
+            + ", ".join(str(s) for s in sorted(final)))
     data_dir = resolve_data_dir(data_dir)
     settings = Settings(**quality["inference"]["chosen"])
     print("== pre-training", flush=True)
@@ -237,8 +250,11 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
     # From wherever the store found it (README's runs/best-pretrain, say).
     configs = seed_configs(quality, data_dir, pretrained.model_path,
                            unlabelled, runs_dir, precision, changes)
+    pretrain = {k: describe(pretrained)[k]
+                for k in ("key", "folder", "seconds", "machine")}
     runs = []
-    for seed in sorted(configs)[:seeds]:
+    chosen = sorted(only) if only else sorted(configs)[:seeds]
+    for seed in chosen:
         print(f"== best model, seed {seed}", flush=True)
         run = RunStore().run(configs[seed])
         settings.save_beside(run.model_path)
@@ -247,6 +263,7 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         runs.append({**{k: v for k, v in describe(run).items()
                         if k != "history"},
                      "seed": seed, "test_dice": scored["mean"]["dice"],
+                     "pretrain": pretrain,
                      "ladder": {"test_dice": final[seed]["test_dice"],
                                 "seconds": final[seed]["seconds"]},
                      "worst": {"image": worst["image"],
@@ -270,6 +287,52 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         "comparison": compare(ladder, {r["seed"]: r["test_dice"]
                                        for r in runs}) if runs else None,
     }
+
+
+def merge(earlier, summary):
+    """``summary`` with the runs of ``earlier`` (a ``reproduce.json``) of
+    other seeds kept, when both trained the same recipe (the same changes)
+    against the same ladder; else ``summary`` as it is. Each run keeps its
+    own machine, precision and pre-training, so the seeds of one report
+    may have been trained in several sittings, on several machines."""
+    def ladder(s):
+        return {r["seed"]: r["ladder"]["test_dice"] for r in s["runs"]}
+    same_ladder = all(ladder(earlier).get(seed, dice) == dice
+                      for seed, dice in ladder(summary).items())
+    if (not earlier.get("runs") or earlier.get("changes", {}) !=
+            summary["changes"] or not same_ladder):
+        return summary
+    trained = {r["seed"] for r in summary["runs"]}
+    kept = [{**r, "pretrain": r.get("pretrain") or {
+                k: earlier["pretrain"][k] for k in ("key", "folder",
+                                                     "seconds", "machine")}}
+            for r in earlier["runs"] if r["seed"] not in trained]
+    runs = sorted(kept + summary["runs"], key=lambda r: r["seed"])
+    there = {**ladder(earlier), **ladder(summary)}
+    return {**summary, "runs": runs,
+            "comparison": compare(there, {r["seed"]: r["test_dice"]
+                                          for r in runs})}
+
+
+def trained_on(summary):
+    """``[(machine phrase, precision, [seeds])]``: where the runs were
+    trained, in the order of their first seed."""
+    groups = {}
+    for run in summary["runs"]:
+        place = (render.machine_text(run.get("machine",
+                                             summary["machine"])),
+                 run["config"]["precision"])
+        groups.setdefault(place, []).append(run["seed"])
+    return [(*place, seeds) for place, seeds in groups.items()]
+
+
+def _seeds_text(seeds):
+    return (f"seed{'s' if len(seeds) > 1 else ''} "
+            + ", ".join(str(s) for s in seeds))
+
+
+def _pretrain_seconds(summary, run):
+    return (run.get("pretrain") or summary["pretrain"])["seconds"]
 
 
 def write_reproduce_report(summary, folder=REPORTS):
@@ -296,8 +359,17 @@ def write_reproduce_report(summary, folder=REPORTS):
                                    summary["inference"].items()) + ").", "",
         f"- Ladder (`python -m catunet.study.quality`): {there}, "
         f"{ladder['precision']}.",
-        f"- This run: {here}, {summary['precision']} (what `--precision "
-        "auto` picked).", "",
+    ]
+    places = trained_on(summary) if runs else []
+    if len(places) > 1:
+        lines += [f"- {_seeds_text(seeds).capitalize()}: {where}, "
+                  f"{precision} (what `--precision auto` picked there)."
+                  for where, precision, seeds in places]
+    else:
+        lines.append(f"- This run: {here}, {summary['precision']} (what "
+                     "`--precision auto` picked).")
+    lines += [
+        "",
         "| seed | test Dice, ladder | test Dice, this run | difference | "
         "worst test photo, this run | minutes of training, ladder | "
         "this run |",
@@ -345,14 +417,22 @@ def paragraph(summary):
                    else f"**not reproduced**: one seed, outside {widened}")
     seeds = ", ".join(str(s) for s in c["seeds"])
     added = changes_text(summary)
+    places = trained_on(summary)
     if added:
-        verdict = ("the change and the machine together, not a test of "
-                   "either alone")
+        verdict = ("the change and the machine"
+                   + ("s" if len(places) > 1 else "")
+                   + " together, not a test of either alone")
+    if len(places) > 1:
+        where = "; ".join(f"{_seeds_text(s)} on {m}, in {p}"
+                          for m, p, s in places) + \
+            " (what `--precision auto` picked on each)"
+    else:
+        where = (f"on {render.machine_text(summary['machine'])}, in "
+                 f"{summary['precision']} (what `--precision auto` picked "
+                 "there)")
     return (
         ("Retrained" if not added else f"With `{added}` added, trained")
-        + f" by `{summary['command']}` on "
-        f"{render.machine_text(summary['machine'])}, in "
-        f"{summary['precision']} (what `--precision auto` picked there): "
+        + f" by `{summary['command']}` {where}: "
         f"test Dice {stats.format_mean_sd(here)} over seed"
         f"{'s' if len(runs) > 1 else ''} {seeds}, against "
         f"{stats.format_mean_sd(there)} for the same seed"
@@ -361,12 +441,24 @@ def paragraph(summary):
         f"{summary['ladder']['precision']}); "
         f"difference {stats.format_difference(c)}: {verdict}. Its worst "
         "test photo: " + ", ".join(_worst_text(r) for r in runs)
-        + ". Training took "
-        f"{np.mean([r['seconds'] for r in runs]) / 60:.0f} min per seed plus "
-        f"{summary['pretrain']['seconds'] / 60:.0f} min of pre-training "
-        "there, measured in that run; the ladder's minutes were measured on "
+        + ". Training took " + _minutes_text(summary, places)
+        + ", measured in that run; the ladder's minutes were measured on "
         "its own machine, so the two say what the recipe costs on each, not "
         "how much faster one machine is.")
+
+
+def _minutes_text(summary, places):
+    """Minutes of training per seed and of pre-training, per machine."""
+    texts = []
+    for _, _, seeds in places:
+        runs = [r for r in summary["runs"] if r["seed"] in seeds]
+        pretrain = np.mean([_pretrain_seconds(summary, r) for r in runs])
+        texts.append(
+            f"{np.mean([r['seconds'] for r in runs]) / 60:.0f} min per seed "
+            f"plus {pretrain / 60:.0f} min of pre-training "
+            + ("there" if len(places) == 1 else
+               f"on the machine of {_seeds_text(seeds)}"))
+    return "; ".join(texts)
 
 
 def _worst_text(run):
@@ -395,6 +487,11 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=None,
                    help="train only the first N of the final recipe's seeds "
                    "(default: all)")
+    p.add_argument("--seed", type=int, action="append", default=None,
+                   help="train only this seed of the final recipe "
+                   "(repeatable), for a recipe longer than one sitting: the "
+                   "seeds trained before into the same report, with the "
+                   "same changes, are kept, each with its own machine")
     p.add_argument("--add", action="append", default=[],
                    metavar="FIELD=VALUE",
                    help="change a setting of the final recipe, e.g. "
@@ -422,12 +519,16 @@ def main(argv=None):
             changes.update(parse_change(text))
         summary = reproduce(json.loads(path.read_text()), args.data_dir,
                             args.pretrain_dir, args.unlabelled, args.seeds,
-                            args.runs, changes=changes)
+                            args.runs, changes=changes, only=args.seed)
     except CatunetError as error:
         sys.exit(f"error: {error}")
     out = Path(args.out or args.report)
+    # The command that trains (or finds by key) every seed of the report.
     summary["command"] += "".join(f" --add {t}" for t in args.add) + (
         f" --runs {args.runs} --out {out}" if args.out else "")
+    if args.seed and (out / "reproduce.json").is_file():
+        summary = merge(json.loads((out / "reproduce.json").read_text()),
+                        summary)
     out.mkdir(parents=True, exist_ok=True)
     write_reproduce_report(summary, out)
     print(f"Wrote {out / 'reproduce.md'}")

@@ -149,6 +149,71 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     # reports/ keeps the reproduction without the change.
     assert json.loads((reports / "reproduce.json").read_text())["runs"][0][
         "key"] == run["key"]
+    # The next seed in another sitting: the report keeps seed 0's run.
+    reproduce.main(["--data-dir", str(shapes_dir), "--pretrain-dir",
+                    str(horses), "--seed", "1", "--report", str(reports),
+                    "--add", "mosaic=0.5", "--runs", "runs/mosaic",
+                    "--out", str(tmp_path / "mosaic")])
+    both = json.loads((tmp_path / "mosaic/reproduce.json").read_text())
+    assert [r["seed"] for r in both["runs"]] == [0, 1]
+    assert both["runs"][0]["key"] == added["runs"][0]["key"]
+    assert both["runs"][1]["config"]["seed"] == 1
+    assert both["runs"][1]["pretrain"]["key"] == added["pretrain"]["key"]
+    assert both["comparison"]["n"] == 2
+    assert both["command"] == added["command"]
+    assert "over seeds 0, 1" in (tmp_path / "mosaic/reproduce.md").read_text()
+    with pytest.raises(SystemExit, match="--seed 5: the final recipe has "
+                       "seeds 0, 1"):
+        reproduce.main(["--data-dir", str(shapes_dir), "--seed", "5",
+                        "--report", str(reports)])
+
+
+def _summary(seeds, cpu, precision, changes=None):
+    """A reproduce.json of ``seeds`` trained on a machine named ``cpu``."""
+    where = {"cpu": cpu, "cores": 2, "notable_flags": ["avx2"]}
+    pretrain = {"key": cpu, "folder": "runs/p", "seconds": 120.0,
+                "machine": where, "config": {}}
+    return {"command": "python -m catunet.study.reproduce",
+            "changes": changes or {"mosaic": 0.5}, "machine": where,
+            "precision": precision, "pretrain": pretrain,
+            "inference": {"tta": True},
+            "ladder": {"machine": where, "precision": "float32",
+                       "pretrain_seconds": 1.0},
+            "runs": [{"seed": s, "test_dice": 0.80 + 0.01 * s,
+                      "seconds": 600.0 * (1 + s), "machine": where,
+                      "pretrain": pretrain,
+                      "config": {"precision": precision},
+                      "ladder": {"test_dice": 0.8, "seconds": 60.0},
+                      "worst": {"image": "cat.1.jpg", "dice": 0.4}}
+                     for s in seeds]}
+
+
+def test_seeds_of_several_sittings_make_one_report(tmp_path):
+    earlier = _summary([0], "Xeon A", "mixed_bfloat16")
+    del earlier["runs"][0]["pretrain"]  # as recorded before --seed existed
+    later = _summary([1, 2], "Xeon B", "float32")
+    merged = reproduce.merge(earlier, later)
+    assert [r["seed"] for r in merged["runs"]] == [0, 1, 2]
+    assert merged["runs"][0]["pretrain"]["key"] == "Xeon A"
+    assert merged["comparison"]["differences"] == pytest.approx(
+        [0.0, 0.01, 0.02])
+    assert [seeds for *_, seeds in reproduce.trained_on(merged)] == \
+        [[0], [1, 2]]
+    reproduce.write_reproduce_report(merged, tmp_path)
+    text = (tmp_path / "reproduce.md").read_text()
+    assert "- Seed 0: Xeon A, 2 cores (avx2), mixed_bfloat16" in text
+    assert "- Seeds 1, 2: Xeon B, 2 cores (avx2), float32" in text
+    assert "seed 0 on Xeon A, 2 cores (avx2), in mixed_bfloat16; seeds 1, " \
+        "2 on Xeon B" in text
+    assert "the change and the machines together" in text
+    assert "10 min per seed plus 2 min of pre-training on the machine of " \
+        "seed 0; 25 min per seed" in text
+    # Another recipe, or another ladder, is not merged.
+    other = _summary([0], "Xeon A", "float32", changes={"mosaic": 0.25})
+    assert reproduce.merge(other, later) is later
+    moved = _summary([1], "Xeon A", "float32")
+    moved["runs"][0]["ladder"]["test_dice"] = 0.7
+    assert reproduce.merge(moved, later) is later
 
 
 def test_a_change_is_a_recipe_field_of_its_type():
