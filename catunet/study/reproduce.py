@@ -343,9 +343,12 @@ def write_reproduce_report(summary, folder=REPORTS):
     there = render.machine_text(ladder["machine"])
     here = render.machine_text(summary["machine"])
     added = changes_text(summary)
+    places = trained_on(summary)
     lines = [
         "# The best model, reproduced on another machine" if not added else
-        f"# The best model with {added}, trained on this machine", "",
+        f"# The best model with {added}, trained on "
+        + ("this machine" if len(places) < 2 else
+           f"{len(places)} machines"), "",
         *([f"The ladder's final recipe with `{added}` added, a change "
            "chosen on validation outside the ladder. The ladder's column "
            "is its recipe without it, trained on the ladder's machine, so "
@@ -360,7 +363,6 @@ def write_reproduce_report(summary, folder=REPORTS):
         f"- Ladder (`python -m catunet.study.quality`): {there}, "
         f"{ladder['precision']}.",
     ]
-    places = trained_on(summary) if runs else []
     if len(places) > 1:
         lines += [f"- {_seeds_text(seeds).capitalize()}: {where}, "
                   f"{precision} (what `--precision auto` picked there)."
@@ -423,9 +425,9 @@ def paragraph(summary):
                    + ("s" if len(places) > 1 else "")
                    + " together, not a test of either alone")
     if len(places) > 1:
-        where = "; ".join(f"{_seeds_text(s)} on {m}, in {p}"
-                          for m, p, s in places) + \
-            " (what `--precision auto` picked on each)"
+        where = "(" + "; ".join(f"{_seeds_text(s)} on {m}, in {p}"
+                                for m, p, s in places) + \
+            ": what `--precision auto` picked on each)"
     else:
         where = (f"on {render.machine_text(summary['machine'])}, in "
                  f"{summary['precision']} (what `--precision auto` picked "
@@ -442,7 +444,9 @@ def paragraph(summary):
         f"difference {stats.format_difference(c)}: {verdict}. Its worst "
         "test photo: " + ", ".join(_worst_text(r) for r in runs)
         + ". Training took " + _minutes_text(summary, places)
-        + ", measured in that run; the ladder's minutes were measured on "
+        + ", measured in th" + ("ose runs" if len(places) > 1 else
+                                  "at run")
+        + "; the ladder's minutes were measured on "
         "its own machine, so the two say what the recipe costs on each, not "
         "how much faster one machine is.")
 

@@ -203,11 +203,15 @@ def test_seeds_of_several_sittings_make_one_report(tmp_path):
     text = (tmp_path / "reproduce.md").read_text()
     assert "- Seed 0: Xeon A, 2 cores (avx2), mixed_bfloat16" in text
     assert "- Seeds 1, 2: Xeon B, 2 cores (avx2), float32" in text
-    assert "seed 0 on Xeon A, 2 cores (avx2), in mixed_bfloat16; seeds 1, " \
-        "2 on Xeon B" in text
+    assert text.startswith("# The best model with --mosaic 0.5, trained "
+                           "on 2 machines")
+    assert "(seed 0 on Xeon A, 2 cores (avx2), in mixed_bfloat16; seeds 1, " \
+        "2 on Xeon B, 2 cores (avx2), in float32: what `--precision auto` " \
+        "picked on each)" in text
     assert "the change and the machines together" in text
     assert "10 min per seed plus 2 min of pre-training on the machine of " \
         "seed 0; 25 min per seed" in text
+    assert "measured in those runs" in text
     # Another recipe, or another ladder, is not merged.
     other = _summary([0], "Xeon A", "float32", changes={"mosaic": 0.25})
     assert reproduce.merge(other, later) is later
