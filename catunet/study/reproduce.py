@@ -250,8 +250,8 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
     # From wherever the store found it (README's runs/best-pretrain, say).
     configs = seed_configs(quality, data_dir, pretrained.model_path,
                            unlabelled, runs_dir, precision, changes)
-    pretrain = {k: describe(pretrained)[k]
-                for k in ("key", "folder", "seconds", "machine")}
+    pretrain = {k: v for k, v in describe(pretrained).items()
+                if k != "history"}
     runs = []
     chosen = sorted(only) if only else sorted(configs)[:seeds]
     for seed in chosen:
@@ -263,7 +263,7 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         runs.append({**{k: v for k, v in describe(run).items()
                         if k != "history"},
                      "seed": seed, "test_dice": scored["mean"]["dice"],
-                     "pretrain": pretrain,
+                     "pretrain": _run_pretrain(pretrain),
                      "ladder": {"test_dice": final[seed]["test_dice"],
                                 "seconds": final[seed]["seconds"]},
                      "worst": {"image": worst["image"],
@@ -278,8 +278,7 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         "machine": machine.describe(),
         "precision": runs[0]["config"]["precision"] if runs else None,
         "inference": dataclasses.asdict(settings),
-        "pretrain": {k: v for k, v in describe(pretrained).items()
-                     if k != "history"},
+        "pretrain": pretrain,
         "runs": runs,
         "ladder": {"machine": quality["machine"],
                    "precision": quality["final"][0]["config"]["precision"],
@@ -303,15 +302,19 @@ def merge(earlier, summary):
             summary["changes"] or not same_ladder):
         return summary
     trained = {r["seed"] for r in summary["runs"]}
-    kept = [{**r, "pretrain": r.get("pretrain") or {
-                k: earlier["pretrain"][k] for k in ("key", "folder",
-                                                     "seconds", "machine")}}
+    kept = [{**r, "pretrain": r.get("pretrain")
+             or _run_pretrain(earlier["pretrain"])}
             for r in earlier["runs"] if r["seed"] not in trained]
     runs = sorted(kept + summary["runs"], key=lambda r: r["seed"])
     there = {**ladder(earlier), **ladder(summary)}
     return {**summary, "runs": runs,
             "comparison": compare(there, {r["seed"]: r["test_dice"]
                                           for r in runs})}
+
+
+def _run_pretrain(pretrain):
+    """What a run keeps of the pre-training it started from."""
+    return {k: pretrain[k] for k in ("key", "folder", "seconds", "machine")}
 
 
 def trained_on(summary):
@@ -514,6 +517,9 @@ def main(argv=None):
     try:
         if args.seeds is not None and args.seeds < 1:
             raise CatunetError(f"--seeds must be at least 1, got {args.seeds}")
+        if args.seeds is not None and args.seed:
+            raise CatunetError("--seeds N and --seed S choose the seeds two "
+                               "ways: give one")
         path = Path(args.report) / "quality.json"
         if not path.is_file():
             raise CatunetError(f"{path}: not found; run python -m "
@@ -531,8 +537,14 @@ def main(argv=None):
     summary["command"] += "".join(f" --add {t}" for t in args.add) + (
         f" --runs {args.runs} --out {out}" if args.out else "")
     if args.seed and (out / "reproduce.json").is_file():
-        summary = merge(json.loads((out / "reproduce.json").read_text()),
-                        summary)
+        earlier = json.loads((out / "reproduce.json").read_text())
+        merged = merge(earlier, summary)
+        if merged is summary and earlier.get("runs"):
+            # Writing would lose the earlier seeds; the runs stay in --runs.
+            sys.exit(f"error: {out / 'reproduce.json'}: its seeds are of "
+                     "another recipe or ladder; give another --out (this "
+                     f"run is kept in {args.runs})")
+        summary = merged
     out.mkdir(parents=True, exist_ok=True)
     write_reproduce_report(summary, out)
     print(f"Wrote {out / 'reproduce.md'}")

@@ -162,6 +162,14 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     assert both["comparison"]["n"] == 2
     assert both["command"] == added["command"]
     assert "over seeds 0, 1" in (tmp_path / "mosaic/reproduce.md").read_text()
+    # Another recipe into that report would lose its seeds: refused.
+    with pytest.raises(SystemExit, match="its seeds are of another recipe"):
+        reproduce.main(["--data-dir", str(shapes_dir), "--pretrain-dir",
+                        str(horses), "--seed", "1", "--report", str(reports),
+                        "--add", "mosaic=0.25", "--runs", "runs/quarter",
+                        "--out", str(tmp_path / "mosaic")])
+    assert json.loads((tmp_path / "mosaic/reproduce.json").read_text()) == \
+        both
     with pytest.raises(SystemExit, match="--seed 5: the final recipe has "
                        "seeds 0, 1"):
         reproduce.main(["--data-dir", str(shapes_dir), "--seed", "5",
@@ -243,6 +251,9 @@ def test_refuses_what_it_cannot_reproduce(tmp_path):
                         str(tmp_path)])
     with pytest.raises(SystemExit, match="--seeds must be at least 1"):
         reproduce.main(["--report", str(tmp_path), "--seeds", "0"])
+    with pytest.raises(SystemExit, match="give one"):
+        reproduce.main(["--report", str(tmp_path), "--seeds", "1",
+                        "--seed", "0"])
 
 
 def test_names_what_the_final_recipe_changed_since_its_reproduction(
