@@ -147,7 +147,9 @@ class PerSeed:
     """A config value that differs by seed, e.g. each seed's own teacher."""
 
     def __init__(self, values, description):
-        self.values = list(values)
+        """``values``: one per seed in order, or ``{seed: value}``."""
+        self.values = dict(values) if isinstance(values, dict) \
+            else dict(enumerate(values))
         self.description = description
 
     def __call__(self, seed):
@@ -157,14 +159,20 @@ class PerSeed:
         return self.description
 
 
-def run_variants(study, variants, runs_dir):
+def run_variants(study, variants, runs_dir, seeds=None):
     """Runs every variant (``{name: config overrides}``) for every seed; an
-    override may be ``PerSeed``."""
+    override may be ``PerSeed``.
+
+    Args:
+        seeds: The seeds to run (default all, ``range(folds)``); each
+            variant's results list holds those seeds' runs, in that order.
+    """
     start = time.perf_counter()
+    seeds = range(study.base.folds) if seeds is None else list(seeds)
     results = {}
     for name, overrides in variants.items():
         results[name] = []
-        for seed in range(study.base.folds):
+        for seed in seeds:
             chosen = {k: v(seed) if isinstance(v, PerSeed) else v
                       for k, v in overrides.items()}
             config = dataclasses.replace(
@@ -445,7 +453,8 @@ def pretrained_model(path):
 
 def compare_transfer(pretrain_dir=None, data_dir=None, seeds=3,
                      runs_dir=RUNS / "transfer", variants=DEFAULT_TRANSFER,
-                     pretrain_epochs=40, pretrained=None, **settings):
+                     pretrain_epochs=40, pretrained=None, train_seeds=None,
+                     **settings):
     """Pre-trains on ``pretrain_dir`` (or takes the ``pretrained`` model),
     then fine-tunes on the cats every way.
 
@@ -454,6 +463,8 @@ def compare_transfer(pretrain_dir=None, data_dir=None, seeds=3,
     ``recommended`` and is reused from it.
 
     Args:
+        train_seeds: The seeds to fine-tune (default all, as
+            ``run_variants``).
         settings: ``TrainConfig`` fields of every cat run (width, epochs,
             ...); the pre-training shares its architecture.
 
@@ -473,7 +484,7 @@ def compare_transfer(pretrain_dir=None, data_dir=None, seeds=3,
     chosen = {name: {k: source["model"] if v == PRETRAINED else v
                      for k, v in TRANSFER_VARIANTS[name].items()}
               for name in variants}
-    summary = run_variants(study, chosen, runs_dir)
+    summary = run_variants(study, chosen, runs_dir, train_seeds)
     summary["pretrain"] = source
     summary["train_seconds_total"] += source["seconds"]
     return summary, study

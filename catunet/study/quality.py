@@ -76,6 +76,12 @@ its steps again (``transfer, retrained`` and ``kept recipe, retrained``),
 and ``--steps`` are climbed on top of it, paired with that retrained
 baseline. It costs the kept recipe's runs instead of every step's.
 
+``--fold S`` (with ``--from-recorded`` and one step) trains only fold
+*s*'s runs of that step, its baseline and its teacher, and records them in
+``<--report>/quality-folds.json``: a step longer than one sitting is climbed
+a fold per sitting, each fold's pair on one machine, and the sitting that
+records the last fold writes the report (``catunet.study.folds``).
+
 ``--scenes-frames DIR`` scores every step's fold runs also on scenes made
 of that fold's own validation cats pasted onto frames of ``DIR``
 (``catunet.study.scenes``: large, medium, small, several), and keeps a step
@@ -261,7 +267,7 @@ def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                runs_dir=RUNS / "quality", pretrain_epochs=40,
                paste_backgrounds=None, steps=STEPS, final_seeds=None,
-               recorded=None, scenes_frames=None, **settings):
+               recorded=None, scenes_frames=None, fold=None, **settings):
     """Runs (or reuses) the ladder; returns the summary.
 
     Args:
@@ -277,13 +283,21 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
             (``scenes.fold_scenes``): every step and the inference settings
             are then chosen by the mean choosing score (validation photo
             and scene Dice averaged) instead of validation photo Dice.
+        fold: Train only this seed (validation fold) of every step and
+            return its ``fold_record`` instead of the summary: a ladder
+            longer than one sitting is climbed a fold at a time
+            (``merge_fold``, ``assemble``). Needs ``recorded`` and one step.
         settings: ``TrainConfig`` fields of every run.
     """
     if scenes_frames:
         check_frames_apart(scenes_frames, paste_backgrounds)
+    if fold is not None:
+        check_fold(fold, seeds, recorded, steps)
+    only = None if fold is None else [fold]
     transfer, study = experiments.compare_transfer(
         pretrain_dir, data_dir, seeds, runs_dir=RUNS / "transfer",
-        variants=(TRANSFER,), pretrain_epochs=pretrain_epochs, **settings)
+        variants=(TRANSFER,), pretrain_epochs=pretrain_epochs,
+        train_seeds=only, **settings)
     made, key = None, "val_dice"
     if scenes_frames:
         made = fold_scenes(study, load_frames(scenes_frames), 0)
@@ -294,8 +308,8 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
 
     base = scored(transfer["results"][TRANSFER])
     teachers = experiments.PerSeed(
-        [str(Path(r["folder"]) / "cats.keras") for r in base],
-        f"the seed's {TRANSFER} model")
+        {r["config"]["seed"]: str(Path(r["folder"]) / "cats.keras")
+         for r in base}, f"the seed's {TRANSFER} model")
     adds = step_settings(unlabelled, teachers, paste_backgrounds)
     pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
     recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
@@ -320,19 +334,23 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         label = "+".join(kept_names)
         if kept_names:
             best_runs = scored(experiments.run_variants(
-                study, {label: recipe}, runs_dir)["results"][label])
+                study, {label: recipe}, runs_dir, only)["results"][label])
         climbed = [(RETRAINED_TRANSFER, base, True, {}),
                    (RETRAINED_RECIPE, best_runs, True, {})]
     for name in steps:
         candidate = {**recipe, **add(name)}
         label = "+".join(kept_names + [name])
         runs = scored(experiments.run_variants(study, {label: candidate},
-                                               runs_dir)["results"][label])
+                                               runs_dir, only)["results"][label])
         kept = _mean(runs, key) > _mean(best_runs, key)
         climbed.append((name, runs, kept, adds[name]))
         if kept:
             recipe, best_runs = candidate, runs
             kept_names.append(name)
+    if fold is not None:
+        return fold_record(fold, climbed, transfer, pretrained, recorded,
+                           steps, made, unlabelled, paste_backgrounds,
+                           scenes_frames), study
     inference = choose_inference(study, best_runs, made)
     final_seeds = seeds if final_seeds is None else final_seeds
     final = final_recipe(study, recipe, Settings(**inference["chosen"]),
@@ -375,6 +393,42 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
 
 RETRAINED_TRANSFER = "transfer, retrained"
 RETRAINED_RECIPE = "kept recipe, retrained"
+
+
+def check_fold(fold, seeds, recorded, steps):
+    """Refuses a ``--fold`` the ladder cannot climb a fold at a time: one
+    outside the folds, or without a recorded ladder to continue and exactly
+    one step to add (a second step's baseline depends on whether the
+    first is kept, which no single fold decides)."""
+    if not 0 <= fold < seeds:
+        raise CatunetError(f"--fold {fold}: the folds are 0 to {seeds - 1}")
+    if recorded is None or len(steps) != 1:
+        raise CatunetError("--fold climbs one step on a recorded ladder: "
+                           "give --from-recorded and exactly one --steps")
+
+
+def fold_record(fold, climbed, transfer, pretrained, recorded, steps, made,
+                unlabelled, paste_backgrounds, scenes_frames):
+    """What one fold's sitting measured (``run_ladder(fold=...)``): every
+    row's run of that fold, and what the rows must share with the other
+    folds' sittings to be put together (``catunet.study.folds``)."""
+    return {
+        "fold": fold, "machine": machine.describe(),
+        "code_version": transfer["code_version"],
+        "split": transfer["split"], "seeds": transfer["seeds"],
+        "settings": transfer["settings"], "baselines": transfer["baselines"],
+        "pretrain": transfer["pretrain"], "pretrained": pretrained,
+        "unlabelled": str(unlabelled), "paste_backgrounds": paste_backgrounds,
+        "scenes": {"frames": str(scenes_frames),
+                   "scenes_per_fold": [len(m) for m in made]}
+        if made else None,
+        "steps_climbed": list(steps),
+        "continues": {key: recorded[key] for key in
+                      ("command", "code_version", "machine")},
+        "rows": [{"name": name, "run": runs[0],
+                  "adds": {k: str(v) for k, v in add.items()}}
+                 for name, runs, _, add in climbed],
+    }
 
 
 def _final_of(recorded):
@@ -613,6 +667,16 @@ def main(argv=None):
                    help="seeds per step, also the number of validation folds")
     p.add_argument("--pretrain-epochs", type=int, default=40,
                    help="epochs of the pre-training")
+    p.add_argument("--fold", type=int, default=None, metavar="S",
+                   help="climb the one step of --steps on --from-recorded "
+                   "for validation fold S only (seed S: its teacher, the "
+                   "kept recipe and the step, on this machine), record the "
+                   "runs in <--report>/quality-folds.json beside the other "
+                   "sittings' folds, and write the ladder's report once "
+                   "every fold is recorded: a step longer than one sitting "
+                   "is climbed a fold per sitting (the recorded ladder's "
+                   "inference settings are kept, no final recipe is "
+                   "trained; reproduce --seed trains it)")
     p.add_argument("--report", default=str(REPORTS),
                    help="folder of quality.md and quality.json")
     args = p.parse_args(argv)
@@ -628,17 +692,49 @@ def main(argv=None):
             pretrain_epochs=args.pretrain_epochs,
             paste_backgrounds=args.paste_backgrounds, steps=steps,
             final_seeds=args.final_seeds, recorded=recorded,
-            scenes_frames=args.scenes_frames)
+            scenes_frames=args.scenes_frames, fold=args.fold)
+        summary["command"] = command_of(args, steps)
+        if args.fold is not None:
+            summary = record_fold(summary, recorded, study, args.report)
+            if summary is None:
+                return
     except CatunetError as error:
         sys.exit(f"error: {error}")
-    if recorded:
-        summary["command"] += (f" --from-recorded {args.from_recorded} "
-                               f"--steps {','.join(steps)}")
-    if args.scenes_frames:
-        summary["command"] += f" --scenes-frames {args.scenes_frames}"
-    draw_worst_three(summary, study, args.report)
+    if summary.get("final") is not None or args.fold is None:
+        draw_worst_three(summary, study, args.report)
     write_quality_report(summary, args.report)
     print(f"Wrote {Path(args.report) / 'quality.md'}")
+
+
+def command_of(args, steps):
+    """The command line that makes a summary (or a fold's record)."""
+    command = "python -m catunet.study.quality"
+    if args.from_recorded:
+        command += (f" --from-recorded {args.from_recorded} "
+                    f"--steps {','.join(steps)}")
+    if args.scenes_frames:
+        command += f" --scenes-frames {args.scenes_frames}"
+    if Path(args.report) != REPORTS:
+        command += f" --report {args.report}"
+    if args.fold is not None:
+        command += f" --fold {args.fold}"
+    return command
+
+
+def record_fold(record, recorded, study, report):
+    """Adds a fold's record to ``<report>/quality-folds.json``; returns the
+    assembled ladder once every fold is there, else None."""
+    from catunet.study import folds
+
+    path = Path(report) / folds.FOLDS_FILE
+    book = folds.merge(path, record)
+    left = folds.missing(book)
+    if left:
+        print(f"Recorded fold {record['fold']} in {path}; still to train: "
+              + ", ".join(f"--fold {k}" for k in left))
+        return None
+    print(f"Recorded fold {record['fold']} in {path}: every fold is there")
+    return folds.assemble(book, recorded, study)
 
 
 if __name__ == "__main__":

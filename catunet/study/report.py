@@ -183,6 +183,25 @@ def _section(title, name, figures, values, folder):
     return lines
 
 
+def later_ladders(folder=REPORTS):
+    """``{sub-folder name: summary}`` of the ladders continued in a folder
+    of their own (``reports/<name>/quality.json``, e.g. a step climbed a
+    fold at a time), by name."""
+    return {path.parent.name: json.loads(path.read_text())
+            for path in sorted(Path(folder).glob("*/quality.json"))}
+
+
+def later_ladders_lines(folder=REPORTS):
+    """REPORT.md's lines on ``later_ladders``: each one's table."""
+    lines = []
+    for name, summary in later_ladders(folder).items():
+        lines += [f"### The ladder continued: `reports/{name}`", "",
+                  f"Full report: [reports/{name}/quality.md]"
+                  f"(reports/{name}/quality.md).", "",
+                  *quality_table(summary, f"reports/{name}/")]
+    return lines
+
+
 def write_report(steps, default, contours, folder=None, path=None,
                  quality=None):
     """Writes ``REPORT.md`` from the summaries alone.
@@ -263,6 +282,7 @@ def write_report(steps, default, contours, folder=None, path=None,
         *(["## 5. The quality ladder", "", "Full report: "
            "[reports/quality.md](reports/quality.md).", "",
            *quality_table(quality, "reports/")] if quality else []),
+        *later_ladders_lines(folder),
         "## Settings", "",
         "Shared by every cat run of the three steps (what a step varies is "
         "in its report):", "",
@@ -522,6 +542,8 @@ def render_all(folder=REPORTS, readme=README, report=REPORT):
     if (Path(folder) / "quality.json").is_file():
         quality = json.loads((Path(folder) / "quality.json").read_text())
         write_quality_report(quality, folder)
+    for name, later in later_ladders(folder).items():
+        write_quality_report(later, Path(folder) / name)
     if (Path(folder) / "reproduce.json").is_file():
         reproduce.write_reproduce_report(json.loads(
             (Path(folder) / "reproduce.json").read_text()), folder)

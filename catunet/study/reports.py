@@ -579,8 +579,14 @@ def quality_table(summary, figures=""):
                   "recipe, seed 0); each row gives Dice before -> after:", "",
                   f"![worst three before and after]({figures}{summary['figure']})"]
     lines += decisive_photos_lines(summary.get("validation_photos"))
-    lines += ["", f"Inference settings chosen on validation: "
-              f"{chosen or 'none (plain threshold at 0.5)'}.", "",
+    lines += folds_lines(summary)
+    chosen_text = chosen or 'none (plain threshold at 0.5)'
+    lines += ["", f"Inference settings chosen on validation: {chosen_text}."
+              if not inference.get("from_recorded") else
+              f"Inference settings: the recorded ladder's, chosen on its "
+              f"validation folds and not chosen again here (that needs "
+              f"every fold's model at once, and each fold was trained in "
+              f"its own sitting): {chosen_text}.", "",
               f"Baselines on the test photos: "
               + ", ".join(f"{k} {v:.3f}" for k, v in summary["baselines"].items())
               + ".", "",
@@ -589,6 +595,22 @@ def quality_table(summary, figures=""):
               f"`{summary['command']}`; settings of every run in "
               "`quality.json`.", ""]
     return lines
+
+
+def folds_lines(summary):
+    """Markdown lines on the sittings of a ladder climbed a fold at a time
+    (``catunet.study.folds``); none for one climbed at once."""
+    from catunet import machine
+
+    folds = summary.get("folds")
+    if not folds:
+        return []
+    return ["", "Climbed a fold per sitting (`--fold S`): each fold's rows "
+            "were trained in one sitting on one machine, so every paired "
+            "difference is measured on one CPU and precision: " + "; ".join(
+                f"fold {f['fold']} on {machine.summary(f['machine'])}, "
+                f"{f['precision']}, {f['seconds'] / 60:.0f} min"
+                for f in folds) + "."]
 
 
 def continuation_lines(summary):
@@ -660,6 +682,8 @@ def ladder_seconds(summary):
     """Training seconds of every run of a quality ladder, each part once."""
     from catunet.study.runstore import total_seconds
 
+    if summary.get("folds"):  # sittings reuse folder names: summed apart
+        return sum(f["seconds"] for f in summary["folds"])
     runs = [run for step in summary["steps"] if not step.get("recorded")
             for run in step["runs"]]
     return total_seconds([*summary["pretrained"].values(), *runs,

@@ -10,7 +10,7 @@ from tests.conftest import write_folder
 
 
 def climb(folder, shapes_dir, monkeypatch, steps, final_seeds,
-          recorded=None, scenes_frames=None):
+          recorded=None, scenes_frames=None, fold=None):
     """Climbs ``steps`` in ``folder`` at tiny widths (2 seeds, 32 px);
     returns ``run_ladder``'s ``(summary, study)``."""
     monkeypatch.chdir(folder)
@@ -27,7 +27,7 @@ def climb(folder, shapes_dir, monkeypatch, steps, final_seeds,
     return quality.run_ladder(
         horses, unlabelled, str(shapes_dir), seeds=2, pretrain_epochs=3,
         paste_backgrounds=str(horses), final_seeds=final_seeds, steps=steps,
-        recorded=recorded, scenes_frames=scenes_frames,
+        recorded=recorded, scenes_frames=scenes_frames, fold=fold,
         split=str(folder / "split.json"), width=4, depth=2, epochs=12,
         batch_size=4, image_size=32, pseudo_epochs=1, pseudo_keep=0.5,
         learning_rate=3e-3)

@@ -198,6 +198,70 @@ def test_continuing_a_recorded_ladder(folder, shapes_dir, monkeypatch):
     assert "CI" in row
 
 
+def test_a_step_climbed_a_fold_at_a_time(folder, shapes_dir, monkeypatch):
+    from catunet.study import folds
+
+    recorded, _ = climb(folder, shapes_dir, monkeypatch, ["self-training"],
+                        final_seeds=0)
+    recorded["steps"][1]["kept"] = True
+    at_once, _ = climb(folder, shapes_dir, monkeypatch, ["round-ensemble"],
+                       final_seeds=0, recorded=recorded)
+    book = folder / "folds" / folds.FOLDS_FILE
+    book.parent.mkdir(exist_ok=True)
+    records = []
+    for fold in (1, 0):  # any order
+        record, study = climb(folder, shapes_dir, monkeypatch,
+                              ["round-ensemble"], final_seeds=0,
+                              recorded=recorded, fold=fold)
+        assert record["fold"] == fold
+        assert [r["run"]["config"]["val_fold"] for r in record["rows"]] == \
+            [fold] * 3
+        record["command"] = f"python -m catunet.study.quality --fold {fold}"
+        records.append(record)
+        merged = folds.merge(book, record)
+    assert folds.missing(json.loads(book.read_text())) == []
+    assert list(merged["folds"]) == ["0", "1"]
+    # The first fold's record alone leaves the other to train.
+    assert folds.missing({"folds": {"1": records[0]}}) == [0]
+    summary = folds.assemble(merged, recorded, study)
+    # The same rows as the ladder climbed at once: the same runs (found by
+    # key in the run store), so the same decision.
+    ours = [s for s in summary["steps"] if not s.get("recorded")]
+    theirs = [s for s in at_once["steps"] if not s.get("recorded")]
+    assert [s["name"] for s in ours] == [s["name"] for s in theirs]
+    assert [s["kept"] for s in ours] == [s["kept"] for s in theirs]
+    for mine, other in zip(ours, theirs):
+        assert [r["val_dice"] for r in mine["runs"]] == \
+            [r["val_dice"] for r in other["runs"]]
+    assert summary["inference"]["chosen"] == recorded["inference"]["chosen"]
+    assert summary["command"].endswith("--fold S (S = 0, 1)")
+    assert ladder_seconds(summary) == sum(
+        f["seconds"] for f in summary["folds"]) > 0
+    reports = folder / "folds"
+    quality.write_quality_report(summary, reports)
+    text = (reports / "quality.md").read_text()
+    assert "Climbed a fold per sitting (`--fold S`)" in text
+    assert "one CPU and precision: fold 0 on " in text and "; fold 1 on " in text
+    assert "not chosen again here" in text
+    assert "| round-ensemble |" in text and "**The final recipe**" not in text
+    # REPORT.md shows a ladder continued in a folder of its own.
+    from catunet.study import report
+    lines = report.later_ladders_lines(folder)
+    assert "### The ladder continued: `reports/folds`" in lines
+    assert any(line.startswith("| round-ensemble |") for line in lines)
+    # A fold of another ladder is refused, not mixed in.
+    other = {**records[0], "fold": 0, "steps_climbed": ["mosaic"]}
+    with pytest.raises(CatunetError, match="other steps_climbed"):
+        folds.merge(book, other)
+    # Nor is a fold the ladder cannot climb alone.
+    with pytest.raises(CatunetError, match="the folds are 0 to 1"):
+        quality.check_fold(2, 2, recorded, ["mosaic"])
+    with pytest.raises(CatunetError, match="exactly one --steps"):
+        quality.check_fold(0, 2, recorded, ["mosaic", "schedule"])
+    with pytest.raises(CatunetError, match="give --from-recorded"):
+        quality.check_fold(0, 2, None, ["mosaic"])
+
+
 def test_a_ladder_continues_only_what_it_can_compare_with():
     recorded = {"split": {"fingerprint": "a"}, "seeds": 3,
                 "settings": {"width": 8, "epochs": 80},
@@ -246,3 +310,11 @@ def test_recorded_ladder_must_be_a_copy_of_a_summary(tmp_path):
         quality.load_recorded(tmp_path / "other.json", tmp_path)
     assert quality.load_recorded(tmp_path / "quality.json", tmp_path / "x") \
         == {"steps": [{"runs": []}]}
+
+
+def test_fold_on_the_command_line_needs_a_recorded_ladder(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="give --from-recorded"):
+        quality.main(["--pretrain-dir", str(tmp_path), "--unlabelled",
+                      str(tmp_path), "--steps", "mosaic", "--fold", "0",
+                      "--report", str(tmp_path)])
+    assert not (tmp_path / "quality-folds.json").exists()
