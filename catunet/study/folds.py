@@ -86,6 +86,7 @@ def assemble(book, recorded, study):
         study: The ``experiments.Study`` (fold photo names).
     """
     from catunet.study import quality
+    from catunet.study.reports import ladder_seconds
 
     folds = [book["folds"][str(k)] for k in range(len(book["folds"]))]
     first = folds[0]
@@ -128,7 +129,7 @@ def assemble(book, recorded, study):
                    "seconds": _seconds(f)} for f in folds],
         "continues": {**first["continues"],
                       "kept": quality.kept_names_of(recorded),
-                      "seconds": _recorded_seconds(recorded),
+                      "seconds": ladder_seconds(recorded),
                       "final": quality._final_of(recorded)},
     }
 
@@ -140,8 +141,3 @@ def _seconds(record):
     return total_seconds([*record["pretrained"].values(),
                           *(row["run"] for row in record["rows"])])
 
-
-def _recorded_seconds(recorded):
-    from catunet.study.reports import ladder_seconds
-
-    return ladder_seconds(recorded)

@@ -286,7 +286,7 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         fold: Train only this seed (validation fold) of every step and
             return its ``fold_record`` instead of the summary: a ladder
             longer than one sitting is climbed a fold at a time
-            (``merge_fold``, ``assemble``). Needs ``recorded`` and one step.
+            (``catunet.study.folds``: ``merge``, ``assemble``). Needs ``recorded`` and one step.
         settings: ``TrainConfig`` fields of every run.
     """
     if scenes_frames:
@@ -700,7 +700,7 @@ def main(argv=None):
                 return
     except CatunetError as error:
         sys.exit(f"error: {error}")
-    if summary.get("final") is not None or args.fold is None:
+    if args.fold is None:  # an assembled ladder has no final recipe to draw
         draw_worst_three(summary, study, args.report)
     write_quality_report(summary, args.report)
     print(f"Wrote {Path(args.report) / 'quality.md'}")
