@@ -3,8 +3,9 @@
 Geometric transforms (flip, rotate, zoom, translate, elastic) move the photo
 and its mask together: both are stacked into one tensor, so every layer draws
 one set of random parameters for the pair, and the mask is re-thresholded at
-0.5 afterwards to stay binary. Photometric transforms (brightness, contrast)
-touch only the photo. Everything runs on whole batches, training set only.
+0.5 afterwards to stay binary. Photometric transforms (brightness, contrast,
+and the opt-in colour ones: saturation, hue, grayscale) touch only the
+photo. Everything runs on whole batches, training set only.
 
 Every random draw of a batch comes from that batch's *key*, two integers
 ``(seed, epoch * STEPS + step)``: the draws depend only on the run's seed,
@@ -14,7 +15,8 @@ uninterrupted one would.
 
 A spec names the techniques and, optionally, their strengths:
 ``"flip,rotate=0.1,elastic"``; ``"recommended"`` is the set that is on when
-``--augment`` is given alone.
+``--augment`` is given alone (the colour techniques, measured later, are
+not in it: ``"recommended,saturation,hue,grayscale"`` adds them).
 """
 
 import keras
@@ -32,24 +34,33 @@ TECHNIQUES = {
     "elastic": (4.0, "standard deviation of the displacement, in pixels, on a 3x3 grid"),
     "brightness": (0.15, "largest brightness change as a fraction of the value range"),
     "contrast": (0.2, "largest contrast change as a fraction"),
+    "saturation": (0.25, "largest saturation change: 0.5 would reach grey "
+                          "or double it"),
+    "hue": (0.05, "largest hue rotation as a fraction of the colour wheel"),
+    "grayscale": (0.1, "probability of turning the photo grey"),
 }
 GEOMETRIC = ("flip", "rotate", "zoom", "translate", "elastic")
-RECOMMENDED = tuple(TECHNIQUES)
+# The colour techniques are opt-in: the recipes measured before them stay
+# what "recommended" means.
+COLOUR = ("saturation", "hue", "grayscale")
+RECOMMENDED = tuple(n for n in TECHNIQUES if n not in COLOUR)
 
 
 def parse_spec(spec):
     """Turns ``"flip,rotate=0.1"`` into ``{"flip": 1.0, "rotate": 0.1}``.
 
     An empty spec or ``"none"`` means no augmentation; ``"recommended"``
-    means every technique at its default strength.
+    means every technique of ``RECOMMENDED`` at its default strength, and
+    may start a list: ``"recommended,hue"`` adds hue to them.
     """
     if not spec or spec == "none":
         return {}
-    if spec == "recommended":
-        return {name: TECHNIQUES[name][0] for name in RECOMMENDED}
     techniques = {}
     for item in spec.split(","):
         name, _, strength = item.strip().partition("=")
+        if name == "recommended" and not strength:
+            techniques.update((n, TECHNIQUES[n][0]) for n in RECOMMENDED)
+            continue
         if name not in TECHNIQUES:
             raise CatunetError(f"unknown augmentation {name!r}; choose from "
                              f"{', '.join(TECHNIQUES)} or 'recommended'")
@@ -149,6 +160,13 @@ def _geometric_layer(name, strength, seed):
 def _photometric_layer(name, strength, seed):
     if name == "brightness":
         return layers.RandomBrightness(strength, value_range=(0, 255), seed=seed)
+    if name == "saturation":  # Keras: 0.5 leaves the photo as it is
+        return layers.RandomSaturation((0.5 - strength, 0.5 + strength),
+                                       value_range=(0, 255), seed=seed)
+    if name == "hue":
+        return layers.RandomHue(strength, value_range=(0, 255), seed=seed)
+    if name == "grayscale":
+        return layers.RandomGrayscale(strength, seed=seed)
     return layers.RandomContrast(strength, value_range=(0, 255), seed=seed)
 
 

@@ -51,6 +51,56 @@ def test_photometric_transforms_leave_the_mask_alone():
     assert np.asarray(out_images).min() >= 0 and np.asarray(out_images).max() <= 255
 
 
+def coloured_batch(n=4, size=32):
+    """Photos with a different colour in every quarter, and their masks."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(20, 235, (n, 1, 1, 3)) * np.ones((1, size, size, 3))
+    images[:, : size // 2, : size // 2] = [200.0, 120.0, 40.0]  # ginger
+    masks = np.zeros((n, size, size, 1), np.float32)
+    masks[:, : size // 2, : size // 2] = 1.0
+    return images.astype(np.float32), masks
+
+
+@pytest.mark.parametrize("spec", ["saturation=0.4", "hue=0.2", "grayscale=1"])
+def test_colour_transforms_change_the_colours_but_not_the_mask(spec):
+    images, masks = coloured_batch()
+    out_images, out_masks = [np.asarray(t) for t in augment.Augmenter(
+        augment.parse_spec(spec), seed=1)(images, masks)]
+    np.testing.assert_array_equal(out_masks, masks)
+    assert out_images.shape == images.shape
+    assert not np.allclose(out_images, images, atol=1.0)
+    assert out_images.min() >= 0 and out_images.max() <= 255
+    # Brightness order of the quarters survives a change of colour.
+    grey = lambda x: x.mean(axis=-1)  # noqa: E731
+    assert np.corrcoef(grey(out_images).ravel(), grey(images).ravel())[0, 1] > 0.5
+
+
+def test_grayscale_at_certainty_makes_every_channel_equal():
+    images, masks = coloured_batch()
+    out_images, _ = augment.Augmenter({"grayscale": 1.0}, seed=0)(images, masks)
+    out_images = np.asarray(out_images)
+    np.testing.assert_allclose(out_images[..., 0], out_images[..., 1], atol=1e-3)
+    np.testing.assert_allclose(out_images[..., 0], out_images[..., 2], atol=1e-3)
+
+
+def test_colour_at_no_strength_is_the_identity():
+    images, masks = coloured_batch()
+    out_images, _ = augment.Augmenter(
+        {"saturation": 0.0, "hue": 0.0, "grayscale": 0.0}, seed=0)(images, masks)
+    np.testing.assert_allclose(np.asarray(out_images), images, atol=0.5)
+
+
+def test_colour_draws_follow_the_batch_key():
+    images, masks = coloured_batch()
+    aug = augment.Augmenter(augment.parse_spec("saturation,hue,grayscale=0.5"))
+
+    def draw(step):
+        return np.asarray(aug(images, masks, key=np.array([3, step]))[0])
+
+    np.testing.assert_array_equal(draw(7), draw(7))
+    assert not np.array_equal(draw(7), draw(8))
+
+
 def test_same_seed_same_draws():
     images, masks = drawn_batch()
 
@@ -96,7 +146,11 @@ def test_elastic_layer_config_round_trips():
     ("none", {}),
     ("flip", {"flip": 1.0}),
     ("rotate=0.1,elastic", {"rotate": 0.1, "elastic": 4.0}),
-    ("recommended", {k: v[0] for k, v in augment.TECHNIQUES.items()}),
+    ("recommended", {k: v[0] for k, v in augment.TECHNIQUES.items()
+                     if k not in ("saturation", "hue", "grayscale")}),
+    ("hue=0.1,grayscale", {"hue": 0.1, "grayscale": 0.1}),
+    ("recommended,hue=0.1,zoom=0.4",
+     {**augment.parse_spec("recommended"), "hue": 0.1, "zoom": 0.4}),
 ])
 def test_parse_spec(spec, expected):
     assert augment.parse_spec(spec) == expected

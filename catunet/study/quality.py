@@ -62,7 +62,12 @@ on the validation folds.
    phase, the pseudo-labelled photos' too (``MOSAIC``, ``catunet.mosaic``):
    four photos at half size in one, several smaller cats on real
    backgrounds, each pixel labelled by its own photo's mask.
-20. ``inference``: test-time augmentation, the threshold and the clean-ups,
+20. ``colour``: saturation, hue and grayscale augmentation added in every
+   phase (``COLOUR``): cats come in every coat, and the labelled photos'
+   failures on validation are cats the colour of what they lie on (a
+   ginger cat on red, a pale kitten on pale blankets); a model that cannot
+   lean on colour has to learn the outline.
+21. ``inference``: test-time augmentation, the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
@@ -190,7 +195,8 @@ STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "copy-paste-on-cats", "capacity-32", "more-unlabelled",
          "second-round", "all-pseudo", "shorter-pseudo", "third-round",
          "batch-norm", "shorter-fine-tune", "wider-zoom",
-         "longer-pseudo", "weight-average", "round-ensemble", "mosaic")
+         "longer-pseudo", "weight-average", "round-ensemble", "mosaic",
+         "colour")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Steps that change the network, each trained from its own pre-training
 # on --pretrain-dir with the last kept recipe's network so changed. Width
@@ -214,6 +220,7 @@ ROUND_ENSEMBLE = {"round_ensemble": 2}
 MOSAIC = {"mosaic": 0.5}  # a third of the training images are mosaics
 WIDER_ZOOM = {"augment": "flip,rotate,zoom=0.4,translate,elastic,"
                          "brightness,contrast"}
+COLOUR = {"augment": "recommended,saturation,hue,grayscale"}
 
 
 def step_settings(unlabelled, teachers, paste_backgrounds):
@@ -243,7 +250,8 @@ def step_settings(unlabelled, teachers, paste_backgrounds):
             "longer-pseudo": LONGER_PSEUDO,
             "weight-average": WEIGHT_AVERAGE,
             "round-ensemble": ROUND_ENSEMBLE,
-            "mosaic": MOSAIC}
+            "mosaic": MOSAIC,
+            "colour": COLOUR}
 
 
 def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):

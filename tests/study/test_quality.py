@@ -47,6 +47,9 @@ def test_every_step_changes_training_settings():
     assert adds["shorter-fine-tune"] == {"epochs": 40, "freeze_epochs": 10}
     assert augment.parse_spec(adds["wider-zoom"]["augment"]) == {
         **augment.parse_spec("recommended"), "zoom": 0.4}
+    assert augment.parse_spec(adds["colour"]["augment"]) == {
+        **augment.parse_spec("recommended"),
+        **{n: augment.TECHNIQUES[n][0] for n in augment.COLOUR}}
 
 
 def test_self_training_steps(folder, shapes_dir, monkeypatch):
