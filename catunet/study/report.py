@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from catunet import atomic
-from catunet.cli import HelpFormatter
+from catunet.cli import HelpFormatter, flag
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
 from catunet.study import render, reproduce, scenes, stats, valscenes
@@ -189,6 +189,38 @@ def later_ladders(folder=REPORTS):
     fold at a time), by name."""
     return {path.parent.name: json.loads(path.read_text())
             for path in sorted(Path(folder).glob("*/quality.json"))}
+
+
+def later_steps(folder=REPORTS):
+    """The steps that the ladders continued in a folder of their own kept
+    (not their recorded rows, not their retrained baselines), in the order
+    climbed: ``[(folder name, step name, {field: value})]``, each value
+    read as its ``TrainConfig`` field's type."""
+    from catunet.study.quality import RETRAINED_RECIPE, RETRAINED_TRANSFER
+
+    kept = []
+    # A continuation holds the rows of the ladder it continues: fewer rows
+    # were climbed earlier.
+    for name, summary in sorted(later_ladders(folder).items(),
+                                key=lambda item: len(item[1]["steps"])):
+        for step in summary["steps"]:
+            if step["kept"] and not step.get("recorded") and step["name"] \
+                    not in (RETRAINED_TRANSFER, RETRAINED_RECIPE):
+                adds = {}
+                for key, value in step["adds"].items():
+                    adds.update(reproduce.parse_change(f"{key}={value}"))
+                kept.append((name, step["name"], adds))
+    return kept
+
+
+def later_reproduction(folder, changes):
+    """``(path, summary)`` of the ``reports/*/reproduce.json`` that retrained
+    the final recipe with exactly ``changes`` added, or None."""
+    for path in sorted(Path(folder).glob("*/reproduce.json")):
+        summary = json.loads(path.read_text())
+        if summary.get("changes") == changes and summary["runs"]:
+            return path, summary
+    return None
 
 
 def later_ladders_lines(folder=REPORTS):
@@ -394,10 +426,12 @@ def readme_sections(folder=REPORTS):
     quality = folder / "quality.json"
     reproduced = folder / "reproduce.json"
     if quality.is_file():
+        later = later_steps(folder)
+        changes = {k: v for _, _, adds in later for k, v in adds.items()}
         sections["best"] = readme_best(
             json.loads(quality.read_text()),
             json.loads(reproduced.read_text()) if reproduced.is_file()
-            else None)
+            else None, later, later_reproduction(folder, changes))
     found = folder / "scenes.json"
     if found.is_file():
         sections["scenes"] = scenes.paragraph(json.loads(found.read_text()))
@@ -438,10 +472,17 @@ def readme_serve(serve):
     ])
 
 
-def readme_best(quality, reproduced=None):
+def readme_best(quality, reproduced=None, later=(), later_reproduced=None):
     """README's best-model section: the commands that train the final
     recipe of the quality ladder, and what they measured (and, with
-    ``reproduce.json``, what they measured on another machine)."""
+    ``reproduce.json``, what they measured on another machine).
+
+    Args:
+        later: ``later_steps``: steps kept by ladders continued in a folder
+            of their own, added to the commands.
+        later_reproduced: ``later_reproduction``: ``(path, summary)`` of
+            the final recipe retrained with those steps, or None.
+    """
     from catunet.cli import flags_for
 
     final = quality.get("final")
@@ -462,7 +503,8 @@ def readme_best(quality, reproduced=None):
     inference = " ".join(
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
         for k, v in chosen.items())
-    flags = " ".join(flags_for(final[0]["config"],
+    changes = {k: v for _, _, adds in later for k, v in adds.items()}
+    flags = " ".join(flags_for({**final[0]["config"], **changes},
                                skip=("out", "data_dir", "split", "protect",
                                      "init", "seed", "teacher", "precision")))
     lines = [
@@ -475,12 +517,14 @@ def readme_best(quality, reproduced=None):
         f"  .venv/bin/python train.py --stage cats --data-dir "
         f"../shared/data/cats --init runs/best-pretrain/pretrain.keras "
         f"{flags} --seed $seed --out runs/best-s$seed",
-        f"  .venv/bin/python evaluate.py --model runs/best-s$seed/cats.keras"
+        "  .venv/bin/python evaluate.py --model runs/best-s$seed/cats.keras"
         + (f" {inference}" if inference else ""),
         "done",
         "```",
         "",
-        f"Measured by `{quality['command']}` (catunet "
+        *later_lines(later, later_reproduced, quality["command"]),
+        f"{'Without them, m' if later else 'M'}easured by "
+        f"`{quality['command']}` (catunet "
         f"{quality['code_version']}, {render.machine_text(quality['machine'])}): test "
         f"Dice {stats.format_mean_sd(test)} over seeds "
         f"{', '.join(str(r['seed']) for r in final)} (per seed "
@@ -498,9 +542,38 @@ def readme_best(quality, reproduced=None):
                    "ladder has changed since (" + ", ".join(changes) + "); "
                    "`python -m catunet.study.reproduce` retrains this one. "
                    if changes else "")
-        lines += ["", reproduce.paragraph(reproduced) + " " + earlier
+        text = reproduce.paragraph(reproduced)
+        if later and text.startswith("Retrained"):
+            text = "Without them, r" + text[1:]
+        lines += ["", text + " " + earlier
                   + "Per seed: [reports/reproduce.md](reports/reproduce.md)."]
     return "\n".join(lines)
+
+
+def later_lines(later, reproduced, command):
+    """The best-model section's words on ``later`` steps: which ladder kept
+    each, and what the final recipe with them measured (``reproduced``)."""
+    if not later:
+        return []
+    added = " ".join(" ".join(flag(k, v)) for _, _, adds in later
+                     for k, v in adds.items())
+    kept = "; ".join(f"`{step}` by the ladder continued in "
+                     f"[reports/{name}](reports/{name}/quality.md)"
+                     for name, step, _ in later)
+    lines = [f"These are the final recipe of `{command}` with `{added}` "
+             f"added, kept on the validation folds ({kept})."]
+    if reproduced:
+        path, summary = reproduced
+        lines[0] += (" " + reproduce.paragraph(summary)
+                     + f" Per seed: [reports/{path.parent.name}/reproduce.md]"
+                       f"(reports/{path.parent.name}/reproduce.md).")
+    else:
+        lines[0] += (" With them, the recipe has not been trained on all the "
+                     "training photos yet (`python -m catunet.study.reproduce "
+                     + " ".join(f"--add {k}={v}" for _, _, adds in later
+                                for k, v in adds.items())
+                     + "` does it).")
+    return lines + [""]
 
 
 def section(text, name):

@@ -117,6 +117,52 @@ def test_best_commands_pre_train_at_the_width_the_final_recipe_starts_from():
     assert "--width 16 --out" not in report.readme_best(quality)
 
 
+def _later_ladder(folder, name, steps):
+    (folder / name).mkdir()
+    (folder / name / "quality.json").write_text(json.dumps({"steps": steps}))
+
+
+def test_steps_kept_by_later_ladders_join_the_best_commands(tmp_path):
+    quality = json.loads((REPORTS / "quality.json").read_text())
+    recorded = [{**s, "recorded": True} for s in quality["steps"]]
+    retrained = [{"name": "kept recipe, retrained", "kept": True, "adds": {}}]
+    _later_ladder(tmp_path, "ladder-b", recorded + retrained + [
+        {"name": "mosaic", "kept": True, "adds": {"mosaic": "0.5"}}])
+    _later_ladder(tmp_path, "ladder-a", recorded + [
+        {**retrained[0], "recorded": True},
+        {"name": "mosaic", "kept": True, "adds": {"mosaic": "0.5"},
+         "recorded": True}] + retrained + [
+        {"name": "colour", "kept": True,
+         "adds": {"augment": "recommended,hue"}},
+        {"name": "schedule-2", "kept": False, "adds": {"epochs": "9"}}])
+    later = report.later_steps(tmp_path)
+    assert later == [("ladder-b", "mosaic", {"mosaic": 0.5}),
+                     ("ladder-a", "colour", {"augment": "recommended,hue"})]
+    assert report.later_reproduction(tmp_path, {"mosaic": 0.5}) is None
+
+    text = report.readme_best(quality, None, later, None)
+    commands = text.split("```")[1]
+    assert "--mosaic 0.5 " in commands
+    assert "--augment recommended,hue " in commands
+    assert "--epochs 9" not in commands
+    assert "reproduce --add mosaic=0.5 --add augment=recommended,hue`" in text
+    assert "Without them, measured by" in text
+    alone = report.readme_best(quality)
+    assert "--mosaic" not in alone and "These are" not in alone
+
+    reproduced = json.loads(
+        (REPORTS / "reproduce-mosaic" / "reproduce.json").read_text())
+    reproduced["changes"] = {"mosaic": 0.5, "augment": "recommended,hue"}
+    (tmp_path / "reproduce-x").mkdir()
+    (tmp_path / "reproduce-x" / "reproduce.json").write_text(
+        json.dumps(reproduced))
+    found = report.later_reproduction(tmp_path, reproduced["changes"])
+    assert found[1] == reproduced
+    text = report.readme_best(quality, None, later, found)
+    assert "[reports/reproduce-x/reproduce.md]" in text
+    assert "has not been trained" not in text
+
+
 def test_every_discussion_fills_from_the_committed_json(committed):
     steps, default, contours, bench = committed
     values = report.study_values(steps, default, contours, REPORTS)
