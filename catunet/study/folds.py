@@ -19,8 +19,6 @@ settings are kept and the report says so. Nor train the final recipe:
 import json
 from pathlib import Path
 
-import numpy as np
-
 from catunet import atomic
 from catunet.errors import CatunetError
 
@@ -86,7 +84,6 @@ def assemble(book, recorded, study):
         study: The ``experiments.Study`` (fold photo names).
     """
     from catunet.study import quality
-    from catunet.study.reports import ladder_seconds
 
     folds = [book["folds"][str(k)] for k in range(len(book["folds"]))]
     first = folds[0]
@@ -96,42 +93,26 @@ def assemble(book, recorded, study):
         runs = [fold["rows"][i]["run"] for fold in folds]
         kept = best is None or name in (quality.RETRAINED_TRANSFER,
                                         quality.RETRAINED_RECIPE) or \
-            np.mean([r[key] for r in runs]) > np.mean([r[key] for r in best])
+            quality.keeps(runs, best, key)
         climbed.append((name, runs, kept, first["rows"][i]["adds"]))
         if kept:
             best = runs
-    kept_steps = [name for name, _, kept, _ in climbed[2:] if kept]
-    rows = [{**step, "recorded": True} for step in recorded["steps"]] + [
-        {"name": name, "kept": bool(kept), "runs": runs, "adds": adds}
-        for name, runs, kept, adds in climbed]
-    recipe = quality.kept_names_of(recorded) + kept_steps
-    return {
-        "command": first["command"].rsplit(" --fold ", 1)[0]
+    summary = quality.ladder_summary(
+        first["command"].rsplit(" --fold ", 1)[0]
         + " --fold S (S = " + ", ".join(str(f["fold"]) for f in folds) + ")",
-        "pretrain": first["pretrain"],
-        "pretrained": {f"fold {f['fold']} {name}": pre for f in folds
-                       for name, pre in f["pretrained"].items()},
-        "unlabelled": first["unlabelled"],
-        "paste_backgrounds": first["paste_backgrounds"],
-        "scenes": first["scenes"], "settings": first["settings"],
-        "seeds": first["seeds"], "split": first["split"],
-        "baselines": first["baselines"], "machine": first["machine"],
-        "code_version": first["code_version"],
-        "steps": rows,
-        "inference": {"tried": [], "chosen": recorded["inference"]["chosen"],
-                      "from_recorded": True},
-        "validation_photos": quality.decisive_photos(study, climbed),
-        "recipe_steps": recipe,
-        "final": None,
-        "folds": [{"fold": f["fold"], "machine": f["machine"],
-                   "code_version": f["code_version"],
-                   "precision": f["rows"][-1]["run"]["config"]["precision"],
-                   "seconds": _seconds(f)} for f in folds],
-        "continues": {**first["continues"],
-                      "kept": quality.kept_names_of(recorded),
-                      "seconds": ladder_seconds(recorded),
-                      "final": quality._final_of(recorded)},
-    }
+        first,
+        {f"fold {f['fold']} {name}": pre for f in folds
+         for name, pre in f["pretrained"].items()},
+        quality.ladder_rows(recorded, climbed),
+        {"tried": [], "chosen": recorded["inference"]["chosen"],
+         "from_recorded": True},
+        quality.decisive_photos(study, climbed), None, recorded)
+    summary["folds"] = [
+        {"fold": f["fold"], "machine": f["machine"],
+         "code_version": f["code_version"],
+         "precision": f["rows"][-1]["run"]["config"]["precision"],
+         "seconds": _seconds(f)} for f in folds]
+    return summary
 
 
 def _seconds(record):

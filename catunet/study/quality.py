@@ -126,8 +126,10 @@ INFERENCE_GROUPS = (
 )
 
 
-def _mean(runs, key):
-    return np.mean([r[key] for r in runs])
+def keeps(runs, best, key):
+    """The ladder's rule: a step is kept when its runs' mean ``key`` (one run
+    per validation fold) is higher than the best kept step's."""
+    return np.mean([r[key] for r in runs]) > np.mean([r[key] for r in best])
 
 
 def _dice(model, arrays, settings):
@@ -350,7 +352,7 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         label = "+".join(kept_names + [name])
         runs = scored(experiments.run_variants(study, {label: candidate},
                                                runs_dir, only)["results"][label])
-        kept = _mean(runs, key) > _mean(best_runs, key)
+        kept = keeps(runs, best_runs, key)
         climbed.append((name, runs, kept, adds[name]))
         if kept:
             recipe, best_runs = candidate, runs
@@ -365,37 +367,13 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                          final_seeds, runs_dir,
                          "+".join(kept_names) or "transfer") \
         if final_seeds else None
-    rows = [{"name": name, "kept": bool(kept), "runs": runs,
-             "adds": {k: str(v) for k, v in add.items()}}
-            for name, runs, kept, add in climbed]
-    if recorded:
-        rows = [{**step, "recorded": True} for step in recorded["steps"]] \
-            + rows
-    summary = {
-        "command": "python -m catunet.study.quality",
-        "pretrain": transfer["pretrain"], "pretrained": pretrained,
-        "unlabelled": str(unlabelled),
-        "paste_backgrounds": paste_backgrounds,
-        "scenes": {"frames": str(scenes_frames),
-                   "scenes_per_fold": [len(m) for m in made]}
-        if made else None,
-        "settings": transfer["settings"], "seeds": seeds,
-        "split": transfer["split"], "baselines": transfer["baselines"],
-        "machine": machine.describe(),
-        "code_version": transfer["code_version"],
-        "steps": rows,
-        "inference": inference,
-        "validation_photos": decisive_photos(study, climbed),
-        "recipe": {k: str(v) for k, v in recipe.items()},
-        "final": final,
-    }
-    if recorded:
-        summary["continues"] = {
-            key: recorded[key] for key in ("command", "code_version",
-                                           "machine")}
-        summary["continues"]["kept"] = kept_names_of(recorded)
-        summary["continues"]["seconds"] = ladder_seconds(recorded)
-        summary["continues"]["final"] = _final_of(recorded)
+    summary = ladder_summary(
+        "python -m catunet.study.quality",
+        ladder_source(transfer, unlabelled, paste_backgrounds, scenes_frames,
+                      made),
+        pretrained, ladder_rows(recorded, climbed), inference,
+        decisive_photos(study, climbed), final, recorded)
+    summary["recipe"] = {k: str(v) for k, v in recipe.items()}
     return summary, study
 
 
@@ -421,15 +399,10 @@ def fold_record(fold, climbed, transfer, pretrained, recorded, steps, made,
     row's run of that fold, and what the rows must share with the other
     folds' sittings to be put together (``catunet.study.folds``)."""
     return {
-        "fold": fold, "machine": machine.describe(),
-        "code_version": transfer["code_version"],
-        "split": transfer["split"], "seeds": transfer["seeds"],
-        "settings": transfer["settings"], "baselines": transfer["baselines"],
-        "pretrain": transfer["pretrain"], "pretrained": pretrained,
-        "unlabelled": str(unlabelled), "paste_backgrounds": paste_backgrounds,
-        "scenes": {"frames": str(scenes_frames),
-                   "scenes_per_fold": [len(m) for m in made]}
-        if made else None,
+        "fold": fold,
+        **ladder_source(transfer, unlabelled, paste_backgrounds,
+                        scenes_frames, made),
+        "pretrained": pretrained,
         "steps_climbed": list(steps),
         "continues": {key: recorded[key] for key in
                       ("command", "code_version", "machine")},
@@ -437,6 +410,63 @@ def fold_record(fold, climbed, transfer, pretrained, recorded, steps, made,
                   "adds": {k: str(v) for k, v in add.items()}}
                  for name, runs, _, add in climbed],
     }
+
+
+def ladder_source(transfer, unlabelled, paste_backgrounds, scenes_frames,
+                  made):
+    """What a ladder (or one fold's sitting) ran on and from: the fields of
+    its summary that ``folds.assemble`` takes from a fold's record."""
+    return {
+        "machine": machine.describe(),
+        "code_version": transfer["code_version"],
+        "split": transfer["split"], "seeds": transfer["seeds"],
+        "settings": transfer["settings"], "baselines": transfer["baselines"],
+        "pretrain": transfer["pretrain"],
+        "unlabelled": str(unlabelled), "paste_backgrounds": paste_backgrounds,
+        "scenes": {"frames": str(scenes_frames),
+                   "scenes_per_fold": [len(m) for m in made]}
+        if made else None,
+    }
+
+
+SOURCE = ("machine", "code_version", "split", "seeds", "settings",
+          "baselines", "pretrain", "unlabelled", "paste_backgrounds", "scenes")
+
+
+def ladder_rows(recorded, climbed):
+    """The summary's rows: the recorded ladder's (marked so), then each
+    ``(name, runs, kept, adds)`` climbed here."""
+    rows = [{"name": name, "kept": bool(kept), "runs": runs,
+             "adds": {k: str(v) for k, v in add.items()}}
+            for name, runs, kept, add in climbed]
+    earlier = [{**step, "recorded": True} for step in recorded["steps"]] \
+        if recorded else []
+    return earlier + rows
+
+
+def ladder_summary(command, source, pretrained, rows, inference, photos,
+                   final, recorded):
+    """A ladder's summary (``quality.json``), climbed at once or assembled
+    from folds.
+
+    Args:
+        source: ``ladder_source``, or a fold's record holding it.
+        photos: ``decisive_photos``.
+        final: ``final_recipe``'s runs, or None.
+        recorded: The ladder it continues, or None.
+    """
+    summary = {"command": command, **{k: source[k] for k in SOURCE},
+               "pretrained": pretrained, "steps": rows,
+               "inference": inference, "validation_photos": photos,
+               "final": final}
+    if recorded:
+        summary["continues"] = {
+            **{key: recorded[key] for key in
+               ("command", "code_version", "machine")},
+            "kept": kept_names_of(recorded),
+            "seconds": ladder_seconds(recorded),
+            "final": _final_of(recorded)}
+    return summary
 
 
 def _final_of(recorded):

@@ -247,6 +247,15 @@ def test_a_step_climbed_a_fold_at_a_time(folder, shapes_dir, monkeypatch):
     assert "one CPU and precision: fold 0 on " in text and "; fold 1 on " in text
     assert "not chosen again here" in text
     assert "| round-ensemble |" in text and "**The final recipe**" not in text
+    # The assembled ladder is itself a recorded ladder to continue: its
+    # kept recipe (the last kept row) is the next step's baseline.
+    assert "recipe_steps" not in summary
+    last_kept = [s for s in summary["steps"] if s["kept"]][-1]
+    again, _ = climb(folder, shapes_dir, monkeypatch, ["schedule"],
+                     final_seeds=0, recorded=summary, fold=0)
+    assert [r["name"] for r in again["rows"]] == [
+        quality.RETRAINED_TRANSFER, quality.RETRAINED_RECIPE, "schedule"]
+    assert again["rows"][1]["run"]["val_dice"] == last_kept["runs"][0]["val_dice"]
     # REPORT.md shows a ladder continued in a folder of its own.
     from catunet.study import report
     lines = report.later_ladders_lines(folder)
