@@ -34,9 +34,10 @@ TECHNIQUES = {
     "elastic": (4.0, "standard deviation of the displacement, in pixels, on a 3x3 grid"),
     "brightness": (0.15, "largest brightness change as a fraction of the value range"),
     "contrast": (0.2, "largest contrast change as a fraction"),
-    "saturation": (0.25, "largest saturation change: 0.5 would reach grey "
-                          "or double it"),
-    "hue": (0.05, "largest hue rotation as a fraction of the colour wheel"),
+    "saturation": (0.25, "Keras's factor is drawn from 0.5 +- strength: 0.25 "
+                          "scales the saturation by 1/3 to 3"),
+    "hue": (0.05, "Keras's factor: the hue turns by up to half of it either "
+                  "way (0.05: 9 degrees)"),
     "grayscale": (0.1, "probability of turning the photo grey"),
 }
 GEOMETRIC = ("flip", "rotate", "zoom", "translate", "elastic")

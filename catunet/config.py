@@ -54,10 +54,13 @@ class TrainConfig:
             encoder (the ``enc*`` layers) frozen, then unfreeze it.
         fine_tune_learning_rate: With ``freeze_epochs``: Adam's learning
             rate once the encoder is unfrozen; without it, ``learning_rate``.
-        augment: Augmentation: ``recommended`` (also the flag alone),
+        augment: Augmentation: ``recommended`` (also the flag alone:
+            flip, rotate, zoom, translate, elastic, brightness, contrast),
             ``none``, or techniques with optional strengths such as
-            ``flip,rotate=0.1,elastic`` (see ``catunet.augment``).
-            The default won on validation in ``reports/augmentation.md``.
+            ``flip,rotate=0.1,elastic``; saturation, hue and grayscale are
+            off unless named (``recommended,hue`` adds hue to the set; see
+            ``catunet.augment``). The default won on validation in
+            ``reports/augmentation.md``.
         tfds_dir: Stage ``voc``: the TFDS data folder; without it, TFDS's
             default (``~/tensorflow_datasets``).
         manual_dir: Stage ``voc``: a folder holding VOC's tar or the
