@@ -617,9 +617,11 @@ def render_all(folder=REPORTS, readme=README, report=REPORT):
         write_quality_report(quality, folder)
     for name, later in later_ladders(folder).items():
         write_quality_report(later, Path(folder) / name)
-    if (Path(folder) / "reproduce.json").is_file():
-        reproduce.write_reproduce_report(json.loads(
-            (Path(folder) / "reproduce.json").read_text()), folder)
+    for found in [Path(folder) / "reproduce.json",
+                  *sorted(Path(folder).glob("*/reproduce.json"))]:
+        if found.is_file():
+            reproduce.write_reproduce_report(json.loads(found.read_text()),
+                                             found.parent)
     if (Path(folder) / "scenes.json").is_file():
         scenes.write_scenes_report(json.loads(
             (Path(folder) / "scenes.json").read_text()), folder)

@@ -352,10 +352,12 @@ def write_reproduce_report(summary, folder=REPORTS):
         f"# The best model with {added}, trained on "
         + ("this machine" if len(places) < 2 else
            f"{len(places)} machines"), "",
-        *([f"The ladder's final recipe with `{added}` added, a change "
-           "chosen on validation outside the ladder. The ladder's column "
-           "is its recipe without it, trained on the ladder's machine, so "
-           "each difference holds both the change and the machine.", ""]
+        *([f"The ladder's final recipe with `{added}` added, changes "
+           "chosen on validation after that ladder trained its final "
+           "recipe (README's best-model section says where each was "
+           "chosen). The ladder's column "
+           "is its recipe without them, trained on the ladder's machine, so "
+           "each difference holds both the changes and the machine.", ""]
           if added else []),
         f"Command: `{summary['command']}`, which trains README's "
         "best-model commands into "
