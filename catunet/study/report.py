@@ -213,6 +213,12 @@ def later_steps(folder=REPORTS):
     return kept
 
 
+def later_changes(later):
+    """``later_steps``' additions to the final recipe as one ``{field:
+    value}``, a later step's value over an earlier one's."""
+    return {k: v for _, _, adds in later for k, v in adds.items()}
+
+
 def later_reproduction(folder, changes):
     """``(path, summary)`` of the ``reports/*/reproduce.json`` that retrained
     the final recipe with exactly ``changes`` added, or None."""
@@ -427,7 +433,7 @@ def readme_sections(folder=REPORTS):
     reproduced = folder / "reproduce.json"
     if quality.is_file():
         later = later_steps(folder)
-        changes = {k: v for _, _, adds in later for k, v in adds.items()}
+        changes = later_changes(later)
         sections["best"] = readme_best(
             json.loads(quality.read_text()),
             json.loads(reproduced.read_text()) if reproduced.is_file()
@@ -503,7 +509,7 @@ def readme_best(quality, reproduced=None, later=(), later_reproduced=None):
     inference = " ".join(
         f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
         for k, v in chosen.items())
-    changes = {k: v for _, _, adds in later for k, v in adds.items()}
+    changes = later_changes(later)
     flags = " ".join(flags_for({**final[0]["config"], **changes},
                                skip=("out", "data_dir", "split", "protect",
                                      "init", "seed", "teacher", "precision")))
