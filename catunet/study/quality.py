@@ -481,11 +481,16 @@ def _final_of(recorded):
             "inference": recorded["inference"]["chosen"]}
 
 
+def kept_step(step):
+    """Whether a ladder row is a step the ladder kept (rows that retrained
+    an earlier ladder's recipe are not steps)."""
+    return step["kept"] and step["name"] not in (RETRAINED_TRANSFER,
+                                                 RETRAINED_RECIPE)
+
+
 def kept_names_of(recorded):
-    """The steps a recorded ladder kept after ``transfer``, in order (rows
-    that retrained an earlier ladder's recipe are not steps)."""
-    return [step["name"] for step in recorded["steps"][1:] if step["kept"]
-            and step["name"] not in (RETRAINED_TRANSFER, RETRAINED_RECIPE)]
+    """The steps a recorded ladder kept after ``transfer``, in order."""
+    return [step["name"] for step in recorded["steps"][1:] if kept_step(step)]
 
 
 def continue_from(recorded, transfer, steps):
@@ -684,7 +689,11 @@ def main(argv=None):
     p.add_argument("--steps", default=",".join(STEPS),
                    help="the steps to climb after transfer (or after the "
                    f"recorded ladder's kept recipe), in order (from "
-                   f"{', '.join(STEPS)})")
+                   f"{', '.join(STEPS)}); with --from-recorded, --steps '' "
+                   "climbs none: the kept recipe is retrained (or found by "
+                   "key) for every fold and the inference settings are "
+                   "chosen again on its models, which a ladder climbed a "
+                   "fold at a time (--fold) cannot do")
     p.add_argument("--from-recorded", default=None, metavar="JSON",
                    help="continue the ladder recorded in this quality.json "
                    "(a copy: the report overwrites quality.json): retrain "
@@ -744,12 +753,17 @@ def main(argv=None):
     print(f"Wrote {Path(args.report) / 'quality.md'}")
 
 
+EMPTY = "''"  # --steps '' as a shell command line writes it
+
+
 def command_of(args, steps):
     """The command line that makes a summary (or a fold's record)."""
     command = "python -m catunet.study.quality"
     if args.from_recorded:
         command += (f" --from-recorded {args.from_recorded} "
-                    f"--steps {','.join(steps)}")
+                    f"--steps {','.join(steps) or EMPTY}")
+    if args.final_seeds is not None:
+        command += f" --final-seeds {args.final_seeds}"
     if args.scenes_frames:
         command += f" --scenes-frames {args.scenes_frames}"
     if Path(args.report) != REPORTS:

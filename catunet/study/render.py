@@ -24,6 +24,7 @@ whose figures were looked at (``curves_observed``: and only where there is
 no history to compute from and the curves figure is there to see).
 """
 
+import dataclasses
 import json
 import math
 import re
@@ -33,6 +34,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from catunet.cli import flag
 from catunet.study import stats
 
 # Versions made before summaries recorded their code version, and the commit
@@ -205,6 +207,17 @@ def machine_text(machine):
 
 
 # --- results of a step -------------------------------------------------------
+
+def inference_flags(settings, since=None):
+    """``evaluate.py``'s flags for the inference ``settings`` (a dict) that
+    differ from ``since`` (default: the plain settings), one string each
+    (``--tta``, ``--threshold 0.4``)."""
+    from catunet.inference import Settings
+
+    since = since or dataclasses.asdict(Settings())
+    return [" ".join(flag(k, v)) for k, v in settings.items()
+            if since.get(k) != v]
+
 
 def key(name):
     """A variant's name as part of a value's name: bce+dice -> bce_dice."""

@@ -14,6 +14,7 @@ is touched.
 """
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -25,6 +26,7 @@ from catunet import atomic
 from catunet.cli import HelpFormatter, flag
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
+from catunet.inference import Settings
 from catunet.study import render, reproduce, scenes, stats, valscenes
 from catunet.study.bench_report import readme_speed, write_bench_report
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
@@ -196,21 +198,35 @@ def later_steps(folder=REPORTS):
     (not their recorded rows, not their retrained baselines), in the order
     climbed: ``[(folder name, step name, {field: value})]``, each value
     read as its ``TrainConfig`` field's type."""
-    from catunet.study.quality import RETRAINED_RECIPE, RETRAINED_TRANSFER
+    from catunet.study.quality import kept_step
 
     kept = []
-    # A continuation holds the rows of the ladder it continues: fewer rows
-    # were climbed earlier.
-    for name, summary in sorted(later_ladders(folder).items(),
-                                key=lambda item: len(item[1]["steps"])):
+    for name, summary in _in_climbing_order(folder):
         for step in summary["steps"]:
-            if step["kept"] and not step.get("recorded") and step["name"] \
-                    not in (RETRAINED_TRANSFER, RETRAINED_RECIPE):
+            if kept_step(step) and not step.get("recorded"):
                 adds = {}
                 for key, value in step["adds"].items():
                     adds.update(reproduce.parse_change(f"{key}={value}"))
                 kept.append((name, step["name"], adds))
     return kept
+
+
+def _in_climbing_order(folder):
+    """``later_ladders``' items, the earliest climbed first: a continuation
+    holds the rows of the ladder it continues, so fewer rows came earlier."""
+    return sorted(later_ladders(folder).items(),
+                  key=lambda item: len(item[1]["steps"]))
+
+
+def later_inference(folder=REPORTS):
+    """``(folder name, settings dict)`` of the inference settings that the
+    last ladder continued in a folder of its own chose on validation itself
+    (not taken from the ladder it continued), or None."""
+    chose = [(name, summary["inference"]["chosen"])
+             for name, summary in _in_climbing_order(folder)
+             if "inference" in summary
+             and not summary["inference"].get("from_recorded")]
+    return chose[-1] if chose else None
 
 
 def later_changes(later):
@@ -219,20 +235,23 @@ def later_changes(later):
     return {k: v for _, _, adds in later for k, v in adds.items()}
 
 
-def later_reproduction(folder, changes):
+def later_reproduction(folder, changes, inference=None):
     """``(path, summary)`` of the ``reports/*/reproduce.json`` that retrained
-    the final recipe with exactly ``changes`` added, or None."""
+    the final recipe with exactly ``changes`` added (and scored it with the
+    ``inference`` settings, where given), or None."""
     for path in sorted(Path(folder).glob("*/reproduce.json")):
         summary = json.loads(path.read_text())
-        if summary.get("changes") == changes and summary["runs"]:
+        if summary.get("changes") == changes and summary["runs"] and (
+                inference is None or summary["inference"] == inference):
             return path, summary
     return None
 
 
 def later_ladders_lines(folder=REPORTS):
-    """REPORT.md's lines on ``later_ladders``: each one's table."""
+    """REPORT.md's lines on ``later_ladders``: each one's table, in the
+    order climbed."""
     lines = []
-    for name, summary in later_ladders(folder).items():
+    for name, summary in _in_climbing_order(folder):
         lines += [f"### The ladder continued: `reports/{name}`", "",
                   f"Full report: [reports/{name}/quality.md]"
                   f"(reports/{name}/quality.md).", "",
@@ -432,12 +451,17 @@ def readme_sections(folder=REPORTS):
     quality = folder / "quality.json"
     reproduced = folder / "reproduce.json"
     if quality.is_file():
+        quality = json.loads(quality.read_text())
         later = later_steps(folder)
-        changes = later_changes(later)
+        inference = later_inference(folder)
+        settings = None if inference is None else dataclasses.asdict(
+            Settings(**inference[1]))
         sections["best"] = readme_best(
-            json.loads(quality.read_text()),
+            quality,
             json.loads(reproduced.read_text()) if reproduced.is_file()
-            else None, later, later_reproduction(folder, changes))
+            else None, later,
+            later_reproduction(folder, later_changes(later), settings),
+            inference)
     found = folder / "scenes.json"
     if found.is_file():
         sections["scenes"] = scenes.paragraph(json.loads(found.read_text()))
@@ -478,7 +502,8 @@ def readme_serve(serve):
     ])
 
 
-def readme_best(quality, reproduced=None, later=(), later_reproduced=None):
+def readme_best(quality, reproduced=None, later=(), later_reproduced=None,
+                later_inference=None):
     """README's best-model section: the commands that train the final
     recipe of the quality ladder, and what they measured (and, with
     ``reproduce.json``, what they measured on another machine).
@@ -487,7 +512,11 @@ def readme_best(quality, reproduced=None, later=(), later_reproduced=None):
         later: ``later_steps``: steps kept by ladders continued in a folder
             of their own, added to the commands.
         later_reproduced: ``later_reproduction``: ``(path, summary)`` of
-            the final recipe retrained with those steps, or None.
+            the final recipe retrained with those steps (and scored with
+            ``later_inference``'s settings), or None.
+        later_inference: ``later_inference``: ``(folder name, settings)``
+            chosen again on validation by a later ladder, used in the
+            commands instead of the ladder's own, or None.
     """
     from catunet.cli import flags_for
 
@@ -503,13 +532,13 @@ def readme_best(quality, reproduced=None, later=(), later_reproduced=None):
     width = "" if pretrain["width"] == TrainConfig.width else \
         f" --width {pretrain['width']}"
     test = [r["test_dice"] for r in final]
-    chosen = {k: v for k, v in quality["inference"]["chosen"].items()
-              if v != {"tta": False, "threshold": 0.5, "fill_holes": False,
-                       "min_area": 0.0}[k]}
-    inference = " ".join(
-        f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
-        for k, v in chosen.items())
+    measured = " ".join(render.inference_flags(
+        quality["inference"]["chosen"]))
+    inference = " ".join(render.inference_flags(
+        later_inference[1] if later_inference
+        else quality["inference"]["chosen"]))
     changes = later_changes(later)
+    anything_later = bool(later or later_inference)
     flags = " ".join(flags_for({**final[0]["config"], **changes},
                                skip=("out", "data_dir", "split", "protect",
                                      "init", "seed", "teacher", "precision")))
@@ -528,8 +557,9 @@ def readme_best(quality, reproduced=None, later=(), later_reproduced=None):
         "done",
         "```",
         "",
-        *later_lines(later, later_reproduced, quality["command"]),
-        f"{'Without them, m' if later else 'M'}easured by "
+        *later_lines(later, later_reproduced, quality["command"],
+                     later_inference),
+        f"{'Without them, m' if anything_later else 'M'}easured by "
         f"`{quality['command']}` (catunet "
         f"{quality['code_version']}, {render.machine_text(quality['machine'])}): test "
         f"Dice {stats.format_mean_sd(test)} over seeds "
@@ -540,7 +570,7 @@ def readme_best(quality, reproduced=None, later=(), later_reproduced=None):
         "pre-training once, in "
         f"{final[0]['config']['precision']} (what `--precision auto`, the "
         "default, picked there). Inference settings chosen on validation: "
-        + (inference or "none (plain threshold at 0.5)") + ".",
+        + (measured or "none (plain threshold at 0.5)") + ".",
     ]
     if reproduced and reproduced["runs"]:
         changes = reproduce.changes_since(reproduced, quality)
@@ -548,26 +578,37 @@ def readme_best(quality, reproduced=None, later=(), later_reproduced=None):
                    "ladder has changed since (" + ", ".join(changes) + "); "
                    "`python -m catunet.study.reproduce` retrains this one. "
                    if changes else "")
-        text = reproduce.paragraph(reproduced)
-        if later and text.startswith("Retrained"):
-            text = "Without them, r" + text[1:]
+        text = reproduce.paragraph(
+            reproduced,
+            "Without them, retrained" if anything_later else "Retrained")
         lines += ["", text + " " + earlier
                   + "Per seed: [reports/reproduce.md](reports/reproduce.md)."]
     return "\n".join(lines)
 
 
-def later_lines(later, reproduced, command):
-    """The best-model section's words on ``later`` steps: which ladder kept
-    each, and what the final recipe with them measured (``reproduced``)."""
-    if not later:
+def later_lines(later, reproduced, command, inference=None):
+    """The best-model section's words on ``later`` steps and ``inference``
+    settings chosen again: which ladder kept or chose each, and what the
+    final recipe with them measured (``reproduced``)."""
+    if not later and not inference:
         return []
-    added = " ".join(" ".join(flag(k, v)) for _, _, adds in later
-                     for k, v in adds.items())
+    adds = [(k, v) for k, v in later_changes(later).items()]
+    added = " ".join(" ".join(flag(k, v)) for k, v in adds)
     kept = "; ".join(f"`{step}` by the ladder continued in "
                      f"[reports/{name}](reports/{name}/quality.md)"
                      for name, step, _ in later)
-    lines = [f"These are the final recipe of `{command}` with `{added}` "
-             f"added, kept on the validation folds ({kept})."]
+    what = [f"`{added}` added, kept on the validation folds ({kept})"] \
+        if later else []
+    rerun = "".join(f" --add {k}={v}" for k, v in adds)
+    if inference:
+        name, settings = inference
+        flags = " ".join(render.inference_flags(settings)) or "none"
+        what.append(f"the inference settings (`{flags}`) chosen again on "
+                    "the validation folds, on that recipe's own fold "
+                    f"models, in [reports/{name}](reports/{name}/quality.md)")
+        rerun += f" --inference reports/{name}/quality.json"
+    lines = [f"These are the final recipe of `{command}` with "
+             + " and ".join(what) + "."]
     if reproduced:
         path, summary = reproduced
         lines[0] += (" " + reproduce.paragraph(summary)
@@ -575,10 +616,8 @@ def later_lines(later, reproduced, command):
                        f"(reports/{path.parent.name}/reproduce.md).")
     else:
         lines[0] += (" With them, the recipe has not been trained on all the "
-                     "training photos yet (`python -m catunet.study.reproduce "
-                     + " ".join(f"--add {k}={v}" for _, _, adds in later
-                                for k, v in adds.items())
-                     + "` does it).")
+                     "training photos and scored yet (`python -m "
+                     f"catunet.study.reproduce{rerun}` does it).")
     return lines + [""]
 
 

@@ -546,8 +546,7 @@ def quality_table(summary, figures=""):
                 tried["val_dice"], tried["scene_dice"]).tolist())
         lines.append(_row(name, tried["val_dice"], tried["test_dice"],
                           previous, tried["kept"], scenes))
-    chosen = {k: v for k, v in inference["chosen"].items()
-              if v != getattr(Settings(), k)}
+    chosen = " ".join(render.inference_flags(inference["chosen"]))
     unset = {"paste_backgrounds": "none (the other training cat photos)"}
     adds = ["`{}`: {}".format(step["name"], ", ".join(
         f"{k}={unset.get(k, v) if v == 'None' else v}"
@@ -574,9 +573,12 @@ def quality_table(summary, figures=""):
               "what the command takes from an empty `runs/`."]
     lines += continuation_lines(summary)
     if summary.get("figure"):
-        lines += ["", f"The three test photos the `transfer` step (seed 0) "
-                  "does worst on, before and after the ladder (the final "
-                  "recipe, seed 0); each row gives Dice before -> after:", "",
+        lines += ["", "The three test photos the `transfer` step (seed 0) "
+                  "does worst on, before and after the ladder ("
+                  + ("the final recipe, seed 0" if summary.get("final") else
+                     "the kept recipe's seed 0, validated on fold 0: this "
+                     "ladder trained no final recipe")
+                  + "); each row gives Dice before -> after:", "",
                   f"![worst three before and after]({figures}{summary['figure']})"]
     lines += decisive_photos_lines(summary.get("validation_photos"))
     lines += folds_lines(summary)
@@ -587,7 +589,7 @@ def quality_table(summary, figures=""):
               f"validation folds and not chosen again here (that needs "
               f"every fold's model at once, and each fold was trained in "
               f"its own sitting): {chosen_text}.", "",
-              f"Baselines on the test photos: "
+              "Baselines on the test photos: "
               + ", ".join(f"{k} {v:.3f}" for k, v in summary["baselines"].items())
               + ".", "",
               f"Made by catunet {summary['code_version']} on "

@@ -221,7 +221,7 @@ def compare(ladder, here):
 
 def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
               seeds=None, runs_dir=RUNS / "reproduce", precision="auto",
-              changes=None, only=None):
+              changes=None, only=None, inference=None):
     """Trains (or reuses, by key) README's best-model runs here and scores
     them; returns the summary ``write_reproduce_report`` writes.
 
@@ -234,6 +234,9 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         only: These seeds of the final recipe instead (``--seed``), for a
             recipe too long for one sitting: ``merge`` adds them to the
             seeds trained before.
+        inference: ``(path, settings dict)``: score with the inference
+            settings another ladder chose on validation (``--inference``)
+            instead of ``quality``'s.
     """
     final = {r["seed"]: r for r in _final(quality)}
     unknown = sorted(set(only or ()) - set(final))
@@ -242,7 +245,8 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
             f"--seed {unknown[0]}: the final recipe has seeds "
             + ", ".join(str(s) for s in sorted(final)))
     data_dir = resolve_data_dir(data_dir)
-    settings = Settings(**quality["inference"]["chosen"])
+    settings = Settings(**(inference[1] if inference
+                           else quality["inference"]["chosen"]))
     print("== pre-training", flush=True)
     pretrained = RunStore().run(pretrain_config(quality, data_dir,
                                                 pretrain_dir, runs_dir,
@@ -278,9 +282,12 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         "machine": machine.describe(),
         "precision": runs[0]["config"]["precision"] if runs else None,
         "inference": dataclasses.asdict(settings),
+        "inference_from": str(inference[0]) if inference else None,
         "pretrain": pretrain,
         "runs": runs,
         "ladder": {"machine": quality["machine"],
+                   "inference": dataclasses.asdict(
+                       Settings(**quality["inference"]["chosen"])),
                    "precision": quality["final"][0]["config"]["precision"],
                    "pretrain_seconds": pretraining_of(quality)["seconds"]},
         "comparison": compare(ladder, {r["seed"]: r["test_dice"]
@@ -291,7 +298,7 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
 def merge(earlier, summary):
     """``summary`` with the runs of ``earlier`` (a ``reproduce.json``) of
     other seeds kept, when both trained the same recipe (the same changes)
-    against the same ladder; else ``summary`` as it is. Each run keeps its
+    against the same ladder and scored it the same way; else ``summary`` as it is. Each run keeps its
     own machine, precision and pre-training, so the seeds of one report
     may have been trained in several sittings, on several machines."""
     def ladder(s):
@@ -299,7 +306,8 @@ def merge(earlier, summary):
     same_ladder = all(ladder(earlier).get(seed, dice) == dice
                       for seed, dice in ladder(summary).items())
     if (not earlier.get("runs") or earlier.get("changes", {}) !=
-            summary["changes"] or not same_ladder):
+            summary["changes"] or earlier["inference"] !=
+            summary["inference"] or not same_ladder):
         return summary
     trained = {r["seed"] for r in summary["runs"]}
     kept = [{**r, "pretrain": r.get("pretrain")
@@ -364,7 +372,9 @@ def write_reproduce_report(summary, folder=REPORTS):
         f"`{summary.get('runs_dir', RUNS / 'reproduce')}` and scores each "
         "model on the 24 test photos with the inference settings chosen on "
         "validation (" + ", ".join(f"{k} {v}" for k, v in
-                                   summary["inference"].items()) + ").", "",
+                                   summary["inference"].items()) + ")"
+        + (f", as `{summary['inference_from']}` chose them"
+           if summary.get("inference_from") else "") + ".", "",
         f"- Ladder (`python -m catunet.study.quality`): {there}, "
         f"{ladder['precision']}.",
     ]
@@ -397,14 +407,18 @@ def write_reproduce_report(summary, folder=REPORTS):
 
 def changes_text(summary):
     """The changes added to the final recipe as flags (``--mosaic 0.5``),
-    or "" for none."""
-    return " ".join(" ".join(flag(k, v))
-                    for k, v in summary.get("changes", {}).items())
+    then the inference settings that differ from the ladder's
+    (``--threshold 0.4``, from ``--inference``), or "" for none."""
+    ladder = summary["ladder"].get("inference", summary["inference"])
+    return " ".join([" ".join(flag(k, v)) for k, v in
+                     summary.get("changes", {}).items()]
+                    + render.inference_flags(summary["inference"], ladder))
 
 
-def paragraph(summary):
+def paragraph(summary, lead="Retrained"):
     """What the reproduction found, in one paragraph (``reproduce.md``,
-    README's best-model section)."""
+    README's best-model section), opening with ``lead`` where nothing was
+    added to the ladder's recipe."""
     runs, c = summary["runs"], summary["comparison"]
     here = [r["test_dice"] for r in runs]
     there = [r["ladder"]["test_dice"] for r in runs]
@@ -438,7 +452,7 @@ def paragraph(summary):
                  f"{summary['precision']} (what `--precision auto` picked "
                  "there)")
     return (
-        ("Retrained" if not added else f"With `{added}` added, trained")
+        (lead if not added else f"With `{added}` added, trained")
         + f" by `{summary['command']}` {where}: "
         f"test Dice {stats.format_mean_sd(here)} over seed"
         f"{'s' if len(runs) > 1 else ''} {seeds}, against "
@@ -478,6 +492,18 @@ def _worst_text(run):
                if ladder is not None else "") + ")")
 
 
+def inference_of(path):
+    """``(path, chosen settings)`` of the ladder summary at ``path``
+    (``--inference``), None without one, or a clear error."""
+    if path is None:
+        return None
+    try:
+        return path, json.loads(Path(path).read_text())["inference"]["chosen"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CatunetError(f"{path}: no inference settings chosen on "
+                           f"validation there ({error!r})") from None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m catunet.study.reproduce",
@@ -507,6 +533,11 @@ def main(argv=None):
                    "mosaic=0.5 for a step chosen on validation outside the "
                    "ladder (repeatable); the ladder's recipe without it is "
                    "what the report compares with")
+    p.add_argument("--inference", default=None, metavar="JSON",
+                   help="score with the inference settings chosen on "
+                   "validation in this quality.json instead of --report's: "
+                   "a ladder continued with --steps '' chooses them again "
+                   "on the final recipe's own fold models")
     p.add_argument("--out", default=None,
                    help="folder of reproduce.md and reproduce.json "
                    "(default: --report)")
@@ -531,12 +562,14 @@ def main(argv=None):
             changes.update(parse_change(text))
         summary = reproduce(json.loads(path.read_text()), args.data_dir,
                             args.pretrain_dir, args.unlabelled, args.seeds,
-                            args.runs, changes=changes, only=args.seed)
+                            args.runs, changes=changes, only=args.seed,
+                            inference=inference_of(args.inference))
     except CatunetError as error:
         sys.exit(f"error: {error}")
     out = Path(args.out or args.report)
     # The command that trains (or finds by key) every seed of the report.
     summary["command"] += "".join(f" --add {t}" for t in args.add) + (
+        f" --inference {args.inference}" if args.inference else "") + (
         f" --runs {args.runs} --out {out}" if args.out else "")
     if args.seed and (out / "reproduce.json").is_file():
         earlier = json.loads((out / "reproduce.json").read_text())

@@ -7,6 +7,7 @@ The second-round step's mechanism is tested in ``tests/test_selftrain.py``,
 and a later round's reuse of the earlier rounds in
 ``tests/study/test_runstore.py``."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -256,6 +257,16 @@ def test_a_step_climbed_a_fold_at_a_time(folder, shapes_dir, monkeypatch):
     assert [r["name"] for r in again["rows"]] == [
         quality.RETRAINED_TRANSFER, quality.RETRAINED_RECIPE, "schedule"]
     assert again["rows"][1]["run"]["val_dice"] == last_kept["runs"][0]["val_dice"]
+    # Continued with no steps, every fold's kept model is found by key and
+    # the inference settings are chosen again on them all.
+    chosen, _ = climb(folder, shapes_dir, monkeypatch, [], final_seeds=0,
+                      recorded=summary)
+    assert [s["name"] for s in chosen["steps"] if not s.get("recorded")] == \
+        [quality.RETRAINED_TRANSFER, quality.RETRAINED_RECIPE]
+    assert [r["val_dice"] for r in chosen["steps"][-1]["runs"]] == \
+        [r["val_dice"] for r in last_kept["runs"]]
+    assert not chosen["inference"].get("from_recorded")
+    assert chosen["inference"]["tried"][0]["group"] == "plain"
     # REPORT.md shows a ladder continued in a folder of its own.
     from catunet.study import report
     lines = report.later_ladders_lines(folder)
@@ -330,3 +341,14 @@ def test_fold_on_the_command_line_needs_a_recorded_ladder(tmp_path, capsys):
                       str(tmp_path), "--steps", "mosaic", "--fold", "0",
                       "--report", str(tmp_path)])
     assert not (tmp_path / "quality-folds.json").exists()
+
+
+def test_the_command_line_recorded_can_be_run_again():
+    args = argparse.Namespace(
+        from_recorded="reports/quality-4.json", final_seeds=0,
+        scenes_frames="../davis", report="reports/ladder-inference",
+        fold=None)
+    assert quality.command_of(args, []) == (
+        "python -m catunet.study.quality --from-recorded "
+        "reports/quality-4.json --steps '' --final-seeds 0 --scenes-frames "
+        "../davis --report reports/ladder-inference")

@@ -307,3 +307,51 @@ def test_every_image_and_file_link_in_the_committed_markdown_resolves():
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, "links to missing files: " + ", ".join(broken)
+
+
+def test_inference_chosen_again_by_a_later_ladder_goes_in_the_commands(
+        tmp_path):
+    quality = json.loads((REPORTS / "quality.json").read_text())
+    chosen = {"tta": True, "threshold": 0.4, "fill_holes": True,
+              "min_area": 0.005}
+    recorded = [{**s, "recorded": True} for s in quality["steps"]]
+    for name, inference in (
+            ("ladder-a", {"chosen": {**chosen, "threshold": 0.3},
+                          "from_recorded": True}),
+            ("ladder-b", {"chosen": chosen})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "quality.json").write_text(json.dumps(
+            {"steps": recorded, "inference": inference}))
+    assert report.later_inference(tmp_path) == ("ladder-b", chosen)
+    assert report.later_steps(tmp_path) == []
+
+    text = report.readme_best(quality, None, [], None,
+                              report.later_inference(tmp_path))
+    evaluate = [line for line in text.split("```")[1].splitlines()
+                if "evaluate.py" in line][0]
+    assert evaluate.endswith(
+        "--tta --threshold 0.4 --fill-holes --min-area 0.005")
+    assert "chosen again on the validation folds" in text
+    assert "[reports/ladder-b](reports/ladder-b/quality.md)" in text
+    assert "reproduce --inference reports/ladder-b/quality.json`" in text
+    assert "Without them, measured by" in text
+    ladders = " ".join(render.inference_flags(
+        quality["inference"]["chosen"]))
+    assert f"Inference settings chosen on validation: {ladders}." in text
+
+    # A reproduction scored with other settings is not this recipe's.
+    reproduced = json.loads(
+        (REPORTS / "reproduce-mosaic" / "reproduce.json").read_text())
+    reproduced["changes"] = {}
+    (tmp_path / "reproduce-x").mkdir()
+    path = tmp_path / "reproduce-x" / "reproduce.json"
+    path.write_text(json.dumps(reproduced))
+    assert report.later_reproduction(tmp_path, {}, chosen) is None
+    reproduced["inference"] = chosen
+    path.write_text(json.dumps(reproduced))
+    found = report.later_reproduction(tmp_path, {}, chosen)
+    assert found[1] == reproduced
+    text = report.readme_best(quality, None, [], found,
+                              report.later_inference(tmp_path))
+    assert "[reports/reproduce-x/reproduce.md]" in text
+    assert "has not been trained" not in text

@@ -10,7 +10,7 @@ from catunet import data, machine
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
 from catunet.evaluate import evaluate
-from catunet.study import reproduce
+from catunet.study import render, reproduce
 from catunet.study.report import readme_best
 from catunet.train import load_split_for
 from tests.conftest import write_folder
@@ -226,6 +226,10 @@ def test_seeds_of_several_sittings_make_one_report(tmp_path):
     moved = _summary([1], "Xeon A", "float32")
     moved["runs"][0]["ladder"]["test_dice"] = 0.7
     assert reproduce.merge(moved, later) is later
+    # Nor the same models scored with other inference settings.
+    rescored = _summary([0], "Xeon A", "float32")
+    rescored["inference"] = {**rescored["inference"], "threshold": 0.4}
+    assert reproduce.merge(rescored, later) is later
 
 
 def test_a_change_is_a_recipe_field_of_its_type():
@@ -279,3 +283,23 @@ def test_names_what_the_final_recipe_changed_since_its_reproduction(
     assert reproduce.changes_since(reproduced, later) == [
         "pre-training --epochs 40", "--augment flip", "--round-ensemble 2",
         "inference threshold 0.2", "inference fill holes True"]
+
+
+def test_inference_settings_chosen_elsewhere_are_read_and_named(tmp_path):
+    chosen = {"tta": True, "threshold": 0.4, "fill_holes": True,
+              "min_area": 0.005}
+    path = tmp_path / "quality.json"
+    path.write_text(json.dumps({"inference": {"chosen": chosen}}))
+    assert reproduce.inference_of(path) == (path, chosen)
+    assert reproduce.inference_of(None) is None
+    (tmp_path / "empty.json").write_text("{}")
+    for bad in (tmp_path / "empty.json", tmp_path / "missing.json"):
+        with pytest.raises(CatunetError, match="no inference settings"):
+            reproduce.inference_of(bad)
+    assert render.inference_flags(chosen) == [
+        "--tta", "--threshold 0.4", "--fill-holes", "--min-area 0.005"]
+    summary = {"changes": {"mosaic": 0.5}, "inference": chosen,
+               "ladder": {"inference": {**chosen, "threshold": 0.2}}}
+    assert reproduce.changes_text(summary) == "--mosaic 0.5 --threshold 0.4"
+    summary["ladder"] = {}  # recorded before --inference existed
+    assert reproduce.changes_text(summary) == "--mosaic 0.5"
