@@ -14,7 +14,6 @@ is touched.
 """
 
 import argparse
-import dataclasses
 import json
 import re
 import sys
@@ -26,7 +25,6 @@ from catunet import atomic
 from catunet.cli import HelpFormatter, flag
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.inference import Settings
 from catunet.study import render, reproduce, scenes, stats, valscenes
 from catunet.study.bench_report import readme_speed, write_bench_report
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
@@ -454,13 +452,12 @@ def readme_sections(folder=REPORTS):
         quality = json.loads(quality.read_text())
         later = later_steps(folder)
         inference = later_inference(folder)
-        settings = None if inference is None else dataclasses.asdict(
-            Settings(**inference[1]))
         sections["best"] = readme_best(
             quality,
             json.loads(reproduced.read_text()) if reproduced.is_file()
             else None, later,
-            later_reproduction(folder, later_changes(later), settings),
+            later_reproduction(folder, later_changes(later),
+                               inference[1] if inference else None),
             inference)
     found = folder / "scenes.json"
     if found.is_file():
@@ -592,7 +589,7 @@ def later_lines(later, reproduced, command, inference=None):
     final recipe with them measured (``reproduced``)."""
     if not later and not inference:
         return []
-    adds = [(k, v) for k, v in later_changes(later).items()]
+    adds = later_changes(later).items()
     added = " ".join(" ".join(flag(k, v)) for k, v in adds)
     kept = "; ".join(f"`{step}` by the ladder continued in "
                      f"[reports/{name}](reports/{name}/quality.md)"

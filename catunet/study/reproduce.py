@@ -286,8 +286,7 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
         "pretrain": pretrain,
         "runs": runs,
         "ladder": {"machine": quality["machine"],
-                   "inference": dataclasses.asdict(
-                       Settings(**quality["inference"]["chosen"])),
+                   "inference": quality["inference"]["chosen"],
                    "precision": quality["final"][0]["config"]["precision"],
                    "pretrain_seconds": pretraining_of(quality)["seconds"]},
         "comparison": compare(ladder, {r["seed"]: r["test_dice"]
@@ -298,9 +297,10 @@ def reproduce(quality, data_dir=None, pretrain_dir=None, unlabelled=None,
 def merge(earlier, summary):
     """``summary`` with the runs of ``earlier`` (a ``reproduce.json``) of
     other seeds kept, when both trained the same recipe (the same changes)
-    against the same ladder and scored it the same way; else ``summary`` as it is. Each run keeps its
-    own machine, precision and pre-training, so the seeds of one report
-    may have been trained in several sittings, on several machines."""
+    against the same ladder and scored it with the same inference
+    settings; else ``summary`` as it is. Each run keeps its own machine,
+    precision and pre-training, so the seeds of one report may have been
+    trained in several sittings, on several machines."""
     def ladder(s):
         return {r["seed"]: r["ladder"]["test_dice"] for r in s["runs"]}
     same_ladder = all(ladder(earlier).get(seed, dice) == dice
