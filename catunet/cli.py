@@ -152,6 +152,13 @@ def _run_train(args):
 
 # -- evaluate -----------------------------------------------------------------
 
+def _zoom(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"zoom must be 1 or more, not {text}")
+    return value
+
+
 def _add_inference(p):
     p.add_argument("--tta", action=argparse.BooleanOptionalAction,
                    default=None, help="average each photo's prediction with "
@@ -167,6 +174,13 @@ def _add_inference(p):
                    help="drop regions smaller than this fraction of the photo, "
                    "but never the largest (default: inference.json, else 0: "
                    "keep all)")
+    p.add_argument("--zoom", type=_zoom, default=None,
+                   help="also predict the photo this many times closer, in "
+                   "overlapping square tiles, and average that with the "
+                   "whole photo's prediction: small cats fill more of a tile "
+                   "((2 zoom - 1)^2 tiles for a square photo, more for a "
+                   "wide one, each one more forward pass; default: "
+                   "inference.json, else 1: the whole photo only)")
 
 
 def _add_runtime(p):
@@ -184,9 +198,9 @@ def inference_settings(args):
     from catunet.inference import Settings
 
     saved = Settings.beside(args.model)
-    given = {k: getattr(args, k) for k in ("tta", "threshold", "fill_holes",
-                                           "min_area")
-             if getattr(args, k) is not None}
+    given = {f.name: getattr(args, f.name)
+             for f in dataclasses.fields(Settings)
+             if getattr(args, f.name) is not None}
     return dataclasses.replace(saved, **given)
 
 

@@ -1,8 +1,8 @@
 """The one inference path: photos in, probabilities or masks out.
 
 ``evaluate``, ``visualize``, the study and the benchmark all predict through
-these functions, so batching, input type, test-time augmentation, threshold
-and clean-ups are the same everywhere. The settings that won on validation
+these functions, so batching, input type, test-time augmentation, zoom,
+threshold and clean-ups are the same everywhere. The settings that won on validation
 are saved beside a model as ``inference.json`` and used by default.
 """
 
@@ -10,6 +10,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from catunet import atomic, contours, data, postprocess
@@ -29,12 +30,25 @@ class Settings:
         fill_holes: Fill background enclosed by foreground.
         min_area: Drop foreground regions smaller than this fraction of the
             photo, but never the largest (0 keeps all).
+        zoom: 1 predicts the whole photo only. ``zoom`` > 1 also predicts
+            it ``zoom`` times closer, in overlapping square tiles
+            (``tiles``), and averages the two maps: a small cat fills more
+            of a tile than of the whole photo, which a model trained on
+            photos of one large cat sees better.
     """
 
     tta: bool = False
     threshold: float = THRESHOLD
     fill_holes: bool = False
     min_area: float = 0.0
+    zoom: int = 1
+
+    @classmethod
+    def as_dict(cls, values):
+        """A settings dict with every field, the defaults filling what
+        ``values`` lacks (settings recorded before a field existed), so
+        two records compare equal when their settings are."""
+        return dataclasses.asdict(cls(**values))
 
     @classmethod
     def beside(cls, model_path):
@@ -63,7 +77,8 @@ def _forward(model, images, batch_size):
     return np.concatenate([np.asarray(b, np.float32) for b in batches])
 
 
-def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False):
+def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
+                          zoom=1):
     """Foreground probabilities ``(N, H, W, 1)`` (float32) of images.
 
     Args:
@@ -74,29 +89,110 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False):
         tta: Test-time augmentation: average the probabilities of each image
             and of its mirror image (flipped back), which cancels part of
             the model's left-right bias; twice the compute.
+        zoom: Also predict each image ``zoom`` times closer, in tiles
+            (``zoomed_probabilities``), and average the two (1: off).
     """
     images = np.asarray(images)
     probabilities = _forward(model, images, batch_size)
     if tta:
         mirrored = _forward(model, images[:, :, ::-1], batch_size)
         probabilities = (probabilities + mirrored[:, :, ::-1]) / 2
+    if zoom > 1:
+        zoomed = zoomed_probabilities(model, images, zoom, batch_size, tta)
+        probabilities = (probabilities + np.stack(zoomed)[..., None]) / 2
     return probabilities
+
+
+def tile_starts(length, side):
+    """Where tiles of ``side`` pixels start along ``length``: half a tile
+    apart, the last one flush with the end, so every pixel is covered."""
+    if side >= length:
+        return [0]
+    starts = list(range(0, length - side + 1, max(side // 2, 1)))
+    if starts[-1] != length - side:
+        starts.append(length - side)
+    return starts
+
+
+def tiles(shape, zoom):
+    """Square windows ``(top, left, side)`` that show a photo of ``shape``
+    ``zoom`` times closer than the whole photo at the model's size: each
+    side is the photo's shorter side over ``zoom``, and neighbours overlap
+    by half, so no cat is seen only cut in two."""
+    height, width = shape[:2]
+    side = max(1, round(min(height, width) / zoom))
+    return [(top, left, side) for top in tile_starts(height, side)
+            for left in tile_starts(width, side)]
+
+
+def _resize(image, size):
+    # Area averaging when shrinking (no aliasing), bilinear when enlarging
+    # (area would repeat pixels).
+    shrink = image.shape[0] >= size
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA
+                      if shrink else cv2.INTER_LINEAR)
+
+
+def zoomed_probabilities(model, photos, zoom, batch_size=BATCH_SIZE,
+                         tta=False):
+    """Each photo's probabilities, ``(H, W)`` at its own size, from
+    ``tiles(photo.shape, zoom)``: every tile is resized to the model's
+    size and predicted (all photos' tiles batched together), and each
+    pixel averages the tiles that cover it, weighted by ``tile_weights``.
+
+    Args:
+        photos: ``(H, W, 3)`` arrays, of any sizes.
+    """
+    size = model.input_shape[1]
+    # OpenCV resizes uint8 and float32, not every integer type.
+    photos = [p if p.dtype == np.uint8 else np.asarray(p, np.float32)
+              for p in map(np.asarray, photos)]
+    windows = [tiles(photo.shape, zoom) for photo in photos]
+    crops = np.stack([
+        _resize(np.ascontiguousarray(photo[top:top + side, left:left + side]),
+                size)
+        for photo, own in zip(photos, windows) for top, left, side in own])
+    predicted = iter(predict_probabilities(model, crops, batch_size, tta))
+    maps = []
+    for photo, own in zip(photos, windows):
+        total = np.zeros(photo.shape[:2], np.float32)
+        weights = np.zeros(photo.shape[:2], np.float32)
+        for top, left, side in own:
+            weight = tile_weights(side)
+            total[top:top + side, left:left + side] += weight * \
+                contours.upsample_probabilities(next(predicted), (side, side))
+            weights[top:top + side, left:left + side] += weight
+        maps.append(total / weights)
+    return maps
+
+
+def tile_weights(side):
+    """How much each pixel of a tile counts where tiles overlap: a Gaussian
+    peaked at its centre (sigma an eighth of the side, never below a
+    thousandth), as nnU-Net's sliding window weighs its patches. A tile
+    sees least around a pixel near its edge, where a cat may be cut off,
+    so a neighbour that shows the pixel nearer its centre decides; the
+    blocky seams of a plain average go."""
+    centre = (np.arange(side, dtype=np.float32) - (side - 1) / 2) / (side / 8)
+    profile = np.exp(-centre ** 2 / 2)
+    return np.maximum(np.outer(profile, profile), 1e-3)
 
 
 def predict_masks(model, images, settings=Settings(), batch_size=BATCH_SIZE):
     """Binary ``uint8`` masks ``(N, H, W, 1)`` at the model's size."""
     probabilities = predict_probabilities(model, images, batch_size,
-                                          settings.tta)
+                                          settings.tta, settings.zoom)
     return np.stack([settings.to_mask(p) for p in probabilities])
 
 
-def predict_photo_masks(model, photos, settings=Settings(),
+def photo_probabilities(model, photos, settings=Settings(),
                         batch_size=BATCH_SIZE):
-    """Binary masks of the photos' own sizes.
+    """Probability maps ``(H, W)`` of the photos' own sizes.
 
     Each photo is resized to the model's size, predicted, and its
-    probability map upsampled bilinearly to the photo's size *before* the
-    threshold, so the outline follows the real picture.
+    probability map upsampled bilinearly to the photo's size; with
+    ``settings.zoom`` > 1 it is averaged with the map of the photo's own
+    pixels seen in tiles.
 
     Args:
         photos: RGB ``uint8`` arrays of any sizes.
@@ -105,5 +201,23 @@ def predict_photo_masks(model, photos, settings=Settings(),
     batch = np.stack([data.resize_image(p, size) for p in photos])
     probabilities = predict_probabilities(model, batch, batch_size,
                                           settings.tta)
-    return [settings.to_mask(contours.upsample_probabilities(prob, photo.shape))
+    maps = [contours.upsample_probabilities(prob, photo.shape)
             for prob, photo in zip(probabilities, photos)]
+    if settings.zoom > 1:
+        zoomed = zoomed_probabilities(model, photos, settings.zoom,
+                                      batch_size, settings.tta)
+        maps = [(whole + near) / 2 for whole, near in zip(maps, zoomed)]
+    return maps
+
+
+def predict_photo_masks(model, photos, settings=Settings(),
+                        batch_size=BATCH_SIZE):
+    """Binary masks of the photos' own sizes, thresholded *after* the
+    probabilities are upsampled (``photo_probabilities``), so the outline
+    follows the real picture.
+
+    Args:
+        photos: RGB ``uint8`` arrays of any sizes.
+    """
+    return [settings.to_mask(p)
+            for p in photo_probabilities(model, photos, settings, batch_size)]

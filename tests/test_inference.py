@@ -53,3 +53,105 @@ def test_threshold_and_clean_ups_turn_probabilities_into_a_mask():
     assert low.to_mask(probabilities).sum() == 7
     filled = inference.Settings(threshold=0.4, fill_holes=True)
     assert filled.to_mask(probabilities)[1, 1] == 1
+
+
+class RedModel:
+    """A stand-in network that says what it sees: each pixel's probability
+    is its red value over 255, so resizing commutes with it and a tile's
+    prediction can be checked by hand. It counts its forward passes."""
+
+    input_shape = (None, 16, 16, 3)
+
+    def __init__(self):
+        self.passes = 0
+
+    def predict_on_batch(self, batch):
+        self.passes += 1
+        return np.asarray(batch, np.float32)[..., :1] / 255
+
+
+def red_square(height, width, top, left, side):
+    photo = np.zeros((height, width, 3), np.uint8)
+    photo[top:top + side, left:left + side, 0] = 255
+    return photo
+
+
+@pytest.mark.parametrize("length, side", [(10, 3), (64, 32), (480, 240),
+                                          (854, 240), (7, 7), (5, 9)])
+def test_tiles_cover_every_pixel_and_overlap_by_half(length, side):
+    starts = inference.tile_starts(length, side)
+    covered = np.zeros(length, bool)
+    for start in starts:
+        covered[start:start + side] = True
+    assert covered.all()
+    assert starts[0] == 0 and starts[-1] + min(side, length) == length
+    assert all(b - a <= max(side // 2, 1) for a, b in zip(starts, starts[1:]))
+
+
+def test_tiles_are_squares_zoom_times_smaller_than_the_shorter_side():
+    windows = inference.tiles((40, 60), 2)
+    assert {side for _, _, side in windows} == {20}
+    # Half a tile apart: tops 0, 10, 20; lefts 0, 10, ..., 40.
+    assert len(windows) == 3 * 5
+    assert len(inference.tiles((48, 48), 3)) == 5 * 5
+
+
+def test_zoomed_probabilities_put_each_tile_back_where_it_came_from():
+    photo = red_square(40, 60, 4, 44, 12)
+    probabilities = inference.zoomed_probabilities(RedModel(), [photo], 2)[0]
+    assert probabilities.shape == (40, 60)
+    assert probabilities[6:14, 46:54].min() > 0.9
+    outside = np.ones((40, 60), bool)
+    outside[2:18, 42:58] = False
+    assert probabilities[outside].max() < 0.05
+
+
+def test_zoom_averages_the_whole_photo_with_its_tiles():
+    photo = red_square(48, 64, 20, 20, 12)
+    model = RedModel()
+    whole = inference.photo_probabilities(model, [photo])[0]
+    near = inference.zoomed_probabilities(model, [photo], 2)[0]
+    both = inference.photo_probabilities(
+        model, [photo], inference.Settings(zoom=2))[0]
+    np.testing.assert_allclose(both, (whole + near) / 2, atol=1e-6)
+    mask = inference.predict_photo_masks(model, [photo],
+                                         inference.Settings(zoom=2))[0]
+    assert mask.shape == (48, 64) and mask[22:30, 22:30].all()
+    assert mask.sum() < 2 * 12 * 12
+
+
+def test_zoom_at_the_models_size_keeps_the_shape(model):
+    images = np.random.default_rng(2).integers(0, 255, (3, 32, 32, 3))
+    plain = inference.predict_probabilities(model, images)
+    zoomed = inference.predict_probabilities(model, images, zoom=2)
+    assert zoomed.shape == plain.shape == (3, 32, 32, 1)
+    assert not np.allclose(zoomed, plain)
+
+
+def test_settings_saved_before_zoom_existed_still_load(tmp_path):
+    (tmp_path / "inference.json").write_text(
+        '{"tta": true, "threshold": 0.4, "fill_holes": true, "min_area": 0.005}')
+    settings = inference.Settings.beside(tmp_path / "cats.keras")
+    assert settings.zoom == 1 and settings.threshold == 0.4
+
+
+def test_zoom_flag_overrides_the_saved_settings_and_refuses_zero(tmp_path):
+    from catunet.cli import inference_settings, make_parser
+
+    model_path = tmp_path / "cats.keras"
+    inference.Settings(tta=True, threshold=0.4).save_beside(model_path)
+    parser = make_parser(only="evaluate")
+    args = parser.parse_args(["--model", str(model_path), "--zoom", "2"])
+    assert inference_settings(args) == inference.Settings(
+        tta=True, threshold=0.4, zoom=2)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--model", str(model_path), "--zoom", "0"])
+
+
+def test_tile_weights_favour_the_centre_and_never_vanish():
+    weights = inference.tile_weights(16)
+    assert weights.shape == (16, 16)
+    np.testing.assert_allclose(weights, weights.T)
+    np.testing.assert_allclose(weights, weights[::-1, ::-1])
+    assert weights.min() >= 1e-3
+    assert weights[0, 0] < weights[4, 4] < weights[7, 7] == weights.max()

@@ -120,6 +120,7 @@ TRANSFER = "frozen-then-unfrozen"
 # Inference options, one group at a time, in this order.
 INFERENCE_GROUPS = (
     ("test-time augmentation", [{"tta": True}]),
+    ("zoom", [{"zoom": z} for z in (2, 3)]),
     ("threshold", [{"threshold": t} for t in (0.2, 0.3, 0.4, 0.6, 0.7)]),
     ("fill holes", [{"fill_holes": True}]),
     ("drop specks", [{"min_area": a} for a in (0.005, 0.01, 0.02)]),

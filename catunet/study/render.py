@@ -24,7 +24,6 @@ whose figures were looked at (``curves_observed``: and only where there is
 no history to compute from and the curves figure is there to see).
 """
 
-import dataclasses
 import json
 import math
 import re
@@ -214,9 +213,9 @@ def inference_flags(settings, since=None):
     (``--tta``, ``--threshold 0.4``)."""
     from catunet.inference import Settings
 
-    since = since or dataclasses.asdict(Settings())
-    return [" ".join(flag(k, v)) for k, v in settings.items()
-            if since.get(k) != v]
+    since = Settings.as_dict(since or {})
+    return [" ".join(flag(k, v)) for k, v in Settings.as_dict(settings).items()
+            if since[k] != v]
 
 
 def key(name):

@@ -25,6 +25,7 @@ from catunet import atomic
 from catunet.cli import HelpFormatter, flag
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
+from catunet.inference import Settings
 from catunet.study import render, reproduce, scenes, stats, valscenes
 from catunet.study.bench_report import readme_speed, write_bench_report
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
@@ -240,7 +241,8 @@ def later_reproduction(folder, changes, inference=None):
     for path in sorted(Path(folder).glob("*/reproduce.json")):
         summary = json.loads(path.read_text())
         if summary.get("changes") == changes and summary["runs"] and (
-                inference is None or summary["inference"] == inference):
+                inference is None or Settings.as_dict(summary["inference"])
+                == Settings.as_dict(inference)):
             return path, summary
     return None
 

@@ -151,9 +151,10 @@ def changes_since(reproduced, quality):
         ours, theirs = _recipe(ours), _recipe(theirs)
         changes += [prefix + " ".join(flag(k, v)) for k, v in ours.items()
                     if theirs[k] != v]
-    chosen = dataclasses.asdict(Settings(**quality["inference"]["chosen"]))
+    chosen = Settings.as_dict(quality["inference"]["chosen"])
+    theirs = Settings.as_dict(reproduced["inference"])
     changes += [f"inference {k.replace('_', ' ')} {v}"
-                for k, v in chosen.items() if reproduced["inference"][k] != v]
+                for k, v in chosen.items() if theirs[k] != v]
     return changes
 
 
@@ -306,8 +307,8 @@ def merge(earlier, summary):
     same_ladder = all(ladder(earlier).get(seed, dice) == dice
                       for seed, dice in ladder(summary).items())
     if (not earlier.get("runs") or earlier.get("changes", {}) !=
-            summary["changes"] or earlier["inference"] !=
-            summary["inference"] or not same_ladder):
+            summary["changes"] or Settings.as_dict(earlier["inference"]) !=
+            Settings.as_dict(summary["inference"]) or not same_ladder):
         return summary
     trained = {r["seed"] for r in summary["runs"]}
     kept = [{**r, "pretrain": r.get("pretrain")

@@ -10,6 +10,7 @@ from catunet import data, machine
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
 from catunet.evaluate import evaluate
+from catunet.inference import Settings
 from catunet.study import render, reproduce
 from catunet.study.report import readme_best
 from catunet.train import load_split_for
@@ -96,7 +97,7 @@ def test_trains_the_final_recipe_here_and_compares(tmp_path, shapes_dir,
     assert summary["precision"] == run["config"]["precision"] == \
         machine.best_precision()
     scored = evaluate(tmp_path / run["folder"] / "cats.keras")
-    assert scored["inference"] == quality["inference"]["chosen"]
+    assert scored["inference"] == Settings.as_dict(quality["inference"]["chosen"])
     assert run["test_dice"] == pytest.approx(scored["mean"]["dice"])
     assert run["worst"]["dice"] == min(r["dice"] for r in scored["images"])
     # The ladder's Dice on that photo, found by name in the split.

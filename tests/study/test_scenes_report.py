@@ -74,3 +74,29 @@ def test_a_missing_model_is_named(tmp_path):
     with pytest.raises(SystemExit, match="nothing.keras: model not found"):
         scenes.main(["--frames", str(tmp_path), "--model",
                      f"a={tmp_path / 'nothing.keras'}"])
+
+
+
+def test_a_remembered_model_runs_each_batch_once():
+    from catunet.inference import Settings, predict_photo_masks
+    from catunet.study.scenes import Remembered
+
+    class Counting:
+        input_shape = (None, 8, 8, 3)
+        passes = 0
+
+        def predict_on_batch(self, batch):
+            Counting.passes += 1
+            return np.asarray(batch, np.float32)[..., :1] / 255
+
+    photo = np.zeros((20, 30, 3), np.uint8)
+    photo[5:15, 5:15, 0] = 255
+    model = Remembered(Counting())
+    first = predict_photo_masks(model, [photo], Settings(zoom=2))
+    passes = Counting.passes
+    again = predict_photo_masks(model, [photo],
+                                Settings(zoom=2, threshold=0.3))
+    assert Counting.passes == passes > 0
+    assert first[0].sum() <= again[0].sum()
+    other = predict_photo_masks(model, [photo[:, ::-1].copy()], Settings())
+    assert Counting.passes > passes and other[0].shape == (20, 30)

@@ -61,18 +61,19 @@ def test_the_choosing_score_is_the_mean_of_photos_and_scenes():
 
 
 def test_greedy_inference_keeps_a_group_only_when_it_raises_the_criterion():
-    # A made-up score: best at threshold 0.3, helped by filling holes,
-    # hurt by test-time augmentation and by dropping specks.
+    # A made-up score: best at threshold 0.3, helped by filling holes and
+    # most by zoom 2, hurt by test-time augmentation and by dropping specks.
     def measure(settings):
         value = (-abs(settings.threshold - 0.3) + 0.1 * settings.fill_holes
-                 - 0.1 * settings.tta - settings.min_area)
+                 - 0.1 * settings.tta - settings.min_area
+                 + {1: 0, 2: 0.05, 3: 0.02}[settings.zoom])
         return {"settings": dataclasses.asdict(settings), "value": value}
 
     chosen = greedy_inference(measure, lambda r: r["value"])
     assert chosen["chosen"] == dataclasses.asdict(
-        Settings(threshold=0.3, fill_holes=True))
+        Settings(threshold=0.3, fill_holes=True, zoom=2))
     kept = [t["group"] for t in chosen["tried"] if t["kept"]]
-    assert kept == ["plain", "threshold", "fill holes"]
+    assert kept == ["plain", "zoom", "threshold", "fill holes"]
 
 
 def test_frames_that_are_also_paste_backgrounds_are_refused(tmp_path):
