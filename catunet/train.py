@@ -166,6 +166,8 @@ def resolve_paths(config):
     protect = config.protect
     if config.stage == "pretrain" and protect is None:
         protect = default_protected()
+    if protect:  # one folder, one key, however its path is written
+        protect = str(Path(protect).resolve())
     return dataclasses.replace(config, data_dir=data_dir, protect=protect,
                                out=config.out or f"runs/{config.stage}")
 

@@ -457,3 +457,21 @@ def test_bfloat16_reaches_the_dice_of_float32(tmp_path, shapes_dir):
                         split_path=str(tmp_path / "split.json"))["mean"]["dice"]
 
     assert abs(dice("mixed_bfloat16") - dice("float32")) < 0.05
+
+
+def test_the_protected_folder_is_one_key_however_its_path_is_written(
+        tmp_path, shapes_dir, monkeypatch):
+    import dataclasses
+
+    from catunet.train import run_key_for
+
+    monkeypatch.chdir(tmp_path)
+    base = TrainConfig(stage="pretrain", data_dir=str(shapes_dir), width=2,
+                       depth=2, epochs=1, image_size=32)
+    plain = run_key_for(dataclasses.replace(base, protect=str(shapes_dir)))
+    roundabout = shapes_dir / ".." / shapes_dir.name
+    assert run_key_for(dataclasses.replace(base, protect=str(roundabout))) \
+        == plain
+    assert run_key_for(dataclasses.replace(
+        base, protect=shapes_dir.name)) == plain  # relative to the cwd
+    assert run_key_for(dataclasses.replace(base, protect="")) != plain
