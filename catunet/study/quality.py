@@ -108,7 +108,7 @@ from catunet.errors import CatunetError
 from catunet.evaluate import score
 from catunet.inference import Settings
 from catunet.saving import load_model
-from catunet.study import experiments
+from catunet.study import experiments, render
 from catunet.study.reports import ladder_seconds, write_quality_report
 from catunet.study.runstore import RUNS
 from catunet.study.scenes import (check_frames_apart, choosing_score,
@@ -185,6 +185,13 @@ def greedy_inference(measure, criterion):
         results = [measure(dataclasses.replace(current, **o)) for o in options]
         top = max(results, key=criterion)
         kept = criterion(top) > criterion(best)
+        since = dataclasses.asdict(current)
+        tried_here = ", ".join(
+            f"{' '.join(render.inference_flags(r['settings'], since))} "
+            f"{criterion(r):.3f}" for r in results)
+        print(f"   inference, {group}: {tried_here} against "
+              f"{criterion(best):.3f}: {'kept' if kept else 'left out'}",
+              flush=True)
         for result in results:
             tried.append({"group": group, **result,
                           "kept": bool(kept and result is top)})
