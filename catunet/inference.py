@@ -2,8 +2,9 @@
 
 ``evaluate``, ``visualize``, the study and the benchmark all predict through
 these functions, so batching, input type, test-time augmentation, zoom,
-threshold and clean-ups are the same everywhere. The settings that won on validation
-are saved beside a model as ``inference.json`` and used by default.
+threshold and clean-ups are the same everywhere. The settings that won on
+validation are saved beside a model as ``inference.json`` and used by
+default.
 """
 
 import dataclasses
@@ -99,8 +100,14 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
         probabilities = (probabilities + mirrored[:, :, ::-1]) / 2
     if zoom > 1:
         zoomed = zoomed_probabilities(model, images, zoom, batch_size, tta)
-        probabilities = (probabilities + np.stack(zoomed)[..., None]) / 2
+        probabilities = with_zoom(probabilities, np.stack(zoomed)[..., None])
     return probabilities
+
+
+def with_zoom(whole, zoomed):
+    """How the whole photo's probabilities and its tiles' are put together
+    (the mean): the one place that says so, at any size."""
+    return (whole + zoomed) / 2
 
 
 def tile_starts(length, side):
@@ -126,11 +133,11 @@ def tiles(shape, zoom):
 
 
 def _resize(image, size):
-    # Area averaging when shrinking (no aliasing), bilinear when enlarging
-    # (area would repeat pixels).
-    shrink = image.shape[0] >= size
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA
-                      if shrink else cv2.INTER_LINEAR)
+    # As photos are resized when shrinking; bilinear when enlarging (area
+    # averaging would repeat pixels).
+    if image.shape[0] >= size:
+        return data.resize_image(image, size)
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 def zoomed_probabilities(model, photos, zoom, batch_size=BATCH_SIZE,
@@ -157,8 +164,8 @@ def zoomed_probabilities(model, photos, zoom, batch_size=BATCH_SIZE,
     for photo, own in zip(photos, windows):
         total = np.zeros(photo.shape[:2], np.float32)
         weights = np.zeros(photo.shape[:2], np.float32)
+        weight = tile_weights(own[0][2])  # one side for all of a photo's
         for top, left, side in own:
-            weight = tile_weights(side)
             total[top:top + side, left:left + side] += weight * \
                 contours.upsample_probabilities(next(predicted), (side, side))
             weights[top:top + side, left:left + side] += weight
@@ -206,7 +213,7 @@ def photo_probabilities(model, photos, settings=Settings(),
     if settings.zoom > 1:
         zoomed = zoomed_probabilities(model, photos, settings.zoom,
                                       batch_size, settings.tta)
-        maps = [(whole + near) / 2 for whole, near in zip(maps, zoomed)]
+        maps = [with_zoom(whole, near) for whole, near in zip(maps, zoomed)]
     return maps
 
 
