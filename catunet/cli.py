@@ -160,6 +160,8 @@ def _zoom(text):
 
 
 def _add_inference(p):
+    from catunet.inference import ZOOM_MERGES
+
     p.add_argument("--tta", action=argparse.BooleanOptionalAction,
                    default=None, help="average each photo's prediction with "
                    "its mirror image's (default: as inference.json beside the "
@@ -181,6 +183,11 @@ def _add_inference(p):
                    "((2 zoom - 1)^2 tiles for a square photo, more for a "
                    "wide one, each one more forward pass; default: "
                    "inference.json, else 1: the whole photo only)")
+    p.add_argument("--zoom-merge", choices=ZOOM_MERGES, default=None,
+                   help="how --zoom's tiles and the whole photo are put "
+                   "together: mean (each view votes) or max (a pixel either "
+                   "view is sure of stays; default: inference.json, else "
+                   "mean)")
 
 
 def _add_runtime(p):

@@ -18,6 +18,7 @@ from catunet import atomic, contours, data, postprocess
 
 THRESHOLD = 0.5
 BATCH_SIZE = 16
+ZOOM_MERGES = ("mean", "max")
 SETTINGS_FILE = "inference.json"
 
 
@@ -36,6 +37,8 @@ class Settings:
             (``tiles``), and averages the two maps: a small cat fills more
             of a tile than of the whole photo, which a model trained on
             photos of one large cat sees better.
+        zoom_merge: How the two maps are put together (``with_zoom``):
+            ``mean``, or ``max``, which keeps what either view is sure of.
     """
 
     tta: bool = False
@@ -43,6 +46,12 @@ class Settings:
     fill_holes: bool = False
     min_area: float = 0.0
     zoom: int = 1
+    zoom_merge: str = "mean"
+
+    def __post_init__(self):
+        if self.zoom_merge not in ZOOM_MERGES:
+            raise ValueError(f"zoom_merge must be one of {ZOOM_MERGES}, "
+                             f"not {self.zoom_merge!r}")
 
     @classmethod
     def as_dict(cls, values):
@@ -79,7 +88,7 @@ def _forward(model, images, batch_size):
 
 
 def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
-                          zoom=1):
+                          zoom=1, zoom_merge="mean"):
     """Foreground probabilities ``(N, H, W, 1)`` (float32) of images.
 
     Args:
@@ -91,7 +100,8 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
             and of its mirror image (flipped back), which cancels part of
             the model's left-right bias; twice the compute.
         zoom: Also predict each image ``zoom`` times closer, in tiles
-            (``zoomed_probabilities``), and average the two (1: off).
+            (``zoomed_probabilities``), and merge the two (1: off).
+        zoom_merge: How (``with_zoom``).
     """
     images = np.asarray(images)
     probabilities = _forward(model, images, batch_size)
@@ -100,13 +110,23 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
         probabilities = (probabilities + mirrored[:, :, ::-1]) / 2
     if zoom > 1:
         zoomed = zoomed_probabilities(model, images, zoom, batch_size, tta)
-        probabilities = with_zoom(probabilities, np.stack(zoomed)[..., None])
+        probabilities = with_zoom(probabilities, np.stack(zoomed)[..., None],
+                                  zoom_merge)
     return probabilities
 
 
-def with_zoom(whole, zoomed):
-    """How the whole photo's probabilities and its tiles' are put together
-    (the mean): the one place that says so, at any size."""
+def with_zoom(whole, zoomed, merge="mean"):
+    """How the whole photo's probabilities and its tiles' are put together,
+    the one place that says so, at any size.
+
+    ``mean`` lets each view vote. ``max`` keeps what either view is sure
+    of: the middle of a close-up cat, which a tile showing only fur
+    doubts, stays as the whole photo saw it, and a small cat that the
+    whole photo missed comes from the tiles; the false alarms of both
+    views stay too, which the threshold chosen after it has to weigh.
+    """
+    if merge == "max":
+        return np.maximum(whole, zoomed)
     return (whole + zoomed) / 2
 
 
@@ -188,7 +208,8 @@ def tile_weights(side):
 def predict_masks(model, images, settings=Settings(), batch_size=BATCH_SIZE):
     """Binary ``uint8`` masks ``(N, H, W, 1)`` at the model's size."""
     probabilities = predict_probabilities(model, images, batch_size,
-                                          settings.tta, settings.zoom)
+                                          settings.tta, settings.zoom,
+                                          settings.zoom_merge)
     return np.stack([settings.to_mask(p) for p in probabilities])
 
 
@@ -198,8 +219,8 @@ def photo_probabilities(model, photos, settings=Settings(),
 
     Each photo is resized to the model's size, predicted, and its
     probability map upsampled bilinearly to the photo's size; with
-    ``settings.zoom`` > 1 it is averaged with the map of the photo's own
-    pixels seen in tiles.
+    ``settings.zoom`` > 1 it is merged with the map of the photo's own
+    pixels seen in tiles (``with_zoom``).
 
     Args:
         photos: RGB ``uint8`` arrays of any sizes.
@@ -213,7 +234,8 @@ def photo_probabilities(model, photos, settings=Settings(),
     if settings.zoom > 1:
         zoomed = zoomed_probabilities(model, photos, settings.zoom,
                                       batch_size, settings.tta)
-        maps = [with_zoom(whole, near) for whole, near in zip(maps, zoomed)]
+        maps = [with_zoom(whole, near, settings.zoom_merge)
+                for whole, near in zip(maps, zoomed)]
     return maps
 
 

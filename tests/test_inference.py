@@ -120,6 +120,33 @@ def test_zoom_averages_the_whole_photo_with_its_tiles():
     assert mask.sum() < 2 * 12 * 12
 
 
+@pytest.mark.parametrize("merge, expected", [
+    ("mean", [[0.6, 0.45, 0.1]]),
+    ("max", [[0.9, 0.8, 0.1]]),
+])
+def test_zoom_merges_the_two_views_by_hand(merge, expected):
+    whole = np.array([[0.9, 0.1, 0.1]], np.float32)
+    zoomed = np.array([[0.3, 0.8, 0.1]], np.float32)
+    np.testing.assert_allclose(
+        inference.with_zoom(whole, zoomed, merge), expected, atol=1e-6)
+
+
+def test_zoom_max_keeps_what_either_view_is_sure_of():
+    photo = red_square(48, 64, 20, 20, 12)
+    model = RedModel()
+    whole = inference.photo_probabilities(model, [photo])[0]
+    near = inference.zoomed_probabilities(model, [photo], 2)[0]
+    both = inference.photo_probabilities(
+        model, [photo], inference.Settings(zoom=2, zoom_merge="max"))[0]
+    np.testing.assert_allclose(both, np.maximum(whole, near), atol=1e-6)
+    assert not np.allclose(both, (whole + near) / 2)
+
+
+def test_settings_refuse_an_unknown_zoom_merge():
+    with pytest.raises(ValueError, match="zoom_merge"):
+        inference.Settings(zoom=2, zoom_merge="median")
+
+
 def test_zoom_at_the_models_size_keeps_the_shape(model):
     images = np.random.default_rng(2).integers(0, 255, (3, 32, 32, 3))
     plain = inference.predict_probabilities(model, images)
@@ -146,6 +173,11 @@ def test_zoom_flag_overrides_the_saved_settings_and_refuses_zero(tmp_path):
         tta=True, threshold=0.4, zoom=2)
     with pytest.raises(SystemExit):
         parser.parse_args(["--model", str(model_path), "--zoom", "0"])
+    args = parser.parse_args(["--model", str(model_path), "--zoom", "2",
+                              "--zoom-merge", "max"])
+    assert inference_settings(args).zoom_merge == "max"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--model", str(model_path), "--zoom-merge", "sum"])
 
 
 def test_tile_weights_favour_the_centre_and_never_vanish():

@@ -67,8 +67,9 @@ on the validation folds.
    failures on validation are cats the colour of what they lie on (a
    ginger cat on red, a pale kitten on pale blankets); a model that cannot
    lean on colour has to learn the outline.
-21. ``inference``: test-time augmentation, the threshold and the clean-ups,
-   tried one group at a time on the best model so far, each kept only if it
+21. ``inference``: test-time augmentation, zoom (2 or 3 times closer, its
+   tiles merged with the whole photo by mean or max), the threshold and the
+   clean-ups, tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
 Seed *s* is validated on fold *s*; the test photos are scored and reported,
@@ -106,7 +107,7 @@ from catunet import atomic, machine, provenance
 from catunet.cli import HelpFormatter
 from catunet.errors import CatunetError
 from catunet.evaluate import score
-from catunet.inference import Settings
+from catunet.inference import ZOOM_MERGES, Settings
 from catunet.saving import load_model
 from catunet.study import experiments, render
 from catunet.study.reports import ladder_seconds, write_quality_report
@@ -120,7 +121,8 @@ TRANSFER = "frozen-then-unfrozen"
 # Inference options, one group at a time, in this order.
 INFERENCE_GROUPS = (
     ("test-time augmentation", [{"tta": True}]),
-    ("zoom", [{"zoom": z} for z in (2, 3)]),
+    ("zoom", [{"zoom": z, "zoom_merge": m} for m in ZOOM_MERGES
+              for z in (2, 3)]),
     ("threshold", [{"threshold": t} for t in (0.2, 0.3, 0.4, 0.6, 0.7)]),
     ("fill holes", [{"fill_holes": True}]),
     ("drop specks", [{"min_area": a} for a in (0.005, 0.01, 0.02)]),
