@@ -106,16 +106,19 @@ def test_zoomed_probabilities_put_each_tile_back_where_it_came_from():
     assert probabilities[outside].max() < 0.05
 
 
-def test_zoom_averages_the_whole_photo_with_its_tiles():
+@pytest.mark.parametrize("merge, combine", [
+    ("mean", lambda whole, near: (whole + near) / 2),
+    ("max", np.maximum),
+])
+def test_zoom_merges_the_whole_photo_with_its_tiles(merge, combine):
     photo = red_square(48, 64, 20, 20, 12)
     model = RedModel()
+    settings = inference.Settings(zoom=2, zoom_merge=merge)
     whole = inference.photo_probabilities(model, [photo])[0]
     near = inference.zoomed_probabilities(model, [photo], 2)[0]
-    both = inference.photo_probabilities(
-        model, [photo], inference.Settings(zoom=2))[0]
-    np.testing.assert_allclose(both, (whole + near) / 2, atol=1e-6)
-    mask = inference.predict_photo_masks(model, [photo],
-                                         inference.Settings(zoom=2))[0]
+    both = inference.photo_probabilities(model, [photo], settings)[0]
+    np.testing.assert_allclose(both, combine(whole, near), atol=1e-6)
+    mask = inference.predict_photo_masks(model, [photo], settings)[0]
     assert mask.shape == (48, 64) and mask[22:30, 22:30].all()
     assert mask.sum() < 2 * 12 * 12
 
@@ -129,17 +132,6 @@ def test_zoom_merges_the_two_views_by_hand(merge, expected):
     zoomed = np.array([[0.3, 0.8, 0.1]], np.float32)
     np.testing.assert_allclose(
         inference.with_zoom(whole, zoomed, merge), expected, atol=1e-6)
-
-
-def test_zoom_max_keeps_what_either_view_is_sure_of():
-    photo = red_square(48, 64, 20, 20, 12)
-    model = RedModel()
-    whole = inference.photo_probabilities(model, [photo])[0]
-    near = inference.zoomed_probabilities(model, [photo], 2)[0]
-    both = inference.photo_probabilities(
-        model, [photo], inference.Settings(zoom=2, zoom_merge="max"))[0]
-    np.testing.assert_allclose(both, np.maximum(whole, near), atol=1e-6)
-    assert not np.allclose(both, (whole + near) / 2)
 
 
 def test_settings_refuse_an_unknown_zoom_merge():
