@@ -74,6 +74,28 @@ def key_inputs(config, manifest):
     }
 
 
+# The parts of a key besides the config, as a person would name them.
+KEY_PARTS = {"data": "the photos or their split",
+             "init_sha256": "the --init file's contents",
+             "paste_backgrounds": "the --paste-backgrounds photos",
+             "unlabelled": "the --unlabelled photos",
+             "teacher_sha256": "the --teacher file's contents",
+             "code_version": "catunet's version"}
+
+
+def key_changes(recorded, inputs):
+    """What makes two runs' ``key_inputs`` differ, for an error message:
+    each setting as ``name: old -> new``, then every other part by what
+    it is. Where the inputs live (``NOT_IN_KEY``) never shows: the same
+    folder written as another path is the same run."""
+    before, after = recorded.get("config", {}), inputs["config"]
+    changes = [f"{k}: {before.get(k)!r} -> {after.get(k)!r}"
+               for k in sorted(before.keys() | after.keys())
+               if before.get(k) != after.get(k)]
+    return changes + [text for part, text in KEY_PARTS.items()
+                      if recorded.get(part) != inputs.get(part)]
+
+
 def run_key(config, manifest):
     """The run's key: a SHA-256 hex digest of ``key_inputs``."""
     text = json.dumps(key_inputs(config, manifest), sort_keys=True)

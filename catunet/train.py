@@ -211,9 +211,10 @@ def combined_manifest(manifests):
                         for folder, manifest in manifests.items()}}
 
 
-def check_run_folder(config, key):
+def check_run_folder(config, manifest):
     """The folder's ``run.json`` when it holds this run (same key), None
-    when it is new; refuses a folder that holds another run."""
+    when it is new; refuses a folder that holds another run, saying what
+    differs."""
     folder = Path(config.out)
     record = provenance.load_record(folder)
     if record is None:
@@ -222,18 +223,14 @@ def check_run_folder(config, key):
                 f"{config.out} holds a run made by an older catunet (no "
                 "run.json); choose another --out or delete it")
         return None
-    if record["key"] == key:
+    if record["key"] == provenance.run_key(config, manifest):
         return record
-    previous = record["config"]
-    changed = [f"{k}: {v!r} -> {config.to_dict().get(k)!r}"
-               for k, v in previous.items()
-               if config.to_dict().get(k) != v and k != "out"]
-    why = "; ".join(changed) or "the data, the --init file or the code " \
-        "version changed"
+    recorded = record.get("key_inputs")  # absent from the oldest records
+    changed = provenance.key_changes(
+        recorded, provenance.key_inputs(config, manifest)) if recorded else []
+    why = "; ".join(changed) or "made by another catunet version"
     raise CatunetError(f"{config.out} holds a run with other settings "
                        f"({why}); choose another --out or delete it")
-
-
 
 
 def load_arrays(config, data_dir):
@@ -555,7 +552,7 @@ def train(config, verbose=1, callbacks=(), reuse=None):
     folder = Path(config.out)
     arrays = load_arrays(config, config.data_dir)
     key = provenance.run_key(config, arrays.manifest)
-    record = check_run_folder(config, key)
+    record = check_run_folder(config, arrays.manifest)
     if record and record["finished"] and model_path(config).exists():
         print(f"{model_path(config)} already trained with this config; "
               "delete the folder to train again")

@@ -72,8 +72,23 @@ def test_finished_run_is_not_trained_again(tmp_path, shapes_dir):
 
 def test_run_folder_with_other_settings_is_refused(tmp_path, shapes_dir):
     train(tiny(tmp_path, shapes_dir), verbose=0)
-    with pytest.raises(CatunetError, match="other settings.*loss"):
-        train(tiny(tmp_path, shapes_dir, loss="dice"), verbose=0)
+    # The same folder by another path is no change; the loss is.
+    elsewhere = shapes_dir / ".." / shapes_dir.name
+    with pytest.raises(CatunetError, match="other settings.*loss") as error:
+        train(tiny(tmp_path, elsewhere, loss="dice"), verbose=0)
+    assert "data_dir" not in str(error.value)
+
+
+def test_key_changes_name_what_differs():
+    from catunet.provenance import key_changes
+
+    recorded = {"config": {"loss": "bce", "width": 8}, "init_sha256": "a",
+                "data": "d", "code_version": "0.2.0"}
+    now = {"config": {"loss": "dice", "width": 8}, "init_sha256": "b",
+           "data": "d", "code_version": "0.2.0"}
+    assert key_changes(recorded, now) == [
+        "loss: 'bce' -> 'dice'", "the --init file's contents"]
+    assert key_changes(now, now) == []
 
 
 def test_training_refuses_an_overlapping_manifest(tmp_path, shapes_dir):
