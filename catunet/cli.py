@@ -188,6 +188,11 @@ def _add_inference(p):
                    "together: mean (each view votes) or max (a pixel either "
                    "view is sure of stays; default: inference.json, else "
                    "mean)")
+    p.add_argument("--zoom-max-area", type=float, default=None,
+                   help="zoom only photos whose whole-photo foreground is "
+                   "below this fraction of the photo: a cat seen large needs "
+                   "no closer look (default: inference.json, else 1: every "
+                   "photo)")
 
 
 def _add_runtime(p):

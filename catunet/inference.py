@@ -39,6 +39,9 @@ class Settings:
             photos of one large cat sees better.
         zoom_merge: How the two maps are put together (``with_zoom``):
             ``mean``, or ``max``, which keeps what either view is sure of.
+        zoom_max_area: Zoom only photos whose whole-photo foreground (its
+            mean probability) is below this fraction of the photo: a cat
+            seen large already needs no closer look (1: every photo).
     """
 
     tta: bool = False
@@ -47,6 +50,7 @@ class Settings:
     min_area: float = 0.0
     zoom: int = 1
     zoom_merge: str = "mean"
+    zoom_max_area: float = 1.0
 
     def __post_init__(self):
         if self.zoom_merge not in ZOOM_MERGES:
@@ -88,7 +92,7 @@ def _forward(model, images, batch_size):
 
 
 def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
-                          zoom=1, zoom_merge="mean"):
+                          zoom=1, zoom_merge="mean", zoom_max_area=1.0):
     """Foreground probabilities ``(N, H, W, 1)`` (float32) of images.
 
     Args:
@@ -101,7 +105,8 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
             the model's left-right bias; twice the compute.
         zoom: Also predict each image ``zoom`` times closer, in tiles
             (``zoomed_probabilities``), and merge the two (1: off).
-        zoom_merge: How (``with_zoom``).
+        zoom_merge, zoom_max_area: How, and for which images
+            (``with_zoom``).
     """
     images = np.asarray(images)
     probabilities = _forward(model, images, batch_size)
@@ -110,14 +115,19 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
         probabilities = (probabilities + mirrored[:, :, ::-1]) / 2
     if zoom > 1:
         zoomed = zoomed_probabilities(model, images, zoom, batch_size, tta)
-        probabilities = with_zoom(probabilities, np.stack(zoomed)[..., None],
-                                  zoom_merge)
+        probabilities = np.stack([
+            with_zoom(whole, near[..., None], zoom_merge, zoom_max_area)
+            for whole, near in zip(probabilities, zoomed)])
     return probabilities
 
 
-def with_zoom(whole, zoomed, merge="mean"):
-    """How the whole photo's probabilities and its tiles' are put together,
-    the one place that says so, at any size.
+def with_zoom(whole, zoomed, merge="mean", max_area=1.0):
+    """How one photo's whole-photo probabilities and its tiles' are put
+    together, the one place that says so, at any size.
+
+    A photo whose whole-photo foreground (mean probability) is
+    ``max_area`` of it or more keeps its whole-photo map: its cat is
+    already seen large, where tiles see only parts of it.
 
     ``mean`` lets each view vote. ``max`` keeps what either view is sure
     of: the middle of a close-up cat, which a tile showing only fur
@@ -125,6 +135,8 @@ def with_zoom(whole, zoomed, merge="mean"):
     whole photo missed comes from the tiles; the false alarms of both
     views stay too, which the threshold chosen after it has to weigh.
     """
+    if max_area < 1 and np.mean(whole) >= max_area:
+        return whole
     if merge == "max":
         return np.maximum(whole, zoomed)
     return (whole + zoomed) / 2
@@ -209,7 +221,8 @@ def predict_masks(model, images, settings=Settings(), batch_size=BATCH_SIZE):
     """Binary ``uint8`` masks ``(N, H, W, 1)`` at the model's size."""
     probabilities = predict_probabilities(model, images, batch_size,
                                           settings.tta, settings.zoom,
-                                          settings.zoom_merge)
+                                          settings.zoom_merge,
+                                          settings.zoom_max_area)
     return np.stack([settings.to_mask(p) for p in probabilities])
 
 
@@ -234,7 +247,8 @@ def photo_probabilities(model, photos, settings=Settings(),
     if settings.zoom > 1:
         zoomed = zoomed_probabilities(model, photos, settings.zoom,
                                       batch_size, settings.tta)
-        maps = [with_zoom(whole, near, settings.zoom_merge)
+        maps = [with_zoom(whole, near, settings.zoom_merge,
+                          settings.zoom_max_area)
                 for whole, near in zip(maps, zoomed)]
     return maps
 

@@ -134,6 +134,34 @@ def test_zoom_merges_the_two_views_by_hand(merge, expected):
         inference.with_zoom(whole, zoomed, merge), expected, atol=1e-6)
 
 
+def test_zoom_leaves_photos_whose_cat_is_seen_large():
+    whole = np.full((4, 4), 0.5, np.float32)  # half the photo is cat
+    zoomed = np.zeros((4, 4), np.float32)
+    np.testing.assert_allclose(inference.with_zoom(whole, zoomed), 0.25)
+    np.testing.assert_allclose(
+        inference.with_zoom(whole, zoomed, max_area=0.6), 0.25)
+    np.testing.assert_allclose(
+        inference.with_zoom(whole, zoomed, max_area=0.4), 0.5)
+    # A photo that is all cat is still zoomed when every photo is.
+    np.testing.assert_allclose(
+        inference.with_zoom(np.ones((4, 4)), zoomed), 0.5)
+
+
+def test_zoom_max_area_is_decided_per_photo(model):
+    images = np.random.default_rng(3).integers(0, 255, (2, 32, 32, 3))
+    plain = inference.predict_probabilities(model, images)
+    zoomed = inference.predict_probabilities(model, images, zoom=2)
+    area = plain.mean(axis=(1, 2, 3))
+    cut = float(area.mean())  # one image above, one below
+    low, high = sorted(area)
+    assert low < cut < high
+    gated = inference.predict_probabilities(model, images, zoom=2,
+                                            zoom_max_area=cut)
+    for i in range(2):
+        expected = plain[i] if area[i] >= cut else zoomed[i]
+        np.testing.assert_allclose(gated[i], expected, atol=1e-6)
+
+
 def test_settings_refuse_an_unknown_zoom_merge():
     with pytest.raises(ValueError, match="zoom_merge"):
         inference.Settings(zoom=2, zoom_merge="median")

@@ -68,8 +68,8 @@ on the validation folds.
    ginger cat on red, a pale kitten on pale blankets); a model that cannot
    lean on colour has to learn the outline.
 21. ``inference``: test-time augmentation, zoom (2 or 3 times closer, its
-   tiles merged with the whole photo by mean or max), the threshold and the
-   clean-ups, tried one group at a time on the best model so far, each kept only if it
+   tiles merged with the whole photo by mean or max; then only for photos
+   whose whole-photo foreground is small), the threshold and the clean-ups, tried one group at a time on the best model so far, each kept only if it
    raises the mean validation Dice (``catunet.inference.Settings``).
 
 Seed *s* is validated on fold *s*; the test photos are scored and reported,
@@ -123,6 +123,7 @@ INFERENCE_GROUPS = (
     ("test-time augmentation", [{"tta": True}]),
     ("zoom", [{"zoom": z, "zoom_merge": m} for m in ZOOM_MERGES
               for z in (2, 3)]),
+    ("zoom only small cats", [{"zoom_max_area": a} for a in (0.1, 0.2, 0.3)]),
     ("threshold", [{"threshold": t} for t in (0.2, 0.3, 0.4, 0.6, 0.7)]),
     ("fill holes", [{"fill_holes": True}]),
     ("drop specks", [{"min_area": a} for a in (0.005, 0.01, 0.02)]),
