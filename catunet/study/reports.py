@@ -493,36 +493,15 @@ def _scene_columns(runs):
     return ([r["scenes"]["dice"] for r in runs], [r["score"] for r in runs])
 
 
-def quality_table(summary, figures=""):
-    """The ladder as Markdown lines: every step and every inference option
-    tried, with paired differences against the last kept step.
-
-    Args:
-        figures: Prefix of figure links, e.g. ``"reports/"`` from the
-            repository root; empty from the reports folder itself.
-    """
-    from catunet import machine
+def ladder_rows(summary):
+    """The ladder table's rows: each step, then each inference option
+    tried, paired against the last kept step or option (what it was
+    tried on top of)."""
     from catunet.inference import Settings
     from catunet.study.scenes import choosing_score
 
     on_scenes = summary.get("scenes")
-    rule = "the mean validation Dice (fold *s* for seed *s*)"
-    if on_scenes:
-        rule = ("the mean *choosing score* (fold *s* for seed *s*): "
-                "validation photo Dice and validation scene Dice averaged, "
-                "the scenes made of each fold's own cats pasted large, "
-                "medium, small and three at a time onto frames of "
-                f"`{on_scenes['frames']}` (`catunet.study.scenes`)")
-    lines = ["Each step is added to the last step that was kept, and kept "
-             f"only if it raises {rule}. Differences are paired per seed "
-             "against the previous kept step, with their 95% interval; test "
-             "Dice is reported, never used to choose.", "",
-             "| step | validation Dice | test Dice | Δ validation vs "
-             "previous | Δ test vs previous |"
-             + (" validation scenes | choosing score | Δ choosing score vs "
-                "previous |" if on_scenes else "") + " |",
-             "|---|---|---|---|---|" + ("---|" * 3 if on_scenes else "")
-             + "---|"]
+    lines = []
     previous, recorded = None, False
     for step in summary["steps"]:
         val = [r["val_dice"] for r in step["runs"]]
@@ -546,6 +525,42 @@ def quality_table(summary, figures=""):
                 tried["val_dice"], tried["scene_dice"]).tolist())
         lines.append(_row(name, tried["val_dice"], tried["test_dice"],
                           previous, tried["kept"], scenes))
+        if tried["kept"]:  # the next group is tried on top of it
+            previous = (tried["val_dice"], tried["test_dice"], scenes)
+    return lines
+
+
+def quality_table(summary, figures=""):
+    """The ladder as Markdown lines: every step and every inference option
+    tried, with paired differences against the last kept step (or kept
+    inference option).
+
+    Args:
+        figures: Prefix of figure links, e.g. ``"reports/"`` from the
+            repository root; empty from the reports folder itself.
+    """
+    from catunet import machine
+
+    on_scenes = summary.get("scenes")
+    rule = "the mean validation Dice (fold *s* for seed *s*)"
+    if on_scenes:
+        rule = ("the mean *choosing score* (fold *s* for seed *s*): "
+                "validation photo Dice and validation scene Dice averaged, "
+                "the scenes made of each fold's own cats pasted large, "
+                "medium, small and three at a time onto frames of "
+                f"`{on_scenes['frames']}` (`catunet.study.scenes`)")
+    lines = ["Each step is added to the last step that was kept, and kept "
+             f"only if it raises {rule}. Differences are paired per seed "
+             "against the previous kept step, with their 95% interval; test "
+             "Dice is reported, never used to choose.", "",
+             "| step | validation Dice | test Dice | Δ validation vs "
+             "previous | Δ test vs previous |"
+             + (" validation scenes | choosing score | Δ choosing score vs "
+                "previous |" if on_scenes else "") + " |",
+             "|---|---|---|---|---|" + ("---|" * 3 if on_scenes else "")
+             + "---|"]
+    lines += ladder_rows(summary)
+    inference = summary["inference"]
     chosen = " ".join(render.inference_flags(inference["chosen"]))
     unset = {"paste_backgrounds": "none (the other training cat photos)"}
     adds = ["`{}`: {}".format(step["name"], ", ".join(

@@ -355,3 +355,21 @@ def test_inference_chosen_again_by_a_later_ladder_goes_in_the_commands(
                               report.later_inference(tmp_path))
     assert "[reports/reproduce-x/reproduce.md]" in text
     assert "has not been trained" not in text
+
+
+def test_inference_rows_are_paired_against_the_last_kept_option():
+    from catunet.study.reports import ladder_rows
+
+    runs = [{"val_dice": 0.5, "test_dice": 0.5}] * 2
+    option = lambda dice, kept, **settings: {  # noqa: E731
+        "group": "g", "settings": settings, "val_dice": [dice, dice],
+        "test_dice": [dice, dice], "kept": kept}
+    summary = {"steps": [{"name": "recipe", "runs": runs, "kept": True,
+                          "adds": {}}],
+               "inference": {"tried": [option(0.5, True),
+                                       option(0.6, True, tta=True),
+                                       option(0.55, False, tta=True, zoom=2)],
+                             "chosen": {"tta": True}}}
+    rows = [line for line in ladder_rows(summary) if "inference" in line]
+    assert "| +0.100 (" in rows[0]  # tta against the recipe
+    assert "| -0.050 (" in rows[1]  # zoom against tta, kept before it
