@@ -40,8 +40,8 @@ class Settings:
         zoom_merge: How the two maps are put together (``with_zoom``):
             ``mean``, or ``max``, which keeps what either view is sure of.
         zoom_max_area: Zoom only photos whose whole-photo foreground (its
-            mean probability) is below this fraction of the photo: a cat
-            seen large already needs no closer look (1: every photo).
+            mean probability) is below this fraction of the photo
+            (``zooms``; 1: every photo).
     """
 
     tta: bool = False
@@ -105,8 +105,8 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
             the model's left-right bias; twice the compute.
         zoom: Also predict each image ``zoom`` times closer, in tiles
             (``zoomed_probabilities``), and merge the two (1: off).
-        zoom_merge, zoom_max_area: How, and for which images
-            (``with_zoom``).
+        zoom_merge, zoom_max_area: How (``with_zoom``), and for which
+            images (``zooms``).
     """
     images = np.asarray(images)
     probabilities = _forward(model, images, batch_size)
@@ -114,20 +114,37 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
         mirrored = _forward(model, images[:, :, ::-1], batch_size)
         probabilities = (probabilities + mirrored[:, :, ::-1]) / 2
     if zoom > 1:
-        zoomed = zoomed_probabilities(model, images, zoom, batch_size, tta)
-        probabilities = np.stack([
-            with_zoom(whole, near[..., None], zoom_merge, zoom_max_area)
-            for whole, near in zip(probabilities, zoomed)])
+        probabilities = np.stack(_zoomed_where_needed(
+            model, list(probabilities), images, zoom, zoom_merge,
+            zoom_max_area, batch_size, tta))
     return probabilities
 
 
-def with_zoom(whole, zoomed, merge="mean", max_area=1.0):
+def _zoomed_where_needed(model, maps, photos, zoom, merge, max_area,
+                         batch_size, tta):
+    """Each whole-photo map merged with its photo seen in tiles
+    (``with_zoom``), for the photos that ``zooms`` says need it; only
+    those are cut into tiles and predicted."""
+    wanted = [i for i, whole in enumerate(maps) if zooms(whole, max_area)]
+    near = dict(zip(wanted, zoomed_probabilities(
+        model, [photos[i] for i in wanted], zoom, batch_size, tta)
+        if wanted else []))
+    return [with_zoom(whole, near[i].reshape(whole.shape), merge)
+            if i in near else whole for i, whole in enumerate(maps)]
+
+
+def zooms(whole, max_area=1.0):
+    """Whether a photo is also seen in tiles: always with ``max_area``
+    1, else only when its whole-photo foreground (the mean of its
+    probability map ``whole``) is below ``max_area`` of it. A cat
+    already seen large needs no closer look, and tiles see only parts
+    of it."""
+    return max_area >= 1 or float(np.mean(whole)) < max_area
+
+
+def with_zoom(whole, zoomed, merge="mean"):
     """How one photo's whole-photo probabilities and its tiles' are put
     together, the one place that says so, at any size.
-
-    A photo whose whole-photo foreground (mean probability) is
-    ``max_area`` of it or more keeps its whole-photo map: its cat is
-    already seen large, where tiles see only parts of it.
 
     ``mean`` lets each view vote. ``max`` keeps what either view is sure
     of: the middle of a close-up cat, which a tile showing only fur
@@ -135,8 +152,6 @@ def with_zoom(whole, zoomed, merge="mean", max_area=1.0):
     whole photo missed comes from the tiles; the false alarms of both
     views stay too, which the threshold chosen after it has to weigh.
     """
-    if max_area < 1 and np.mean(whole) >= max_area:
-        return whole
     if merge == "max":
         return np.maximum(whole, zoomed)
     return (whole + zoomed) / 2
@@ -245,11 +260,9 @@ def photo_probabilities(model, photos, settings=Settings(),
     maps = [contours.upsample_probabilities(prob, photo.shape)
             for prob, photo in zip(probabilities, photos)]
     if settings.zoom > 1:
-        zoomed = zoomed_probabilities(model, photos, settings.zoom,
-                                      batch_size, settings.tta)
-        maps = [with_zoom(whole, near, settings.zoom_merge,
-                          settings.zoom_max_area)
-                for whole, near in zip(maps, zoomed)]
+        maps = _zoomed_where_needed(
+            model, maps, photos, settings.zoom, settings.zoom_merge,
+            settings.zoom_max_area, batch_size, settings.tta)
     return maps
 
 

@@ -135,16 +135,10 @@ def test_zoom_merges_the_two_views_by_hand(merge, expected):
 
 
 def test_zoom_leaves_photos_whose_cat_is_seen_large():
-    whole = np.full((4, 4), 0.5, np.float32)  # half the photo is cat
-    zoomed = np.zeros((4, 4), np.float32)
-    np.testing.assert_allclose(inference.with_zoom(whole, zoomed), 0.25)
-    np.testing.assert_allclose(
-        inference.with_zoom(whole, zoomed, max_area=0.6), 0.25)
-    np.testing.assert_allclose(
-        inference.with_zoom(whole, zoomed, max_area=0.4), 0.5)
-    # A photo that is all cat is still zoomed when every photo is.
-    np.testing.assert_allclose(
-        inference.with_zoom(np.ones((4, 4)), zoomed), 0.5)
+    half = np.full((4, 4), 0.5, np.float32)  # half the photo is cat
+    assert inference.zooms(half) and inference.zooms(half, 0.6)
+    assert not inference.zooms(half, 0.4)
+    assert inference.zooms(np.ones((4, 4)))  # 1: every photo, even all cat
 
 
 def test_zoom_max_area_is_decided_per_photo(model):
@@ -160,6 +154,23 @@ def test_zoom_max_area_is_decided_per_photo(model):
     for i in range(2):
         expected = plain[i] if area[i] >= cut else zoomed[i]
         np.testing.assert_allclose(gated[i], expected, atol=1e-6)
+
+
+def test_photos_seen_large_are_not_cut_into_tiles():
+    class Counting(RedModel):
+        shown = 0  # images, not passes
+
+        def predict_on_batch(self, batch):
+            self.shown += len(batch)
+            return super().predict_on_batch(batch)
+
+    photos = [red_square(48, 48, 2, 2, 44), red_square(48, 48, 20, 20, 6)]
+    model = Counting()
+    gated = inference.photo_probabilities(
+        model, photos, inference.Settings(zoom=2, zoom_max_area=0.3))
+    assert model.shown == 2 + 9  # both whole, the small cat's 9 tiles
+    whole = inference.photo_probabilities(model, photos[:1])[0]
+    np.testing.assert_allclose(gated[0], whole, atol=1e-6)
 
 
 def test_settings_refuse_an_unknown_zoom_merge():
