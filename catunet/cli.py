@@ -159,6 +159,15 @@ def _zoom(text):
     return value
 
 
+def _area(text):
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"an area is a fraction of the photo above 0 and at most 1, "
+            f"not {text}")
+    return value
+
+
 def _add_inference(p):
     from catunet.inference import ZOOM_MERGES
 
@@ -188,7 +197,7 @@ def _add_inference(p):
                    "together: mean (each view votes) or max (a pixel either "
                    "view is sure of stays; default: inference.json, else "
                    "mean)")
-    p.add_argument("--zoom-max-area", type=float, default=None,
+    p.add_argument("--zoom-max-area", type=_area, default=None,
                    help="zoom only photos whose whole-photo foreground is "
                    "below this fraction of the photo: a cat seen large needs "
                    "no closer look (default: inference.json, else 1: every "

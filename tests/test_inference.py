@@ -209,6 +209,13 @@ def test_zoom_flag_overrides_the_saved_settings_and_refuses_zero(tmp_path):
     assert inference_settings(args).zoom_merge == "max"
     with pytest.raises(SystemExit):
         parser.parse_args(["--model", str(model_path), "--zoom-merge", "sum"])
+    args = parser.parse_args(["--model", str(model_path), "--zoom", "2",
+                              "--zoom-max-area", "0.3"])
+    assert inference_settings(args).zoom_max_area == 0.3
+    for bad in ("0", "1.5"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--model", str(model_path),
+                               "--zoom-max-area", bad])
 
 
 def test_tile_weights_favour_the_centre_and_never_vanish():
