@@ -34,7 +34,7 @@ class Settings:
             photo, but never the largest (0 keeps all).
         zoom: 1 predicts the whole photo only. ``zoom`` > 1 also predicts
             it ``zoom`` times closer, in overlapping square tiles
-            (``tiles``), and averages the two maps: a small cat fills more
+            (``tiles``), and merges the two maps: a small cat fills more
             of a tile than of the whole photo, which a model trained on
             photos of one large cat sees better.
         zoom_merge: How the two maps are put together (``with_zoom``):
@@ -126,9 +126,10 @@ def _zoomed_where_needed(model, maps, photos, zoom, merge, max_area,
     (``with_zoom``), for the photos that ``zooms`` says need it; only
     those are cut into tiles and predicted."""
     wanted = [i for i, whole in enumerate(maps) if zooms(whole, max_area)]
-    near = dict(zip(wanted, zoomed_probabilities(
-        model, [photos[i] for i in wanted], zoom, batch_size, tta)
-        if wanted else []))
+    near = {}
+    if wanted:
+        near = dict(zip(wanted, zoomed_probabilities(
+            model, [photos[i] for i in wanted], zoom, batch_size, tta)))
     return [with_zoom(whole, near[i].reshape(whole.shape), merge)
             if i in near else whole for i, whole in enumerate(maps)]
 
