@@ -241,15 +241,23 @@ def _add_evaluate(p):
     p.add_argument("--json", default=None,
                    help="where to save the scores (default: beside the model, "
                    "eval-test.json or eval-<data folder>.json with --all)")
+    p.add_argument("--save-settings", action="store_true",
+                   help="also save the inference settings used here beside "
+                   "the model (inference.json), so that predict, serve and "
+                   "evaluate use them for this model by default")
 
 
 def _run_evaluate(args):
     from catunet import atomic
     from catunet.evaluate import evaluate, format_table
 
+    settings = inference_settings(args)
     report = evaluate(args.model, args.data_dir, args.split, args.all,
-                      inference_settings(args), args.runtime)
+                      settings, args.runtime)
     print(format_table(report))
+    if args.save_settings:
+        print(f"Saved {settings.save_beside(args.model)}: this model's "
+              "default inference settings from now on")
     name = f"eval-{Path(report['data_dir']).resolve().name}.json" if args.all \
         else "eval-test.json"
     path = Path(args.json) if args.json else Path(args.model).parent / name

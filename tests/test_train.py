@@ -148,11 +148,15 @@ def test_cli_train_then_evaluate_all(tmp_path, shapes_dir):
                      "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     result = run_cli("evaluate.py", "--model", str(tmp_path / "run" / "cats.keras"),
-                     "--data-dir", str(shapes_dir), "--all")
+                     "--data-dir", str(shapes_dir), "--all", "--tta",
+                     "--threshold", "0.4", "--save-settings")
     assert result.returncode == 0, result.stderr
     assert "12 all images" in result.stdout
     saved = json.loads((tmp_path / "run" / "eval-shapes.json").read_text())
     assert saved["count"] == 12 and len(saved["images"]) == 12
+    from catunet.inference import Settings
+    assert Settings.beside(tmp_path / "run" / "cats.keras") == Settings(
+        tta=True, threshold=0.4)
 
 
 @pytest.mark.parametrize("make, reason", [

@@ -552,7 +552,7 @@ def readme_best(quality, reproduced=None, later=(), later_reproduced=None,
         f"../shared/data/cats --init runs/best-pretrain/pretrain.keras "
         f"{flags} --seed $seed --out runs/best-s$seed",
         "  .venv/bin/python evaluate.py --model runs/best-s$seed/cats.keras"
-        + (f" {inference}" if inference else ""),
+        + (f" {inference} --save-settings" if inference else ""),
         "done",
         "```",
         "",

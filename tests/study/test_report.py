@@ -329,8 +329,8 @@ def test_inference_chosen_again_by_a_later_ladder_goes_in_the_commands(
                               report.later_inference(tmp_path))
     evaluate = [line for line in text.split("```")[1].splitlines()
                 if "evaluate.py" in line][0]
-    assert evaluate.endswith(
-        "--tta --threshold 0.4 --fill-holes --min-area 0.005")
+    assert evaluate.endswith("--tta --threshold 0.4 --fill-holes "
+                             "--min-area 0.005 --save-settings")
     assert "chosen again on the validation folds" in text
     assert "[reports/ladder-b](reports/ladder-b/quality.md)" in text
     assert "reproduce --inference reports/ladder-b/quality.json`" in text
