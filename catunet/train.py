@@ -211,10 +211,10 @@ def combined_manifest(manifests):
                         for folder, manifest in manifests.items()}}
 
 
-def check_run_folder(config, manifest):
-    """The folder's ``run.json`` when it holds this run (same key), None
+def check_run_folder(config, key, manifest):
+    """The folder's ``run.json`` when it holds this run (``key``), None
     when it is new; refuses a folder that holds another run, saying what
-    differs."""
+    differs (from ``manifest``, the run's data)."""
     folder = Path(config.out)
     record = provenance.load_record(folder)
     if record is None:
@@ -223,7 +223,7 @@ def check_run_folder(config, manifest):
                 f"{config.out} holds a run made by an older catunet (no "
                 "run.json); choose another --out or delete it")
         return None
-    if record["key"] == provenance.run_key(config, manifest):
+    if record["key"] == key:
         return record
     recorded = record.get("key_inputs")  # absent from the oldest records
     changed = provenance.key_changes(
@@ -552,7 +552,7 @@ def train(config, verbose=1, callbacks=(), reuse=None):
     folder = Path(config.out)
     arrays = load_arrays(config, config.data_dir)
     key = provenance.run_key(config, arrays.manifest)
-    record = check_run_folder(config, arrays.manifest)
+    record = check_run_folder(config, key, arrays.manifest)
     if record and record["finished"] and model_path(config).exists():
         print(f"{model_path(config)} already trained with this config; "
               "delete the folder to train again")
