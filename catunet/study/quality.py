@@ -69,8 +69,9 @@ on the validation folds.
    lean on colour has to learn the outline.
 21. ``inference``: test-time augmentation, zoom (2 or 3 times closer, its
    tiles merged with the whole photo by mean or max; then only for photos
-   whose whole-photo foreground is small), the threshold and the clean-ups, tried one group at a time on the best model so far, each kept only if it
-   raises the mean validation Dice (``catunet.inference.Settings``).
+   whose whole-photo foreground is small), the threshold and the clean-ups,
+   tried one group at a time on the best model so far, each kept only if
+   it raises the mean validation Dice (``catunet.inference.Settings``).
 
 Seed *s* is validated on fold *s*; the test photos are scored and reported,
 never used to choose.

@@ -74,7 +74,8 @@ def test_self_training_steps(folder, shapes_dir, monkeypatch):
                            "split.json").read_text())
         assert held["test"] == []
     tried = summary["inference"]["tried"]
-    assert tried[0]["group"] == "plain" and len(tried) == 1 + 1 + 4 + 3 + 5 + 1 + 3
+    assert tried[0]["group"] == "plain"
+    assert len(tried) == 1 + 1 + 4 + 3 + 5 + 1 + 3
     assert sum(t["kept"] for t in tried[1:]) <= 4
     reports = folder / "reports"
     quality.draw_worst_three(summary, study, reports)
