@@ -128,6 +128,14 @@ class TrainConfig:
             shrunk to half size and tiled two by two with their masks
             (several smaller cats on real backgrounds), in every phase,
             self-training's pseudo-labelled photos included; 0 is off.
+        negatives: Add this many photos without a cat per fitted training
+            photo, each with an empty mask, in the phases that fit the
+            labelled photos: what a cat is not (a person holding it, a dog,
+            a sofa). 0 is off.
+        negative_photos: With ``negatives``: where they come from, folders
+            of photos or glob patterns of photo files (comma-separated),
+            e.g. ``people/`` or ``davis/images/hike_*``; any masks beside
+            them are ignored.
         out: The run folder (model, ``run.json``, ``config.json``,
             ``history.csv``, ``split.json``); without it, ``runs/<stage>``.
     """
@@ -171,6 +179,8 @@ class TrainConfig:
     copy_paste: float = 0.0
     paste_backgrounds: str | None = None
     mosaic: float = 0.0
+    negatives: float = 0.0
+    negative_photos: str | None = None
     out: str | None = None
 
     def to_dict(self):

@@ -131,6 +131,37 @@ def list_photos(folder):
     return photos
 
 
+def photos_of(entries):
+    """The photo files that comma-separated ``entries`` name, sorted and
+    without repeats: each a folder of photos (``list_photos``), a photo
+    file or a glob pattern of photo files (``davis/images/hike_*``).
+
+    Raises:
+        CatunetError: An entry that names no photos.
+    """
+    import glob
+
+    found = set()
+    for entry in (e.strip() for e in entries.split(",")):
+        if not entry:
+            continue
+        if Path(entry).is_file():
+            found.add(Path(entry))
+            continue
+        if not glob.has_magic(entry):
+            found.update(list_photos(entry))
+            continue
+        matched = [Path(p) for p in glob.glob(entry)
+                   if Path(p).suffix.lower() in IMAGE_EXTENSIONS
+                   and _is_visible_file(Path(p))]
+        if not matched:
+            raise CatunetError(f"{entry}: no photos match this pattern")
+        found.update(matched)
+    if not found:
+        raise CatunetError(f"{entries!r}: names no folder or pattern")
+    return sorted(found)
+
+
 def _decode(path, flags):
     """Decodes any image file OpenCV reads, naming the file on failure."""
     try:

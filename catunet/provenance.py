@@ -15,17 +15,17 @@ import json
 from pathlib import Path
 
 import catunet
-from catunet import machine
+from catunet import data, machine
 
 # Config fields that say where a run goes or where its inputs are, not what
 # it computes (the data and init file enter the key by content instead).
 NOT_IN_KEY = ("out", "data_dir", "split", "init", "tfds_dir", "manual_dir",
-              "unlabelled", "teacher", "paste_backgrounds")
+              "unlabelled", "teacher", "paste_backgrounds", "negative_photos")
 # Fields added after a code version, left out of the key while they are off
 # so that runs made before they existed are still found.
 OFF_UNLESS_SET = {"schedule": "constant", "warmup_epochs": 0,
                   "copy_paste": 0.0, "pseudo_holdout": 0.3, "ema": 0.0,
-                  "round_ensemble": 1, "mosaic": 0.0}
+                  "round_ensemble": 1, "mosaic": 0.0, "negatives": 0.0}
 
 
 def file_sha256(path):
@@ -44,6 +44,15 @@ def folder_digest(folder):
         if path.is_file():
             digest.update(f"{path.relative_to(folder)}:{path.stat().st_size}\n"
                           .encode())
+    return digest.hexdigest()
+
+
+def files_digest(paths):
+    """SHA-256 of a list of files' names and sizes, in order (cheap; for
+    photos named by folder or pattern, e.g. ``--negative-photos``)."""
+    digest = hashlib.sha256()
+    for path in map(Path, paths):
+        digest.update(f"{path.name}:{path.stat().st_size}\n".encode())
     return digest.hexdigest()
 
 
@@ -67,6 +76,8 @@ def key_inputs(config, manifest):
         **({"paste_backgrounds": [folder_digest(f) for f in
                                   config.paste_backgrounds.split(",")]}
            if config.copy_paste and config.paste_backgrounds else {}),
+        **({"negative_photos": files_digest(data.photos_of(
+            config.negative_photos))} if config.negatives else {}),
         **({"unlabelled": folder_digest(config.unlabelled),
             "teacher_sha256": file_sha256(config.teacher)
             if config.teacher else None} if config.unlabelled else {}),
@@ -78,6 +89,7 @@ def key_inputs(config, manifest):
 KEY_PARTS = {"data": "the photos or their split",
              "init_sha256": "the --init file's contents",
              "paste_backgrounds": "the --paste-backgrounds photos",
+             "negative_photos": "the --negative-photos photos",
              "unlabelled": "the --unlabelled photos",
              "teacher_sha256": "the --teacher file's contents",
              "code_version": "catunet's version"}

@@ -23,6 +23,13 @@ TEST_FRACTION = 0.3
 MIN_GROUPS = 5  # fewer shared prefixes than this are not treated as groups
 
 
+def group_of(stem):
+    """The group a file name's stem carries (``bear`` for ``bear_00012``),
+    else the stem itself."""
+    prefix, sep, number = stem.rpartition("_")
+    return prefix if sep and prefix and number.isdigit() else stem
+
+
 def groups_of(pairs):
     """The group of every pair, or None when the names carry no groups.
 
@@ -30,12 +37,9 @@ def groups_of(pairs):
     frame 12 of ``bear``); the folder is grouped when every name does, at
     least ``MIN_GROUPS`` prefixes occur and some occur more than once.
     """
-    keys = []
-    for pair in pairs:
-        prefix, sep, number = pair.image.stem.rpartition("_")
-        if not sep or not prefix or not number.isdigit():
-            return None
-        keys.append(prefix)
+    keys = [group_of(pair.image.stem) for pair in pairs]
+    if any(key == pair.image.stem for key, pair in zip(keys, pairs)):
+        return None
     distinct = len(set(keys))
     return keys if MIN_GROUPS <= distinct < len(keys) else None
 

@@ -129,6 +129,12 @@ def resolve_paths(config):
                            "--paste-backgrounds needs it")
     if config.mosaic < 0:
         raise CatunetError(f"--mosaic must be >= 0, got {config.mosaic}")
+    if config.negatives < 0 or bool(config.negatives) != bool(
+            config.negative_photos):
+        raise CatunetError("--negatives must be >= 0, and --negatives and "
+                           "--negative-photos go together")
+    if config.negative_photos:
+        data.photos_of(config.negative_photos)
     if config.teacher and not config.unlabelled:
         raise CatunetError("--teacher labels the --unlabelled photos; give "
                            "both, or neither")
@@ -270,6 +276,9 @@ def load_arrays(config, data_dir):
             p.image for p in test_pairs + val_pairs])
     if config.mosaic:
         fitted = with_mosaics(config, fitted, photos)
+    if config.negatives:
+        fitted = with_negatives(config, fitted, photos, [
+            p.image for p in test_pairs + val_pairs])
     held_out = data.load_pairs(val_pairs, config.image_size) if val_pairs else None
     return Arrays(fitted, held_out, combined_manifest(manifests), left_out)
 
@@ -315,6 +324,31 @@ def with_mosaics(config, fitted, photos):
     print(f"Mosaic: {len(made[0])} mosaics of four fitted photos each")
     return np.concatenate([fitted[0], made[0]]), \
         np.concatenate([fitted[1], made[1]])
+
+
+def with_negatives(config, fitted, photos, protected):
+    """The fitted arrays plus ``negatives`` photos per photo of the fitted
+    ``photos`` from ``negative_photos``, each with an empty mask: drawn by
+    the run's seed, never look-alikes of the ``protected`` photos."""
+    import numpy as np
+
+    paths = data.photos_of(config.negative_photos)
+    count = min(int(round(config.negatives * len(photos[0]))), len(paths))
+    rng = np.random.default_rng(config.seed)
+    chosen = [paths[i] for i in sorted(rng.choice(len(paths), count,
+                                                  replace=False))]
+    near = {d.path for d in duplicates.find_duplicates(
+        duplicates.hash_files(chosen), duplicates.hash_files(protected))}
+    chosen = [p for p in chosen if str(p) not in near]
+    size = config.image_size
+    images = np.stack([data.resize_image(data.read_image(p), size)
+                       for p in chosen]) if chosen else fitted[0][:0]
+    masks = np.zeros((len(images), *fitted[1].shape[1:]), fitted[1].dtype)
+    print(f"Negatives: {len(images)} photos without a cat, of {len(paths)}"
+          + (f" ({len(near)} left out as look-alikes of held-out photos)"
+             if near else ""))
+    return np.concatenate([fitted[0], images]), \
+        np.concatenate([fitted[1], masks])
 
 
 def protected_photos(folder):

@@ -21,6 +21,21 @@ def test_find_pairs_matches_every_naming(tmp_path, mask_name):
         assert p.mask.name == mask_name.format(stem=p.image.stem)
 
 
+def test_photos_of_folders_and_patterns(tmp_path):
+    first = write_folder(tmp_path / "first", n=3)
+    second = write_folder(tmp_path / "second", n=12)
+    found = data.photos_of(f"{first}, {second}/images/shape.1*.jpg,"
+                           f"{first}/images/shape.0.jpg")
+    assert [(p.parent.parent.name, p.name) for p in found] == [
+        ("first", f"shape.{i}.jpg") for i in range(3)] + [
+        ("second", name) for name in ("shape.1.jpg", "shape.10.jpg",
+                                      "shape.11.jpg")]
+    with pytest.raises(CatunetError, match="no photos match"):
+        data.photos_of(f"{first},{second}/masks/*.jpg")
+    with pytest.raises(CatunetError, match="not found"):
+        data.photos_of(str(tmp_path / "third"))
+
+
 def test_find_pairs_lists_lonely_photos_and_masks(shapes_dir):
     (shapes_dir / "masks" / "mask_shape.0.png").unlink()
     (shapes_dir / "images" / "shape.1.jpg").unlink()

@@ -50,9 +50,11 @@ def test_a_wider_student_starts_from_its_init_not_its_teacher(tmp_path):
 @pytest.mark.slow
 def test_self_training_end_to_end(tmp_path, shapes_dir):
     unlabelled = write_folder(tmp_path / "more", n=10, seed=7) / "images"
+    people = write_folder(tmp_path / "people", n=4, seed=9)
     config = tiny(tmp_path, shapes_dir, unlabelled=str(unlabelled),
                   pseudo_keep=0.6, pseudo_epochs=2, epochs=12,
-                  pseudo_holdout=0.0, self_training_rounds=2, mosaic=0.5)
+                  pseudo_holdout=0.0, self_training_rounds=2, mosaic=0.5,
+                  negatives=0.5, negative_photos=str(people))
     # A copy of a test photo among the unlabelled ones must be left out.
     from catunet import data, split
 
@@ -89,6 +91,11 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     for sub in ("teacher", "student-1-pseudo", "student-2"):
         assert json.loads((folder / sub / "config.json").read_text())[
             "mosaic"] == 0.5, sub
+    # Negatives only where the labelled photos are fitted.
+    for sub, negatives in (("teacher", 0.5), ("student-1-pseudo", 0.0),
+                           ("student-2", 0.5)):
+        assert json.loads((folder / sub / "config.json").read_text())[
+            "negatives"] == negatives, sub
 
     # The same command again trains nothing.
     assert train(config, verbose=0).model_path == run.model_path

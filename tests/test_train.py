@@ -426,6 +426,41 @@ def test_mosaics_are_added_beside_copy_paste_composites(tmp_path, shapes_dir,
                    out=str(tmp_path / "m")), verbose=0)
 
 
+def test_negatives_are_added_with_empty_masks_and_enter_the_key(tmp_path,
+                                                              shapes_dir):
+    from catunet import provenance
+    from catunet.train import load_arrays, resolve_paths
+    from tests.conftest import write_folder
+
+    others = write_folder(tmp_path / "others", n=6, seed=3)
+    some = f"{others}/images/shape.[0-3].*"
+    config = resolve_paths(tiny(tmp_path, shapes_dir, folds=3, negatives=0.6,
+                                negative_photos=some))
+    arrays = load_arrays(config, config.data_dir)
+    # 5 fitted photos: 3 negatives, drawn from the 4 photos the pattern names.
+    images, masks = arrays.train
+    assert len(images) == 8 and masks[:5].any() and not masks[5:].any()
+    plain = resolve_paths(tiny(tmp_path, shapes_dir, folds=3))
+    fitted = load_arrays(plain, plain.data_dir).train[0]
+    assert np.array_equal(images[:5], fitted)
+    every = resolve_paths(tiny(tmp_path, shapes_dir, folds=3, negatives=0.6,
+                               negative_photos=str(others)))
+    key = provenance.run_key(config, arrays.manifest)
+    assert key != provenance.run_key(plain, arrays.manifest)
+    inputs = provenance.key_inputs(every, arrays.manifest)
+    assert provenance.key_changes(
+        provenance.key_inputs(config, arrays.manifest), inputs) == [
+        "the --negative-photos photos"]
+    for wrong, match in (({"negatives": 0.5}, "go together"),
+                         ({"negatives": -1.0, "negative_photos": str(others)},
+                          ">= 0"),
+                         ({"negatives": 0.5,
+                           "negative_photos": f"{others}/images/dog_*"},
+                          "no photos match")):
+        with pytest.raises(CatunetError, match=match):
+            resolve_paths(tiny(tmp_path, shapes_dir, **wrong))
+
+
 def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path, shapes_dir):
     config = tiny(tmp_path, shapes_dir, epochs=4, schedule="cosine",
                   warmup_epochs=1)

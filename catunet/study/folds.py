@@ -25,7 +25,7 @@ from catunet.errors import CatunetError
 FOLDS_FILE = "quality-folds.json"
 # What every fold's sitting must share to be put together.
 SHARED = ("split", "seeds", "settings", "unlabelled", "paste_backgrounds",
-          "steps_climbed", "continues")
+          "negative_photos", "steps_climbed", "continues")
 
 
 def merge(path, record):

@@ -67,7 +67,13 @@ on the validation folds.
    failures on validation are cats the colour of what they lie on (a
    ginger cat on red, a pale kitten on pale blankets); a model that cannot
    lean on colour has to learn the outline.
-21. ``inference``: test-time augmentation, zoom (2 or 3 times closer, its
+21. ``negatives``: half as many photos without a cat as fitted photos,
+   from ``--negative-photos``, each with an empty mask, added where the
+   labelled photos are fitted (``NEGATIVES``): users' cats are held by
+   people, and a network pre-trained on the foreground of horse photos
+   has no reason to think a face is not one. Scenes are then made only of
+   frames of other sequences (``scenes.frames_apart``).
+22. ``inference``: test-time augmentation, zoom (2 or 3 times closer, its
    tiles merged with the whole photo by mean or max; then only for photos
    whose whole-photo foreground is small), the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if
@@ -104,7 +110,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic, machine, provenance
+from catunet import atomic, data, machine, provenance
 from catunet.cli import HelpFormatter
 from catunet.errors import CatunetError
 from catunet.evaluate import score
@@ -114,8 +120,8 @@ from catunet.study import experiments, render
 from catunet.study.reports import ladder_seconds, write_quality_report
 from catunet.study.runstore import RUNS
 from catunet.study.scenes import (check_frames_apart, choosing_score,
-                                  fold_scenes, load_frames, settings_measure,
-                                  with_scene_scores)
+                                  fold_scenes, frames_apart, load_frames,
+                                  settings_measure, with_scene_scores)
 
 REPORTS = Path("reports")
 TRANSFER = "frozen-then-unfrozen"
@@ -210,7 +216,7 @@ STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "second-round", "all-pseudo", "shorter-pseudo", "third-round",
          "batch-norm", "shorter-fine-tune", "wider-zoom",
          "longer-pseudo", "weight-average", "round-ensemble", "mosaic",
-         "colour")
+         "colour", "negatives")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Steps that change the network, each trained from its own pre-training
 # on --pretrain-dir with the last kept recipe's network so changed. Width
@@ -235,9 +241,11 @@ MOSAIC = {"mosaic": 0.5}  # a third of the training images are mosaics
 WIDER_ZOOM = {"augment": "flip,rotate,zoom=0.4,translate,elastic,"
                          "brightness,contrast"}
 COLOUR = {"augment": "recommended,saturation,hue,grayscale"}
+NEGATIVES = 0.5  # photos without a cat per fitted photo (--negative-photos)
 
 
-def step_settings(unlabelled, teachers, paste_backgrounds):
+def step_settings(unlabelled, teachers, paste_backgrounds,
+                  negative_photos=None):
     """What each step adds to the recipe of the last kept step, but the
     steps that change the network (``ARCHITECTURE``), which also need
     their own pre-training (``pretrain_network``).
@@ -246,6 +254,7 @@ def step_settings(unlabelled, teachers, paste_backgrounds):
         unlabelled: The folder of unlabelled photos.
         teachers: The teacher of each seed (``experiments.PerSeed``).
         paste_backgrounds: Folders of cat-free photos for copy-paste.
+        negative_photos: Folders or patterns of photos without a cat.
     """
     return {"self-training": {"unlabelled": str(unlabelled),
                               "teacher": teachers},
@@ -265,7 +274,9 @@ def step_settings(unlabelled, teachers, paste_backgrounds):
             "weight-average": WEIGHT_AVERAGE,
             "round-ensemble": ROUND_ENSEMBLE,
             "mosaic": MOSAIC,
-            "colour": COLOUR}
+            "colour": COLOUR,
+            "negatives": {"negatives": NEGATIVES,
+                          "negative_photos": negative_photos}}
 
 
 def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
@@ -289,11 +300,15 @@ def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                runs_dir=RUNS / "quality", pretrain_epochs=40,
                paste_backgrounds=None, steps=STEPS, final_seeds=None,
-               recorded=None, scenes_frames=None, fold=None, **settings):
+               recorded=None, scenes_frames=None, fold=None,
+               negative_photos=None, **settings):
     """Runs (or reuses) the ladder; returns the summary.
 
     Args:
         paste_backgrounds: Folders of cat-free photos for copy-paste.
+        negative_photos: Folders or patterns of photos without a cat for
+            the ``negatives`` step; the scenes are never made of a frame
+            of their sequences (``frames_apart``).
         steps: Which of ``STEPS`` to climb, in order, after ``transfer``.
         final_seeds: How many seeds of the final recipe to train on all
             training photos (``final_recipe``); default ``seeds``, 0 none.
@@ -311,6 +326,8 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
             (``catunet.study.folds``: ``merge``, ``assemble``). Needs ``recorded`` and one step.
         settings: ``TrainConfig`` fields of every run.
     """
+    if "negatives" in steps and not negative_photos:
+        raise CatunetError("the negatives step needs --negative-photos")
     if scenes_frames:
         check_frames_apart(scenes_frames, paste_backgrounds)
     if fold is not None:
@@ -322,7 +339,10 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         train_seeds=only, **settings)
     made, key = None, "val_dice"
     if scenes_frames:
-        made = fold_scenes(study, load_frames(scenes_frames), 0)
+        frames = load_frames(scenes_frames)
+        if negative_photos:
+            frames = frames_apart(frames, data.photos_of(negative_photos))
+        made = fold_scenes(study, frames, 0)
         key = "score"
 
     def scored(runs):
@@ -332,7 +352,8 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     teachers = experiments.PerSeed(
         {r["config"]["seed"]: str(Path(r["folder"]) / "cats.keras")
          for r in base}, f"the seed's {TRANSFER} model")
-    adds = step_settings(unlabelled, teachers, paste_backgrounds)
+    adds = step_settings(unlabelled, teachers, paste_backgrounds,
+                         negative_photos)
     pretrained = {f"width-{study.base.width}": transfer["pretrain"]}
     recipe = dict(experiments.TRANSFER_VARIANTS[TRANSFER],
                   init=transfer["pretrain"]["model"])
@@ -372,7 +393,7 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     if fold is not None:
         return fold_record(fold, climbed, transfer, pretrained, recorded,
                            steps, made, unlabelled, paste_backgrounds,
-                           scenes_frames), study
+                           scenes_frames, negative_photos), study
     inference = choose_inference(study, best_runs, made)
     final_seeds = seeds if final_seeds is None else final_seeds
     final = final_recipe(study, recipe, Settings(**inference["chosen"]),
@@ -382,7 +403,7 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     summary = ladder_summary(
         "python -m catunet.study.quality",
         ladder_source(transfer, unlabelled, paste_backgrounds, scenes_frames,
-                      made),
+                      made, negative_photos),
         pretrained, ladder_rows(recorded, climbed), inference,
         decisive_photos(study, climbed), final, recorded)
     summary["recipe"] = {k: str(v) for k, v in recipe.items()}
@@ -406,14 +427,15 @@ def check_fold(fold, seeds, recorded, steps):
 
 
 def fold_record(fold, climbed, transfer, pretrained, recorded, steps, made,
-                unlabelled, paste_backgrounds, scenes_frames):
+                unlabelled, paste_backgrounds, scenes_frames,
+                negative_photos=None):
     """What one fold's sitting measured (``run_ladder(fold=...)``): every
     row's run of that fold, and what the rows must share with the other
     folds' sittings to be put together (``catunet.study.folds``)."""
     return {
         "fold": fold,
         **ladder_source(transfer, unlabelled, paste_backgrounds,
-                        scenes_frames, made),
+                        scenes_frames, made, negative_photos),
         "pretrained": pretrained,
         "steps_climbed": list(steps),
         "continues": {key: recorded[key] for key in
@@ -425,7 +447,7 @@ def fold_record(fold, climbed, transfer, pretrained, recorded, steps, made,
 
 
 def ladder_source(transfer, unlabelled, paste_backgrounds, scenes_frames,
-                  made):
+                  made, negative_photos=None):
     """What a ladder (or one fold's sitting) ran on and from: the fields of
     its summary that ``folds.assemble`` takes from a fold's record."""
     return {
@@ -435,6 +457,7 @@ def ladder_source(transfer, unlabelled, paste_backgrounds, scenes_frames,
         "settings": transfer["settings"], "baselines": transfer["baselines"],
         "pretrain": transfer["pretrain"],
         "unlabelled": str(unlabelled), "paste_backgrounds": paste_backgrounds,
+        "negative_photos": negative_photos,
         "scenes": {"frames": str(scenes_frames),
                    "scenes_per_fold": [len(m) for m in made]}
         if made else None,
@@ -442,7 +465,8 @@ def ladder_source(transfer, unlabelled, paste_backgrounds, scenes_frames,
 
 
 SOURCE = ("machine", "code_version", "split", "seeds", "settings",
-          "baselines", "pretrain", "unlabelled", "paste_backgrounds", "scenes")
+          "baselines", "pretrain", "unlabelled", "paste_backgrounds",
+          "negative_photos", "scenes")
 
 
 def ladder_rows(recorded, climbed):
@@ -596,9 +620,10 @@ def decisive_photos(study, climbed, count=4, dropped=2):
 def _added_since(theirs, ours):
     """The settings this version has and a recorded ladder's lacks, at
     their off value: fields added to ``TrainConfig`` since
-    (``provenance.OFF_UNLESS_SET``), with which it trained off."""
-    return {k: v for k, v in provenance.OFF_UNLESS_SET.items()
-            if k in ours and k not in theirs}
+    (``provenance.OFF_UNLESS_SET``), with which it trained off, and unset
+    folders added since (``provenance.NOT_IN_KEY``)."""
+    off = {**dict.fromkeys(provenance.NOT_IN_KEY), **provenance.OFF_UNLESS_SET}
+    return {k: v for k, v in off.items() if k in ours and k not in theirs}
 
 
 def final_recipe(study, recipe, settings, seeds, runs_dir, label):
@@ -698,6 +723,11 @@ def main(argv=None):
                    help="cat-free photo folders (comma-separated) for the "
                    "copy-paste step, e.g. ../shared/data/davis; without it "
                    "the other training photos are the backgrounds")
+    p.add_argument("--negative-photos", default=None, metavar="PHOTOS",
+                   help="photos without a cat for the negatives step: "
+                   "folders or glob patterns (comma-separated), e.g. "
+                   "DAVIS's people sequences; the scenes are then made "
+                   "only of frames of other sequences")
     p.add_argument("--steps", default=",".join(STEPS),
                    help="the steps to climb after transfer (or after the "
                    f"recorded ladder's kept recipe), in order (from "
@@ -751,7 +781,8 @@ def main(argv=None):
             pretrain_epochs=args.pretrain_epochs,
             paste_backgrounds=args.paste_backgrounds, steps=steps,
             final_seeds=args.final_seeds, recorded=recorded,
-            scenes_frames=args.scenes_frames, fold=args.fold)
+            scenes_frames=args.scenes_frames, fold=args.fold,
+            negative_photos=args.negative_photos)
         summary["command"] = command_of(args, steps)
         if args.fold is not None:
             summary = record_fold(summary, recorded, study, args.report)
@@ -778,6 +809,8 @@ def command_of(args, steps):
         command += f" --final-seeds {args.final_seeds}"
     if args.scenes_frames:
         command += f" --scenes-frames {args.scenes_frames}"
+    if args.negative_photos:
+        command += f" --negative-photos '{args.negative_photos}'"
     if Path(args.report) != REPORTS:
         command += f" --report {args.report}"
     if args.fold is not None:

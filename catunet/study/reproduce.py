@@ -135,7 +135,7 @@ def pretraining_of(quality):
 # this machine picks: not the recipe.
 NOT_RECIPE = (*provenance.NOT_IN_KEY, "protect", "seed", "precision")
 # Folders of photos: the recipe says whether they are used, not where.
-FOLDERS = ("unlabelled", "paste_backgrounds")
+FOLDERS = ("unlabelled", "paste_backgrounds", "negative_photos")
 
 
 def changes_since(reproduced, quality):

@@ -34,7 +34,7 @@ from catunet.evaluate import evaluate, model_test_pairs, score
 from catunet.inference import Settings, predict_photo_masks
 from catunet.runtimes import load_runtime
 from catunet.saving import load_model
-from catunet.split import groups_of
+from catunet.split import group_of, groups_of
 from catunet.study import render, stats
 
 REPORTS = Path("reports")
@@ -59,6 +59,21 @@ def load_frames(folder):
             members.setdefault(group, []).append(pair)
         pairs = [found[len(found) // 2] for _, found in sorted(members.items())]
     return load_pairs(pairs)
+
+
+def frames_apart(frames, photos):
+    """The ``(name, image, mask)`` frames of no group (a video's sequence,
+    ``split.group_of``) that one of ``photos`` is of: a model trained on a
+    sequence's frames is not scored on a scene made of another of them."""
+    used = {group_of(Path(p).stem) for p in photos}
+    kept = [f for f in frames if group_of(Path(f[0]).stem) not in used]
+    if len(kept) < len(frames):
+        print(f"Scenes: {len(frames) - len(kept)} frames left out, of "
+              "sequences the training photos come from")
+    if not kept:
+        raise CatunetError("every scene frame is of a sequence the "
+                           "training photos come from")
+    return kept
 
 
 def load_pairs(pairs):

@@ -113,6 +113,8 @@ def test_a_ladder_on_scenes_chooses_by_the_choosing_score(
     with pytest.raises(CatunetError, match="also a paste background"):
         climb(folder, shapes_dir, monkeypatch, ["mosaic"], final_seeds=0,
               scenes_frames=folder / "horses")
+    with pytest.raises(CatunetError, match="needs --negative-photos"):
+        climb(folder, shapes_dir, monkeypatch, ["negatives"], final_seeds=0)
     frames = folder / "davis"
     if not frames.exists():
         write_frames(frames)
@@ -348,8 +350,12 @@ def test_the_command_line_recorded_can_be_run_again():
     args = argparse.Namespace(
         from_recorded="reports/quality-4.json", final_seeds=0,
         scenes_frames="../davis", report="reports/ladder-inference",
-        fold=None)
+        fold=None, negative_photos=None)
     assert quality.command_of(args, []) == (
         "python -m catunet.study.quality --from-recorded "
         "reports/quality-4.json --steps '' --final-seeds 0 --scenes-frames "
         "../davis --report reports/ladder-inference")
+    args.negative_photos = "../davis/images/hike_*,../people"
+    assert ("--steps negatives --final-seeds 0 --scenes-frames ../davis "
+            "--negative-photos '../davis/images/hike_*,../people' --report"
+            in quality.command_of(args, ["negatives"]))

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from catunet.errors import CatunetError
 from catunet.study import scenes
 
 
@@ -36,6 +37,18 @@ def test_frames_are_one_per_sequence_and_may_come_without_masks(tmp_path):
     plain = scenes.load_frames(write_frames(tmp_path / "plain",
                                             with_masks=False))
     assert len(plain) == 18 and all(not m.any() for _, _, m in plain)
+
+
+def test_frames_of_sequences_a_run_trained_on_are_left_out(tmp_path):
+    davis = write_frames(tmp_path / "davis")
+    frames = scenes.load_frames(davis)
+    trained = [davis / "images" / "seq2_00000.jpg",
+               davis / "images" / "seq4_00002.jpg"]
+    kept = scenes.frames_apart(frames, trained)
+    assert [name for name, _, _ in kept] == [
+        f"seq{g}_00001.jpg" for g in (0, 1, 3, 5)]
+    with pytest.raises(CatunetError, match="every scene frame"):
+        scenes.frames_apart(frames, [f"seq{g}_00009.png" for g in range(6)])
 
 
 def test_the_report_scores_every_kind_and_pairs_the_groups(
