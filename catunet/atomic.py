@@ -48,9 +48,56 @@ def write_json(path, obj):
 
 
 def save_model(model, path):
-    """Atomically saves a Keras model (Keras needs the ``.keras`` suffix)."""
-    return _replace_with(path, lambda tmp: model.save(tmp, overwrite=True),
-                         suffix=".keras")
+    """Atomically saves a Keras model (Keras needs the ``.keras`` suffix),
+    byte for byte the same file for the same model (``_reproducible``)."""
+    def write(tmp):
+        model.save(tmp, overwrite=True)
+        _reproducible(tmp)
+    return _replace_with(path, write, suffix=".keras")
+
+
+# What Keras writes that depends on when and in which process it saved:
+# the zip entries' times, metadata.json's date_saved and config.json's
+# shared_object_id (a Python id()). A run's key holds its --init file's
+# SHA-256, so without this a model trained again to the same weights would
+# give every run that starts from it a new key. run.json keeps the dates.
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_DATE = "1980-01-01@00:00:00"
+
+
+def _reproducible(path):
+    """Rewrites a ``.keras`` zip in place without what ``FIXED_TIME``
+    replaces: entry times fixed, the save date fixed, shared object ids
+    numbered in order of first appearance."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w") as target:
+        for info, content in entries:
+            if info.filename == "metadata.json":
+                metadata = json.loads(content)
+                metadata["date_saved"] = FIXED_DATE
+                content = json.dumps(metadata).encode()
+            elif info.filename == "config.json":
+                content = json.dumps(_renumbered(json.loads(content),
+                                                 {})).encode()
+            fixed = zipfile.ZipInfo(info.filename, FIXED_TIME)
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = info.external_attr
+            target.writestr(fixed, content)
+
+
+def _renumbered(value, ids):
+    """``value`` with every ``shared_object_id`` replaced by 1, 2, ... in
+    order of first appearance (the same object keeps the same number)."""
+    if isinstance(value, dict):
+        return {k: ids.setdefault(v, len(ids) + 1)
+                if k == "shared_object_id" else _renumbered(v, ids)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renumbered(v, ids) for v in value]
+    return value
 
 
 def write_image(path, pixels):

@@ -6,7 +6,9 @@ seed and a hash of every file's content), the ``--init`` model's SHA-256
 and the code version (``catunet.__version__``, raised whenever a change
 alters what training computes). Two runs with one key are the same run:
 ``train`` finishes or reuses a folder only when its key matches, and the
-study's run store reuses any finished run with the key it needs.
+study's run store reuses any finished run with the key it needs. Models
+are saved byte for byte the same for the same weights (``atomic``), so the
+SHA-256 of an ``--init`` file names its contents.
 """
 
 import datetime
