@@ -71,3 +71,17 @@ def test_saved_model_reloads_without_custom_objects(tmp_path, loss):
                                model.predict(x, verbose=0), atol=1e-6)
     assert reloaded.loss.__name__ == LOSSES[loss].__name__
     assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_nonempty_loss_leaves_dice_out_only_for_empty_masks():
+    from catunet import losses
+
+    truth = np.zeros((2, 8, 8, 1), "float32")
+    truth[0, 2:6, 2:6] = 1
+    guess = np.full((2, 8, 8, 1), 0.2, "float32")
+    both = np.asarray(losses.bce_dice_loss(truth, guess))
+    nonempty = np.asarray(losses.bce_dice_nonempty_loss(truth, guess))
+    bce = np.asarray(losses.bce_loss(truth, guess))
+    assert nonempty[0] == pytest.approx(both[0])
+    assert nonempty[1] == pytest.approx(bce[1])
+    assert both[1] > bce[1] + 0.9  # soft Dice near 1 on the empty mask

@@ -34,7 +34,7 @@ from catunet.datasets.cats import resolve_data_dir
 from catunet.errors import CatunetError
 from catunet.evaluate import score
 from catunet.saving import load_model
-from catunet.losses import LOSSES
+from catunet.losses import COMPARED, LOSSES
 from catunet.metrics import dice_coefficient
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
@@ -207,7 +207,7 @@ def run_variants(study, variants, runs_dir, seeds=None):
 
 def compare_losses(data_dir=None, width=DEFAULTS.width, epochs=DEFAULTS.epochs,
                    seeds=3,
-                   runs_dir=RUNS / "losses", losses=tuple(LOSSES)):
+                   runs_dir=RUNS / "losses", losses=COMPARED):
     """Trains every loss for every seed; returns the summary dict."""
     study = Study.load(data_dir, seeds, width=width, epochs=epochs, augment="")
     return run_variants(study, {loss: {"loss": loss} for loss in losses},
@@ -641,7 +641,7 @@ def main(argv=None):
         elif args.experiment == "losses":
             summary = compare_losses(args.data_dir, args.width, args.epochs,
                                      args.seeds, args.runs,
-                                     tuple(args.loss or LOSSES))
+                                     tuple(args.loss or COMPARED))
             write_losses_report(summary, args.report)
         elif args.experiment == "transfer":
             summary, study = compare_transfer(

@@ -73,7 +73,11 @@ on the validation folds.
    people, and a network pre-trained on the foreground of horse photos
    has no reason to think a face is not one. Scenes are then made only of
    frames of other sequences (``scenes.frames_apart``).
-22. ``inference``: test-time augmentation, zoom (2 or 3 times closer, its
+22. ``negatives-bce``: the same, with the Dice term of the loss left out
+   on the photos without a cat (``NONEMPTY_LOSS``): on an empty mask soft
+   Dice is near its maximum for any probability at all, so ``negatives``
+   taught its models to predict nothing where they were unsure.
+23. ``inference``: test-time augmentation, zoom (2 or 3 times closer, its
    tiles merged with the whole photo by mean or max; then only for photos
    whose whole-photo foreground is small), the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if
@@ -216,7 +220,7 @@ STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "second-round", "all-pseudo", "shorter-pseudo", "third-round",
          "batch-norm", "shorter-fine-tune", "wider-zoom",
          "longer-pseudo", "weight-average", "round-ensemble", "mosaic",
-         "colour", "negatives")
+         "colour", "negatives", "negatives-bce")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Steps that change the network, each trained from its own pre-training
 # on --pretrain-dir with the last kept recipe's network so changed. Width
@@ -242,6 +246,9 @@ WIDER_ZOOM = {"augment": "flip,rotate,zoom=0.4,translate,elastic,"
                          "brightness,contrast"}
 COLOUR = {"augment": "recommended,saturation,hue,grayscale"}
 NEGATIVES = 0.5  # photos without a cat per fitted photo (--negative-photos)
+# Steps that add --negative-photos, and the loss negatives-bce trains with.
+NEGATIVE_STEPS = ("negatives", "negatives-bce")
+NONEMPTY_LOSS = "bce+dice-nonempty"
 
 
 def step_settings(unlabelled, teachers, paste_backgrounds,
@@ -276,7 +283,10 @@ def step_settings(unlabelled, teachers, paste_backgrounds,
             "mosaic": MOSAIC,
             "colour": COLOUR,
             "negatives": {"negatives": NEGATIVES,
-                          "negative_photos": negative_photos}}
+                          "negative_photos": negative_photos},
+            "negatives-bce": {"negatives": NEGATIVES,
+                              "negative_photos": negative_photos,
+                              "loss": NONEMPTY_LOSS}}
 
 
 def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
@@ -326,8 +336,9 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
             (``catunet.study.folds``: ``merge``, ``assemble``). Needs ``recorded`` and one step.
         settings: ``TrainConfig`` fields of every run.
     """
-    if "negatives" in steps and not negative_photos:
-        raise CatunetError("the negatives step needs --negative-photos")
+    needing = [name for name in steps if name in NEGATIVE_STEPS]
+    if needing and not negative_photos:
+        raise CatunetError(f"the {needing[0]} step needs --negative-photos")
     if scenes_frames:
         check_frames_apart(scenes_frames, paste_backgrounds)
     if fold is not None:
@@ -724,7 +735,7 @@ def main(argv=None):
                    "copy-paste step, e.g. ../shared/data/davis; without it "
                    "the other training photos are the backgrounds")
     p.add_argument("--negative-photos", default=None, metavar="PHOTOS",
-                   help="photos without a cat for the negatives step: "
+                   help="photos without a cat for the negatives steps: "
                    "folders or glob patterns (comma-separated), e.g. "
                    "DAVIS's people sequences; the scenes are then made "
                    "only of frames of other sequences")
