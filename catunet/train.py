@@ -297,19 +297,29 @@ def with_copy_paste(config, fitted, protected):
     if config.paste_backgrounds:
         photos = [p for folder in config.paste_backgrounds.split(",")
                   for p in data.list_photos(folder.strip())]
-        rng = np.random.default_rng(config.seed)
-        chosen = [photos[i] for i in sorted(
-            rng.choice(len(photos), min(count, len(photos)), replace=False))]
-        near = {d.path for d in duplicates.find_duplicates(
-            duplicates.hash_files(chosen), duplicates.hash_files(protected))}
+        chosen, _ = drawn_photos(photos, count, config.seed, protected)
         backgrounds = np.stack([
             data.resize_image(data.read_image(p), config.image_size)
-            for p in chosen if str(p) not in near])
+            for p in chosen])
     made = copypaste.synthesize(images, masks, backgrounds, count, config.seed)
     print(f"Copy-paste: {len(made[0])} composites on "
           + (f"{len(backgrounds)} background photos"
              if len(backgrounds) else "the other training photos"))
     return np.concatenate([images, made[0]]), np.concatenate([masks, made[1]])
+
+
+def drawn_photos(paths, count, seed, protected):
+    """``count`` of ``paths`` (all, if fewer) drawn by ``seed``, in their
+    order, less those that look like one of the ``protected`` photos
+    (``catunet.duplicates``); returns ``(kept, how many were left out)``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    chosen = [paths[i] for i in sorted(
+        rng.choice(len(paths), min(count, len(paths)), replace=False))]
+    near = {d.path for d in duplicates.find_duplicates(
+        duplicates.hash_files(chosen), duplicates.hash_files(protected))}
+    return [p for p in chosen if str(p) not in near], len(near)
 
 
 def with_mosaics(config, fitted, photos):
@@ -333,19 +343,14 @@ def with_negatives(config, fitted, photos, protected):
     import numpy as np
 
     paths = data.photos_of(config.negative_photos)
-    count = min(int(round(config.negatives * len(photos[0]))), len(paths))
-    rng = np.random.default_rng(config.seed)
-    chosen = [paths[i] for i in sorted(rng.choice(len(paths), count,
-                                                  replace=False))]
-    near = {d.path for d in duplicates.find_duplicates(
-        duplicates.hash_files(chosen), duplicates.hash_files(protected))}
-    chosen = [p for p in chosen if str(p) not in near]
+    count = int(round(config.negatives * len(photos[0])))
+    chosen, near = drawn_photos(paths, count, config.seed, protected)
     size = config.image_size
     images = np.stack([data.resize_image(data.read_image(p), size)
                        for p in chosen]) if chosen else fitted[0][:0]
     masks = np.zeros((len(images), *fitted[1].shape[1:]), fitted[1].dtype)
     print(f"Negatives: {len(images)} photos without a cat, of {len(paths)}"
-          + (f" ({len(near)} left out as look-alikes of held-out photos)"
+          + (f" ({near} left out as look-alikes of held-out photos)"
              if near else ""))
     return np.concatenate([fitted[0], images]), \
         np.concatenate([fitted[1], masks])
