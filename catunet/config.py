@@ -132,10 +132,17 @@ class TrainConfig:
             photo, each with an empty mask, in the phases that fit the
             labelled photos: what a cat is not (a person holding it, a dog,
             a sofa). 0 is off.
-        negative_photos: With ``negatives``: where they come from, folders
-            of photos or glob patterns of photo files (comma-separated),
-            e.g. ``people/`` or ``davis/images/hike_*``; any masks beside
-            them are ignored.
+        negative_pastes: Paste the foreground of this many photos without
+            a cat per fitted training photo (a person, a horse: cut out by
+            its own mask, from ``negative_photos``) large onto fitted cat
+            photos, as background, in the phases that fit the labelled
+            photos (``catunet.copypaste.paste_negatives``). 0 is off.
+        negative_photos: With ``negatives`` or ``negative_pastes``: where
+            they come from, folders of photos or glob patterns of photo
+            files (comma-separated), e.g. ``people/`` or
+            ``davis/images/hike_*``; ``negatives`` ignores any masks beside
+            them, ``negative_pastes`` needs them (a ``masks/`` folder beside
+            ``images/``).
         out: The run folder (model, ``run.json``, ``config.json``,
             ``history.csv``, ``split.json``); without it, ``runs/<stage>``.
     """
@@ -180,6 +187,7 @@ class TrainConfig:
     paste_backgrounds: str | None = None
     mosaic: float = 0.0
     negatives: float = 0.0
+    negative_pastes: float = 0.0
     negative_photos: str | None = None
     out: str | None = None
 

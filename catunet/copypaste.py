@@ -15,6 +15,12 @@ on any photo. A background is either a photo from ``--paste-backgrounds``
 horse photos; never a folder of unlabelled cat photos, whose own cats have
 no mask) whose mask starts empty, or another fitted cat photo whose own
 mask is kept.
+
+The same paste works the other way round (``paste_negatives``): what is
+*not* a cat — a person, a horse, cut out of a photo without a cat by that
+photo's own mask — pasted large onto the fitted cat photos as background,
+covering the part of the cat it hides. Users' photos often hold a person
+holding the cat; the labelled ones rarely do.
 """
 
 import cv2
@@ -23,10 +29,14 @@ import numpy as np
 MIN_CUTOUT = 0.01       # cats covering less of their photo are not cut out
 SCALES = (0.15, 0.7)    # a pasted cat's longer side, as a fraction of the photo
 MAX_PASTED = 3          # cats pasted onto one background: 1 to this
+# A pasted negative's longer side, as a fraction of the photo: as large as
+# a person beside, or holding, the cat.
+NEGATIVE_SCALES = (0.4, 1.0)
 
 
 def cutouts(images, masks):
-    """The cats of labelled photos, cropped to their masks' bounding boxes.
+    """The cats of labelled photos, cropped to their masks' bounding boxes
+    (any sizes: ``(H, W, 3)`` photos, ``(H, W)`` or ``(H, W, 1)`` masks).
 
     Returns:
         A list of ``(pixels, mask)`` pairs (``uint8``, mask 0/1).
@@ -44,7 +54,7 @@ def cutouts(images, masks):
     return found
 
 
-def paste(background, mask, cutout, scale, top_left, flip):
+def paste(background, mask, cutout, scale, top_left, flip, label=1):
     """Pastes one cut-out cat onto a copy of ``background``.
 
     Args:
@@ -54,9 +64,11 @@ def paste(background, mask, cutout, scale, top_left, flip):
             background's shorter side (``min(H, W)``).
         top_left: Where its box goes, as fractions of the free room.
         flip: Mirror it left-right.
+        label: What the pasted pixels are in the mask: 1, a cat; 0,
+            anything else (``paste_negatives``).
 
     Returns:
-        ``(image, mask)``: the pasted cat covers what was under it.
+        ``(image, mask)``: the pasted pixels cover what was under them.
     """
     rows, cols = background.shape[:2]
     pixels, cut = cutout
@@ -73,7 +85,7 @@ def paste(background, mask, cutout, scale, top_left, flip):
     image, out = background.copy(), mask.copy()
     window = (slice(top, top + height), slice(left, left + width))
     image[window][cut] = pixels[cut]
-    out[window][cut] = 1
+    out[window][cut] = label
     return image, out
 
 
@@ -104,6 +116,37 @@ def synthesize(images, masks, backgrounds, count, seed):
             image, mask = paste(image, mask, cats[rng.integers(len(cats))],
                                 rng.uniform(*SCALES), rng.uniform(0, 1, 2),
                                 bool(rng.integers(2)))
+        made_images.append(image)
+        made_masks.append(mask[..., None])
+    return np.stack(made_images), np.stack(made_masks)
+
+
+def paste_negatives(images, masks, negatives, count, seed):
+    """``count`` fitted cat photos, each with one cut-out of what is not a
+    cat pasted onto it at ``NEGATIVE_SCALES``, as background.
+
+    Args:
+        images: The fitted photos ``(N, S, S, 3)``; ``masks`` ``(N, S, S, 1)``.
+        negatives: ``(pixels, mask)`` cut-outs (``cutouts``) of the
+            foreground of photos without a cat.
+        count: How many composites.
+        seed: Seed of every choice.
+
+    Returns:
+        ``(images, masks)`` arrays of ``count`` composites: each photo's
+        cat mask, less what the pasted cut-out hides.
+    """
+    rng = np.random.default_rng(seed)
+    if not negatives or not count or not len(images):
+        return images[:0], masks[:0]
+    made_images, made_masks = [], []
+    for _ in range(count):
+        which = rng.integers(len(images))
+        image, mask = paste(images[which], masks[which].squeeze(),
+                            negatives[rng.integers(len(negatives))],
+                            rng.uniform(*NEGATIVE_SCALES),
+                            rng.uniform(0, 1, 2), bool(rng.integers(2)),
+                            label=0)
         made_images.append(image)
         made_masks.append(mask[..., None])
     return np.stack(made_images), np.stack(made_masks)

@@ -162,6 +162,28 @@ def photos_of(entries):
     return sorted(found)
 
 
+def pairs_of(photos):
+    """The ``Pair`` of each photo, found in its data folder (the folder
+    holding its ``images/`` folder and the ``masks/`` beside it).
+
+    Raises:
+        CatunetError: A photo outside an ``images/`` folder, or whose data
+            folder does not pair it (``find_pairs`` names why).
+    """
+    folders = {}
+    found = []
+    for photo in map(Path, photos):
+        if photo.parent.name != "images":
+            raise CatunetError(f"{photo}: its mask is looked for in a masks/ "
+                               "folder beside its images/ folder, and this "
+                               "photo is not in one")
+        root = photo.parent.parent
+        if root not in folders:
+            folders[root] = {p.image.resolve(): p for p in find_pairs(root)}
+        found.append(folders[root][photo.resolve()])
+    return found
+
+
 def _decode(path, flags):
     """Decodes any image file OpenCV reads, naming the file on failure."""
     try:

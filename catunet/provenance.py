@@ -27,7 +27,8 @@ NOT_IN_KEY = ("out", "data_dir", "split", "init", "tfds_dir", "manual_dir",
 # so that runs made before they existed are still found.
 OFF_UNLESS_SET = {"schedule": "constant", "warmup_epochs": 0,
                   "copy_paste": 0.0, "pseudo_holdout": 0.3, "ema": 0.0,
-                  "round_ensemble": 1, "mosaic": 0.0, "negatives": 0.0}
+                  "round_ensemble": 1, "mosaic": 0.0, "negatives": 0.0,
+                  "negative_pastes": 0.0}
 
 
 def file_sha256(path):
@@ -79,7 +80,8 @@ def key_inputs(config, manifest):
                                   config.paste_backgrounds.split(",")]}
            if config.copy_paste and config.paste_backgrounds else {}),
         **({"negative_photos": files_digest(data.photos_of(
-            config.negative_photos))} if config.negatives else {}),
+            config.negative_photos))}
+           if config.negatives or config.negative_pastes else {}),
         **({"unlabelled": folder_digest(config.unlabelled),
             "teacher_sha256": file_sha256(config.teacher)
             if config.teacher else None} if config.unlabelled else {}),

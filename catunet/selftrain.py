@@ -243,7 +243,8 @@ def self_train(config, train, verbose=1, callbacks=()):
             split=str(split), folds=0, val_fold=0,
             epochs=config.pseudo_epochs, init=start, freeze_epochs=0,
             fine_tune_learning_rate=None, protect="", copy_paste=0.0,
-            paste_backgrounds=None, negatives=0.0, negative_photos=None,
+            paste_backgrounds=None, negatives=0.0, negative_pastes=0.0,
+            negative_photos=None,
             out=str(folder / f"student-{r}-pseudo"))
         pre_run = train(pre, verbose, callbacks)
         student = train(dataclasses.replace(

@@ -129,12 +129,15 @@ def resolve_paths(config):
                            "--paste-backgrounds needs it")
     if config.mosaic < 0:
         raise CatunetError(f"--mosaic must be >= 0, got {config.mosaic}")
-    if config.negatives < 0 or bool(config.negatives) != bool(
+    if config.negatives < 0 or config.negative_pastes < 0 or bool(
+            config.negatives or config.negative_pastes) != bool(
             config.negative_photos):
-        raise CatunetError("--negatives must be >= 0, and --negatives and "
-                           "--negative-photos go together")
+        raise CatunetError("--negatives and --negative-pastes must be >= 0, "
+                           "and --negative-photos goes with either")
     if config.negative_photos:
-        data.photos_of(config.negative_photos)
+        photos = data.photos_of(config.negative_photos)
+        if config.negative_pastes:
+            data.pairs_of(photos)
     if config.teacher and not config.unlabelled:
         raise CatunetError("--teacher labels the --unlabelled photos; give "
                            "both, or neither")
@@ -279,6 +282,9 @@ def load_arrays(config, data_dir):
     if config.negatives:
         fitted = with_negatives(config, fitted, photos, [
             p.image for p in test_pairs + val_pairs])
+    if config.negative_pastes:
+        fitted = with_negative_pastes(config, fitted, photos, [
+            p.image for p in test_pairs + val_pairs])
     held_out = data.load_pairs(val_pairs, config.image_size) if val_pairs else None
     return Arrays(fitted, held_out, combined_manifest(manifests), left_out)
 
@@ -354,6 +360,33 @@ def with_negatives(config, fitted, photos, protected):
              if near else ""))
     return np.concatenate([fitted[0], images]), \
         np.concatenate([fitted[1], masks])
+
+
+def with_negative_pastes(config, fitted, photos, protected):
+    """The fitted arrays plus ``negative_pastes`` composites per photo of
+    the fitted ``photos``: each a fitted cat photo with the foreground of
+    one ``negative_photos`` photo pasted onto it as background
+    (``catunet.copypaste.paste_negatives``); the photos are drawn by the
+    run's seed, never look-alikes of the ``protected`` photos, and cut
+    out at their own size."""
+    import numpy as np
+
+    from catunet import copypaste
+
+    paths = data.photos_of(config.negative_photos)
+    count = int(round(config.negative_pastes * len(photos[0])))
+    chosen, near = drawn_photos(paths, count, config.seed, protected)
+    pairs = data.pairs_of(chosen)
+    negatives = copypaste.cutouts([data.read_image(p.image) for p in pairs],
+                                  [data.read_mask(p.mask) for p in pairs])
+    made = copypaste.paste_negatives(*photos, negatives, count, config.seed)
+    print(f"Negative pastes: {len(made[0])} cat photos, each with the "
+          f"foreground of one of {len(negatives)} photos without a cat "
+          "pasted as background"
+          + (f" ({near} left out as look-alikes of held-out photos)"
+             if near else ""))
+    return np.concatenate([fitted[0], made[0]]), \
+        np.concatenate([fitted[1], made[1]])
 
 
 def protected_photos(folder):

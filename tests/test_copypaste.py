@@ -56,3 +56,32 @@ def test_paste_onto_a_wide_photo_scales_by_its_shorter_side():
     # Longer side 0.5 * 16 = 8 px wide, 4 px high, at the top-right.
     assert out.shape == (16, 48, 3)
     assert out_mask.sum() == 8 * 4 and out_mask[0:4, 40:48].all()
+
+
+def test_a_pasted_negative_hides_the_cat_and_is_background():
+    image, mask = one_cat()
+    person = np.full((10, 5, 3), 30, np.uint8), np.ones((10, 5), np.uint8)
+    out, out_mask = copypaste.paste(image, mask, person, scale=0.5,
+                                    top_left=(0.0, 0.0), flip=False, label=0)
+    # 16 px high, 8 px wide at the top-left: it covers the cat's
+    # columns 4-7 of rows 8-15, which are no longer cat.
+    assert (out[:16, :8] == 30).all() and not out_mask[:16, :8].any()
+    assert out_mask.sum() == mask.sum() - 8 * 4
+    assert out_mask[8:16, 8:20].all()
+
+
+def test_paste_negatives_is_seeded_and_only_removes_cat():
+    image, mask = one_cat()
+    images = np.stack([image, image[:, ::-1]])
+    masks = np.stack([mask, mask[:, ::-1]])[..., None]
+    person = np.full((20, 10, 3), 30, np.uint8), np.ones((20, 10), np.uint8)
+    a = copypaste.paste_negatives(images, masks, [person], 6, seed=2)
+    b = copypaste.paste_negatives(images, masks, [person], 6, seed=2)
+    assert a[0].shape == (6, 32, 32, 3) and a[1].shape == (6, 32, 32, 1)
+    np.testing.assert_array_equal(a[0], b[0])
+    # A negative is pasted onto every composite, and every cat pixel left
+    # is a cat pixel of one of the photos.
+    assert ((a[0] == 30).all(axis=-1).sum(axis=(1, 2)) > 0).all()
+    cat = masks.any(axis=0)
+    assert not (a[1] & ~cat[None]).any() and a[1].sum() < 6 * mask.sum()
+    assert copypaste.paste_negatives(images, masks, [], 6, 2)[0].shape[0] == 0

@@ -54,7 +54,8 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     config = tiny(tmp_path, shapes_dir, unlabelled=str(unlabelled),
                   pseudo_keep=0.6, pseudo_epochs=2, epochs=12,
                   pseudo_holdout=0.0, self_training_rounds=2, mosaic=0.5,
-                  negatives=0.5, negative_photos=str(people))
+                  negatives=0.5, negative_pastes=0.5,
+                  negative_photos=str(people))
     # A copy of a test photo among the unlabelled ones must be left out.
     from catunet import data, split
 
@@ -91,11 +92,12 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     for sub in ("teacher", "student-1-pseudo", "student-2"):
         assert json.loads((folder / sub / "config.json").read_text())[
             "mosaic"] == 0.5, sub
-    # Negatives only where the labelled photos are fitted.
+    # Negatives, whole or pasted, only where the labelled photos are fitted.
     for sub, negatives in (("teacher", 0.5), ("student-1-pseudo", 0.0),
                            ("student-2", 0.5)):
-        assert json.loads((folder / sub / "config.json").read_text())[
-            "negatives"] == negatives, sub
+        saved = json.loads((folder / sub / "config.json").read_text())
+        assert saved["negatives"] == saved["negative_pastes"] == negatives, \
+            sub
 
     # The same command again trains nothing.
     assert train(config, verbose=0).model_path == run.model_path

@@ -451,7 +451,7 @@ def test_negatives_are_added_with_empty_masks_and_enter_the_key(tmp_path,
     assert provenance.key_changes(
         provenance.key_inputs(config, arrays.manifest), inputs) == [
         "the --negative-photos photos"]
-    for wrong, match in (({"negatives": 0.5}, "go together"),
+    for wrong, match in (({"negatives": 0.5}, "goes with either"),
                          ({"negatives": -1.0, "negative_photos": str(others)},
                           ">= 0"),
                          ({"negatives": 0.5,
@@ -459,6 +459,41 @@ def test_negatives_are_added_with_empty_masks_and_enter_the_key(tmp_path,
                           "no photos match")):
         with pytest.raises(CatunetError, match=match):
             resolve_paths(tiny(tmp_path, shapes_dir, **wrong))
+
+
+def test_negative_pastes_add_cat_photos_with_less_cat(tmp_path, shapes_dir):
+    from catunet import provenance
+    from catunet.train import load_arrays, resolve_paths
+    from tests.conftest import write_folder
+
+    others = write_folder(tmp_path / "others", n=6, seed=3)
+    config = resolve_paths(tiny(tmp_path, shapes_dir, folds=3,
+                                negative_pastes=0.6,
+                                negative_photos=f"{others}/images/*"))
+    arrays = load_arrays(config, config.data_dir)
+    plain = resolve_paths(tiny(tmp_path, shapes_dir, folds=3))
+    fitted = load_arrays(plain, plain.data_dir).train
+    # 5 fitted photos: 3 composites, each a fitted photo whose mask only
+    # loses foreground where something was pasted over it.
+    images, masks = arrays.train
+    assert len(images) == 8 and np.array_equal(images[:5], fitted[0])
+    changed = [min(range(5), key=lambda i: np.abs(
+        image.astype(int) - fitted[0][i]).sum()) for image in images[5:]]
+    for made, source in zip(masks[5:], changed):
+        assert not (made & ~fitted[1][source]).any()
+    assert provenance.run_key(config, arrays.manifest) != \
+        provenance.run_key(plain, arrays.manifest)
+    for wrong, match in (({"negative_pastes": 0.5}, "goes with either"),
+                         ({"negative_pastes": -1.0,
+                           "negative_photos": str(others)}, ">= 0")):
+        with pytest.raises(CatunetError, match=match):
+            resolve_paths(tiny(tmp_path, shapes_dir, **wrong))
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "a.jpg").write_bytes((others / "images/shape.0.jpg").read_bytes())
+    with pytest.raises(CatunetError, match="not in one"):
+        resolve_paths(tiny(tmp_path, shapes_dir, negative_pastes=0.5,
+                           negative_photos=str(loose)))
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path, shapes_dir):

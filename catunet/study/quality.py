@@ -77,7 +77,15 @@ on the validation folds.
    on the photos without a cat (``NONEMPTY_LOSS``): on an empty mask soft
    Dice is near its maximum for any probability at all, so ``negatives``
    taught its models to predict nothing where they were unsure.
-23. ``inference``: test-time augmentation, zoom (2 or 3 times closer, its
+23. ``paste-negatives``: instead of whole photos without a cat, their
+   foreground (the people of ``--negative-photos``, cut out by their own
+   masks) pasted large onto half as many fitted cat photos, as
+   background (``NEGATIVE_PASTES``, ``catunet.copypaste.paste_negatives``):
+   a person beside or holding the cat, on the cat photos' own
+   backgrounds, so no photo has an empty mask and no video frame is
+   learned as "no cat here". Validation photos hold people too (a girl
+   with a black kitten, people holding cats).
+24. ``inference``: test-time augmentation, zoom (2 or 3 times closer, its
    tiles merged with the whole photo by mean or max; then only for photos
    whose whole-photo foreground is small), the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if
@@ -220,7 +228,7 @@ STEPS = ("self-training", "capacity", "schedule", "copy-paste",
          "second-round", "all-pseudo", "shorter-pseudo", "third-round",
          "batch-norm", "shorter-fine-tune", "wider-zoom",
          "longer-pseudo", "weight-average", "round-ensemble", "mosaic",
-         "colour", "negatives", "negatives-bce")
+         "colour", "negatives", "negatives-bce", "paste-negatives")
 COPY_PASTE = 1.0  # composites per fitted photo in the copy-paste step
 # Steps that change the network, each trained from its own pre-training
 # on --pretrain-dir with the last kept recipe's network so changed. Width
@@ -246,8 +254,9 @@ WIDER_ZOOM = {"augment": "flip,rotate,zoom=0.4,translate,elastic,"
                          "brightness,contrast"}
 COLOUR = {"augment": "recommended,saturation,hue,grayscale"}
 NEGATIVES = 0.5  # photos without a cat per fitted photo (--negative-photos)
+NEGATIVE_PASTES = 0.5  # composites with a pasted negative per fitted photo
 # Steps that add --negative-photos, and the loss negatives-bce trains with.
-NEGATIVE_STEPS = ("negatives", "negatives-bce")
+NEGATIVE_STEPS = ("negatives", "negatives-bce", "paste-negatives")
 NONEMPTY_LOSS = "bce+dice-nonempty"
 
 
@@ -286,7 +295,9 @@ def step_settings(unlabelled, teachers, paste_backgrounds,
                           "negative_photos": negative_photos},
             "negatives-bce": {"negatives": NEGATIVES,
                               "negative_photos": negative_photos,
-                              "loss": NONEMPTY_LOSS}}
+                              "loss": NONEMPTY_LOSS},
+            "paste-negatives": {"negative_pastes": NEGATIVE_PASTES,
+                                "negative_photos": negative_photos}}
 
 
 def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
@@ -735,10 +746,12 @@ def main(argv=None):
                    "copy-paste step, e.g. ../shared/data/davis; without it "
                    "the other training photos are the backgrounds")
     p.add_argument("--negative-photos", default=None, metavar="PHOTOS",
-                   help="photos without a cat for the negatives steps: "
-                   "folders or glob patterns (comma-separated), e.g. "
-                   "DAVIS's people sequences; the scenes are then made "
-                   "only of frames of other sequences")
+                   help="photos without a cat for the negatives steps "
+                   f"({', '.join(NEGATIVE_STEPS)}): folders or glob "
+                   "patterns (comma-separated), e.g. DAVIS's people "
+                   "sequences (paste-negatives needs their masks, in a "
+                   "masks/ folder beside images/); the scenes are then "
+                   "made only of frames of other sequences")
     p.add_argument("--steps", default=",".join(STEPS),
                    help="the steps to climb after transfer (or after the "
                    f"recorded ladder's kept recipe), in order (from "
