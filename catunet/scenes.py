@@ -108,6 +108,18 @@ def dice(scene, predicted):
     return 1.0 if total == 0 else float(2 * (truth & mask).sum() / total)
 
 
+def marked(scene, predicted):
+    """The share of the frame's own foreground that no cat covers (its
+    people, animals and vehicles: ``scene.ignore``) that ``predicted``
+    marks as cat; None where the frame has none. ``dice`` leaves that
+    part out, so outlining a person beside a cat costs nothing there: this
+    says how much of it a model outlines."""
+    if not scene.ignore.any():
+        return None
+    mask = np.asarray(predicted).astype(bool).reshape(scene.truth.shape)
+    return float(mask[scene.ignore == 1].mean())
+
+
 def visible_cats(scene):
     """How many of the scene's cats show (a later cat may cover one)."""
     return sum(1 for visible in scene.visible if visible.any())

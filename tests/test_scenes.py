@@ -92,3 +92,19 @@ def test_a_cat_covered_whole_by_another_is_not_counted():
     assert scenes.visible_cats(scene) == 1
     assert scenes.cats_found(scene, truth) == 1
     assert scenes.cats_found(scene, np.zeros_like(truth)) == 0
+
+
+def test_marked_is_the_share_of_the_frames_own_foreground_outlined():
+    [scene] = scenes.make_scenes([cat(200)], [frame(foreground=(
+        slice(0, 10), slice(50, 60)))], kinds=("small",))
+    ignored = scene.ignore.sum()
+    assert ignored > 0
+    predicted = scene.truth.copy()
+    assert scenes.marked(scene, predicted) == 0.0
+    predicted[0:10, 50:55] = 1  # half of the 10 x 10 square, minus any cat
+    share = (predicted.astype(bool) & (scene.ignore == 1)).sum() / ignored
+    assert scenes.marked(scene, predicted) == pytest.approx(share)
+    assert 0.4 <= share <= 0.6
+    assert scenes.marked(scene, np.ones_like(scene.truth)) == 1.0
+    [bare] = scenes.make_scenes([cat(200)], [frame()], kinds=("small",))
+    assert scenes.marked(bare, np.ones_like(bare.truth)) is None
