@@ -180,7 +180,11 @@ def pairs_of(photos):
         root = photo.parent.parent
         if root not in folders:
             folders[root] = {p.image.resolve(): p for p in find_pairs(root)}
-        found.append(folders[root][photo.resolve()])
+        pair = folders[root].get(photo.resolve())
+        if pair is None:
+            raise CatunetError(f"{photo}: not one of the photos that "
+                               f"{root} pairs with a mask")
+        found.append(pair)
     return found
 
 

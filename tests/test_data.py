@@ -149,3 +149,14 @@ def test_training_stream_visits_every_image_once_per_epoch(shapes_dir):
             == sums
     first = np.concatenate([x.numpy() for x, _ in stream[:3]])
     assert not np.array_equal(first, images)  # shuffled
+
+
+def test_pairs_of_finds_each_photos_mask_or_says_why(tmp_path):
+    folder = write_folder(tmp_path / "people", n=3)
+    photos = data.photos_of(f"{folder}/images/shape.[02].*")
+    assert [(p.image.name, p.mask.name) for p in data.pairs_of(photos)] == [
+        ("shape.0.jpg", "mask_shape.0.png"), ("shape.2.jpg", "mask_shape.2.png")]
+    hidden = folder / "images" / ".shape.9.jpg"
+    hidden.write_bytes((folder / "images" / "shape.0.jpg").read_bytes())
+    with pytest.raises(CatunetError, match="pairs with a mask"):
+        data.pairs_of([hidden])

@@ -27,14 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic, data, machine, scenes
+from catunet import __version__, atomic, machine, scenes
 from catunet.cli import HelpFormatter
 from catunet.errors import CatunetError
 from catunet.inference import Settings
 from catunet.saving import load_model
 from catunet.study import experiments, render, stats
-from catunet.study.scenes import (by_kind, fold_scenes, frames_apart,
-                                  load_frames, score_scenes)
+from catunet.study.quality import ladder_scenes
+from catunet.study.scenes import score_scenes, summarize_kinds
 
 REPORTS = Path("reports")
 BASELINE = "kept recipe, retrained"
@@ -64,8 +64,7 @@ def score_fold(model, made):
     predicted, rows = score_scenes(model, made, Settings())
     shares = [scenes.marked(s, p) for s, p in zip(made, predicted)]
     shares = [x for x in shares if x is not None]
-    kinds = by_kind(rows)
-    return {"dice": float(np.mean([k["dice"] for k in kinds.values()])),
+    return {"dice": summarize_kinds(rows)["dice"],
             "marked": float(np.mean(shares)) if shares else None,
             "scenes": len(made), "with_foreground": len(shares)}
 
@@ -91,11 +90,8 @@ def run(ladder_path, frames_dir, steps=None, data_dir=None, command="",
         raise CatunetError(f"{ladder_path}: none of its steps' fold models "
                            "is in runs/")
     study = experiments.Study.load(data_dir, ladder["seeds"])
-    frames = load_frames(frames_dir)
-    if ladder.get("negative_photos"):
-        frames = frames_apart(frames,
-                              data.photos_of(ladder["negative_photos"]))
-    made = fold_scenes(study, frames, 0)
+    frames, made = ladder_scenes(study, frames_dir,
+                                 ladder.get("negative_photos"))
     rows = []
     for name, models in found.items():
         folds = []
@@ -104,9 +100,10 @@ def run(ladder_path, frames_dir, steps=None, data_dir=None, command="",
             folds.append({"fold": fold, "model": str(path),
                           **score_fold(load_model(path), made[fold])})
         rows.append({"name": name, "folds": folds})
-    return {"command": command, "ladder": str(ladder_path), "frames": str(frames_dir),
+    return {"command": command, "ladder": str(ladder_path),
+            "frames": str(frames_dir),
             "frame_count": len(frames), "machine": machine.describe(),
-            "code_version": render.code_version(ladder), "steps": rows}
+            "code_version": __version__, "steps": rows}
 
 
 def markdown(summary):

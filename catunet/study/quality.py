@@ -318,6 +318,17 @@ def pretrain_network(study, pretrain_dir, recipe, change, epochs, settings):
                                           {**settings, **network})
 
 
+def ladder_scenes(study, scenes_frames, negative_photos=None):
+    """The validation scenes a ladder chooses on: each fold's own cats
+    pasted onto the frames of ``scenes_frames`` (``fold_scenes``, scene
+    seed 0), less the frames of the sequences ``negative_photos`` come
+    from; returns ``(frames, scenes of each fold)``."""
+    frames = load_frames(scenes_frames)
+    if negative_photos:
+        frames = frames_apart(frames, data.photos_of(negative_photos))
+    return frames, fold_scenes(study, frames, 0)
+
+
 def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
                runs_dir=RUNS / "quality", pretrain_epochs=40,
                paste_backgrounds=None, steps=STEPS, final_seeds=None,
@@ -361,10 +372,7 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
         train_seeds=only, **settings)
     made, key = None, "val_dice"
     if scenes_frames:
-        frames = load_frames(scenes_frames)
-        if negative_photos:
-            frames = frames_apart(frames, data.photos_of(negative_photos))
-        made = fold_scenes(study, frames, 0)
+        made = ladder_scenes(study, scenes_frames, negative_photos)[1]
         key = "score"
 
     def scored(runs):

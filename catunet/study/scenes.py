@@ -194,7 +194,13 @@ def scene_scores(model, made, settings=Settings()):
     """A model's Dice and cats found on scenes, by kind, and their mean
     Dice over the kinds; by default at the plain inference settings (those
     of validation Dice)."""
-    kinds = by_kind(score_scenes(model, made, settings)[1])
+    return summarize_kinds(score_scenes(model, made, settings)[1])
+
+
+def summarize_kinds(rows):
+    """Scored scenes (``score_scenes`` rows) as ``by_kind`` and their mean
+    Dice over the kinds: what the choosing score counts."""
+    kinds = by_kind(rows)
     return {"kinds": kinds,
             "dice": float(np.mean([k["dice"] for k in kinds.values()]))}
 
