@@ -142,9 +142,7 @@ def markdown(summary):
                      f"{p['reaching']} of {p['steps']} |")
     if not summary["photos"]:
         lines.append("| none | | | | |")
-    lines += ["", f"Made by catunet {summary['code_version']} on "
-              f"{render.machine_text(summary['machine'])}; command "
-              f"`{summary['command']}`."]
+    lines += ["", render.made_by(summary)]
     return "\n".join(lines) + "\n"
 
 

@@ -135,9 +135,7 @@ def markdown(summary):
             f"| {name} | "
             f"{stats.format_mean_sd([f['dice'] for f in row['folds']])} | "
             f"{stats.format_mean_sd(marked)} | {versus} |")
-    lines += ["", f"Made by catunet {summary['code_version']} on "
-              f"{render.machine_text(summary['machine'])}; command "
-              f"`{summary['command']}`."]
+    lines += ["", render.made_by(summary)]
     return "\n".join(lines) + "\n"
 
 

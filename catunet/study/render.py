@@ -205,6 +205,14 @@ def machine_text(machine):
     return str(machine)
 
 
+def made_by(summary):
+    """The closing line of a study report: the catunet version, the
+    machine and the command that made its numbers."""
+    return (f"Made by catunet {summary['code_version']} on "
+            f"{machine_text(summary['machine'])}; command "
+            f"`{summary['command']}`.")
+
+
 # --- results of a step -------------------------------------------------------
 
 def inference_flags(settings, since=None):
