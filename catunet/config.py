@@ -128,6 +128,10 @@ class TrainConfig:
             shrunk to half size and tiled two by two with their masks
             (several smaller cats on real backgrounds), in every phase,
             self-training's pseudo-labelled photos included; 0 is off.
+        mosaic_grids: With ``mosaic``: the grid sides the mosaics take in
+            turn, comma-separated: ``2`` (four photos at half size),
+            ``2,3`` (every other mosaic nine photos at a third of their
+            size: smaller cats), up to 4.
         negatives: Add this many photos without a cat per fitted training
             photo, each with an empty mask, in the phases that fit the
             labelled photos: what a cat is not (a person holding it, a dog,
@@ -186,6 +190,7 @@ class TrainConfig:
     copy_paste: float = 0.0
     paste_backgrounds: str | None = None
     mosaic: float = 0.0
+    mosaic_grids: str = "2"
     negatives: float = 0.0
     negative_pastes: float = 0.0
     negative_photos: str | None = None

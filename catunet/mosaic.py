@@ -1,5 +1,6 @@
 """Mosaic synthesis: four fitted photos, each shrunk to half its size,
-tiled two by two into one photo, their masks alike.
+tiled two by two into one photo, their masks alike (or nine, at a third of
+their size, three by three: ``--mosaic-grids 2,3``).
 
 After the mosaic augmentation of YOLOv4 (Bochkovskiy et al., "YOLOv4:
 Optimal Speed and Accuracy of Object Detection", 2020). The labelled
@@ -14,52 +15,94 @@ photos only (never a validation or test photo), and are added to them;
 the usual augmentation then acts on them as on any photo.
 """
 
+import cv2
 import numpy as np
 
-from catunet import data
+from catunet.errors import CatunetError
+
+GRIDS = (2, 3, 4)
+
+
+def parse_grids(text):
+    """``"2,3"`` as ``(2, 3)``; a clear error for anything but grid sides
+    of ``GRIDS``."""
+    try:
+        grids = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        grids = ()
+    if not grids or any(g not in GRIDS for g in grids):
+        raise CatunetError(f"--mosaic-grids must be grid sides among "
+                           f"{', '.join(map(str, GRIDS))}, comma-separated; "
+                           f"got {text!r}")
+    return grids
+
+
+def cells(side, grid):
+    """The sides of a ``grid`` x ``grid`` mosaic's cells along a photo of
+    ``side`` pixels: as equal as whole pixels allow (128 in three: 43, 42,
+    43)."""
+    edges = np.round(np.linspace(0, side, grid + 1)).astype(int)
+    return np.diff(edges)
+
+
+def _shrink(image, mask, height, width):
+    """A photo and its mask shrunk to ``height`` x ``width`` as every photo
+    and mask is (``data.resize_image``, ``data.resize_mask``: area
+    averaging, the mask thresholded at 0.5)."""
+    photo = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    shrunk = cv2.resize(mask.squeeze().astype(np.float32), (width, height),
+                        interpolation=cv2.INTER_AREA)
+    return photo, (shrunk > 0.5).astype(mask.dtype)
 
 
 def tile(images, masks):
-    """One mosaic of four square photos and their masks.
+    """One mosaic of ``grid`` x ``grid`` square photos and their masks.
 
     Args:
-        images: Four ``(S, S, 3)`` photos, ``S`` even; ``masks`` four
+        images: ``grid ** 2`` photos ``(S, S, 3)`` (four: two by two, at
+            half size; nine: three by three, at a third); ``masks`` as many
             ``(S, S, 1)`` 0/1 masks.
 
     Returns:
         ``(image, mask)`` of shape ``(S, S, 3)`` and ``(S, S, 1)``: the
-        photos in reading order, shrunk as every photo and mask is
-        (``data.resize_image``, ``data.resize_mask``).
+        photos in reading order, each shrunk to its cell (``cells``).
     """
-    half = images[0].shape[0] // 2
-    photos = [data.resize_image(image, half) for image in images]
-    shrunk = [data.resize_mask(mask.squeeze(), half).astype(masks[0].dtype)
-              for mask in masks]
-    return _grid(photos), _grid(shrunk)[..., None]
+    grid = int(round(np.sqrt(len(images))))
+    if grid * grid != len(images):
+        raise ValueError(f"a mosaic tiles a square number of photos, "
+                         f"not {len(images)}")
+    sides = cells(images[0].shape[0], grid)
+    rows = [[_shrink(images[r * grid + c], masks[r * grid + c], h, w)
+             for c, w in enumerate(sides)] for r, h in enumerate(sides)]
+    image = np.concatenate([np.concatenate([p for p, _ in row], axis=1)
+                            for row in rows], axis=0)
+    mask = np.concatenate([np.concatenate([m for _, m in row], axis=1)
+                           for row in rows], axis=0)
+    return image, mask[..., None]
 
 
-def _grid(four):
-    """Four equal arrays in reading order, two by two."""
-    return np.concatenate([np.concatenate(four[:2], axis=1),
-                           np.concatenate(four[2:], axis=1)], axis=0)
-
-
-def mosaics(images, masks, count, seed):
+def mosaics(images, masks, count, seed, grids=(2,)):
     """``count`` mosaics of the fitted photos.
 
     Args:
         images: The fitted photos ``(N, S, S, 3)``; ``masks`` ``(N, S, S, 1)``.
         count: How many mosaics.
         seed: Seed of every choice.
+        grids: The grid sides the mosaics take in turn: ``(2,)`` makes
+            every mosaic of four photos at half size, ``(2, 3)`` every
+            other one of nine at a third (smaller cats).
 
     Returns:
-        ``(images, masks)`` arrays of ``count`` mosaics, each of four
-        different photos (none with fewer than four photos).
+        ``(images, masks)`` arrays of ``count`` mosaics, each of
+        different photos; a grid that needs more photos than there are is
+        left out (none with fewer than four photos).
     """
-    if len(images) < 4 or not count:
+    grids = [g for g in grids if g * g <= len(images)]
+    if not grids or not count:
         return images[:0], masks[:0]
     rng = np.random.default_rng(seed)
     made = [tile(images[picks], masks[picks]) for picks in
-            (rng.choice(len(images), 4, replace=False) for _ in range(count))]
+            (rng.choice(len(images), grids[i % len(grids)] ** 2,
+                        replace=False) for i in range(count))]
     return (np.stack([image for image, _ in made]),
             np.stack([mask for _, mask in made]))

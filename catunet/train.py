@@ -129,6 +129,11 @@ def resolve_paths(config):
                            "--paste-backgrounds needs it")
     if config.mosaic < 0:
         raise CatunetError(f"--mosaic must be >= 0, got {config.mosaic}")
+    if config.mosaic or config.mosaic_grids != TrainConfig.mosaic_grids:
+        from catunet import mosaic
+        mosaic.parse_grids(config.mosaic_grids)
+        if not config.mosaic:
+            raise CatunetError("--mosaic-grids goes with --mosaic")
     if config.negatives < 0 or config.negative_pastes < 0 or bool(
             config.negatives or config.negative_pastes) != bool(
             config.negative_photos):
@@ -336,8 +341,12 @@ def with_mosaics(config, fitted, photos):
     from catunet import mosaic
 
     count = int(round(config.mosaic * len(photos[0])))
-    made = mosaic.mosaics(*photos, count, config.seed)
-    print(f"Mosaic: {len(made[0])} mosaics of four fitted photos each")
+    grids = mosaic.parse_grids(config.mosaic_grids)
+    made = mosaic.mosaics(*photos, count, config.seed, grids)
+    shapes = " and ".join(f"{g}x{g}" for g in grids)
+    print(f"Mosaic: {len(made[0])} mosaics of "
+          + ("four fitted photos each" if grids == (2,) else
+             f"fitted photos, {shapes} in turn"))
     return np.concatenate([fitted[0], made[0]]), \
         np.concatenate([fitted[1], made[1]])
 

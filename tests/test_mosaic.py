@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from catunet import mosaic
+from catunet.errors import CatunetError
 
 
 def four_photos():
@@ -47,3 +48,41 @@ def test_no_mosaics_without_a_count_or_four_photos(count, photos):
     images = np.zeros((photos, 4, 4, 3), np.uint8)
     made, masks = mosaic.mosaics(images, images[..., :1], count, seed=0)
     assert made.shape == (0, 4, 4, 3) and masks.shape == (0, 4, 4, 1)
+
+
+def test_a_three_by_three_mosaic_gives_each_photo_a_cell_of_whole_pixels():
+    assert mosaic.cells(128, 3).tolist() == [43, 42, 43]
+    assert mosaic.cells(128, 2).tolist() == [64, 64]
+    images = np.stack([np.full((6, 6, 3), 10 * i, np.uint8) for i in range(9)])
+    masks = np.zeros((9, 6, 6, 1), np.uint8)
+    masks[4] = 1  # the middle photo is all cat
+    image, mask = mosaic.tile(images, masks)
+    assert image.shape == (6, 6, 3) and mask.shape == (6, 6, 1)
+    assert image[::2, ::2, 0].tolist() == [[0, 10, 20], [30, 40, 50],
+                                           [60, 70, 80]]
+    assert mask[..., 0].sum() == 4 and mask[2:4, 2:4, 0].all()
+    with pytest.raises(ValueError, match="square number"):
+        mosaic.tile(images[:5], masks[:5])
+
+
+def test_mosaics_take_the_grids_in_turn():
+    images = np.stack([np.full((6, 6, 3), i, np.uint8) for i in range(12)])
+    made, _ = mosaic.mosaics(images, images[..., :1], 4, seed=1,
+                             grids=(2, 3))
+    photos = [len({int(v) for v in m[..., 0].ravel()}) for m in made]
+    assert photos == [4, 9, 4, 9]
+    # The default draws exactly what mosaics drew before grids existed.
+    assert np.array_equal(mosaic.mosaics(images, images[..., :1], 3, 2)[0],
+                          mosaic.mosaics(images, images[..., :1], 3, 2,
+                                         grids=(2,))[0])
+    too_few, _ = mosaic.mosaics(images[:8], images[:8, ..., :1], 2, seed=1,
+                                grids=(2, 3))  # no nine photos: 2x2 only
+    assert [len({int(v) for v in m[..., 0].ravel()}) for m in too_few] == [
+        4, 4]
+
+
+@pytest.mark.parametrize("text", ["", "1", "2,5", "two"])
+def test_grids_other_than_two_to_four_are_a_clear_error(text):
+    assert mosaic.parse_grids("2,3") == (2, 3)
+    with pytest.raises(CatunetError, match="--mosaic-grids must be"):
+        mosaic.parse_grids(text)

@@ -424,6 +424,12 @@ def test_mosaics_are_added_beside_copy_paste_composites(tmp_path, shapes_dir,
     with pytest.raises(CatunetError, match="--mosaic must be >= 0"):
         train(tiny(tmp_path, shapes_dir, mosaic=-1.0,
                    out=str(tmp_path / "m")), verbose=0)
+    with pytest.raises(CatunetError, match="--mosaic-grids goes with"):
+        train(tiny(tmp_path, shapes_dir, mosaic_grids="2,3",
+                   out=str(tmp_path / "g")), verbose=0)
+    with pytest.raises(CatunetError, match="--mosaic-grids must be"):
+        train(tiny(tmp_path, shapes_dir, mosaic=1.0, mosaic_grids="5",
+                   out=str(tmp_path / "g")), verbose=0)
 
 
 def test_negatives_are_added_with_empty_masks_and_enter_the_key(tmp_path,
