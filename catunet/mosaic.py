@@ -81,6 +81,11 @@ def tile(images, masks):
     return image, mask[..., None]
 
 
+def usable_grids(grids, photos):
+    """The grids of ``grids`` that ``photos`` different photos can fill."""
+    return tuple(g for g in grids if g * g <= photos)
+
+
 def mosaics(images, masks, count, seed, grids=(2,)):
     """``count`` mosaics of the fitted photos.
 
@@ -97,7 +102,7 @@ def mosaics(images, masks, count, seed, grids=(2,)):
         different photos; a grid that needs more photos than there are is
         left out (none with fewer than four photos).
     """
-    grids = [g for g in grids if g * g <= len(images)]
+    grids = usable_grids(grids, len(images))
     if not grids or not count:
         return images[:0], masks[:0]
     rng = np.random.default_rng(seed)

@@ -343,6 +343,7 @@ def with_mosaics(config, fitted, photos):
     count = int(round(config.mosaic * len(photos[0])))
     grids = mosaic.parse_grids(config.mosaic_grids)
     made = mosaic.mosaics(*photos, count, config.seed, grids)
+    grids = mosaic.usable_grids(grids, len(photos[0]))
     shapes = " and ".join(f"{g}x{g}" for g in grids)
     print(f"Mosaic: {len(made[0])} mosaics of "
           + ("four fitted photos each" if grids == (2,) else

@@ -424,6 +424,11 @@ def test_mosaics_are_added_beside_copy_paste_composites(tmp_path, shapes_dir,
     with pytest.raises(CatunetError, match="--mosaic must be >= 0"):
         train(tiny(tmp_path, shapes_dir, mosaic=-1.0,
                    out=str(tmp_path / "m")), verbose=0)
+    # Five fitted photos cannot fill a 3x3 grid: only 2x2 mosaics are made.
+    train(tiny(tmp_path, shapes_dir, folds=3, mosaic=1.0, mosaic_grids="2,3",
+               out=str(tmp_path / "grids")), verbose=0)
+    assert "Mosaic: 5 mosaics of four fitted photos each" in \
+        capsys.readouterr().out
     with pytest.raises(CatunetError, match="--mosaic-grids goes with"):
         train(tiny(tmp_path, shapes_dir, mosaic_grids="2,3",
                    out=str(tmp_path / "g")), verbose=0)
