@@ -51,6 +51,22 @@ DEFAULTS = TrainConfig()  # the study varies one thing at a time from these
 PER_RUN = ("seed", "val_fold", "out")
 
 
+def split_folds(data_dir, seeds, **overrides):
+    """The study's split, no photo decoded: ``(base config, manifest,
+    train pairs, test pairs, each validation fold's pairs)``; seed *s*
+    validates on fold *s* of a ``seeds``-fold partition."""
+    if seeds < 2:
+        raise CatunetError("--seeds must be at least 2: seed s validates "
+                           "on fold s of a --seeds-fold partition")
+    data_dir = resolve_data_dir(data_dir)
+    base = TrainConfig(data_dir=str(data_dir), folds=seeds, **overrides)
+    pairs = data.find_pairs(data_dir)
+    train_pairs, test_pairs, manifest = load_split_for(base, pairs, data_dir)
+    folds = [splits.validation_fold(train_pairs, seeds, k, manifest["seed"])[1]
+             for k in range(seeds)]
+    return base, manifest, train_pairs, test_pairs, folds
+
+
 @dataclasses.dataclass
 class Study:
     """The data every run of an experiment is scored on, loaded once."""
@@ -64,15 +80,8 @@ class Study:
 
     @classmethod
     def load(cls, data_dir, seeds, **overrides):
-        if seeds < 2:
-            raise CatunetError("--seeds must be at least 2: seed s validates "
-                               "on fold s of a --seeds-fold partition")
-        data_dir = resolve_data_dir(data_dir)
-        base = TrainConfig(data_dir=str(data_dir), folds=seeds, **overrides)
-        pairs = data.find_pairs(data_dir)
-        train_pairs, test_pairs, manifest = load_split_for(base, pairs, data_dir)
-        folds = [splits.validation_fold(train_pairs, seeds, k, manifest["seed"])[1]
-                 for k in range(seeds)]
+        base, manifest, train_pairs, test_pairs, folds = split_folds(
+            data_dir, seeds, **overrides)
         size = base.image_size
         return cls(base, manifest, train_pairs, test_pairs,
                    data.load_pairs(test_pairs, size),

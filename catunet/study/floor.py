@@ -108,10 +108,11 @@ def below_floor(ladder, names, floor=FLOOR):
 
 
 def run(ladder_path, data_dir=None, command=""):
-    """Reads the ladder and its split's fold names; returns the summary."""
+    """Reads the ladder and its split's fold names (no photo decoded);
+    returns the summary."""
     ladder = json.loads(Path(ladder_path).read_text())
-    study = experiments.Study.load(data_dir, ladder["seeds"])
-    names = [study.fold_names(k) for k in range(ladder["seeds"])]
+    folds = experiments.split_folds(data_dir, ladder["seeds"])[-1]
+    names = [[pair.image.name for pair in fold] for fold in folds]
     return {"command": command, "ladder": str(ladder_path),
             "machine": machine.describe(), "code_version": __version__,
             **below_floor(ladder, names)}
