@@ -42,6 +42,11 @@ def write_text(path, text):
     return _replace_with(path, write)
 
 
+def write_bytes(path, data):
+    """Atomically writes the bytes ``data`` to ``path``."""
+    return _replace_with(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
 def write_json(path, obj):
     """Atomically writes ``obj`` as indented JSON."""
     return write_text(path, json.dumps(obj, indent=2) + "\n")

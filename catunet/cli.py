@@ -168,6 +168,14 @@ def _area(text):
     return value
 
 
+def _score(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"a detector score is at least 0 and below 1, not {text}")
+    return value
+
+
 def _add_inference(p):
     from catunet.inference import ZOOM_MERGES
 
@@ -202,6 +210,14 @@ def _add_inference(p):
                    "below this fraction of the photo: a cat seen large needs "
                    "no closer look (default: inference.json, else 1: every "
                    "photo)")
+    p.add_argument("--cat-boxes", type=_score, default=None,
+                   help="keep foreground only inside the boxes a detector "
+                   "trained on COCO finds cats in with at least this score: "
+                   "a face or a hand next to the cat is not cat; a photo "
+                   "where it finds none keeps its whole prediction. The "
+                   "detector (4 MB) is downloaded from the npm registry "
+                   "once, or read from $CATUNET_DETECTOR_DIR (default: "
+                   "inference.json, else 0: off)")
 
 
 def _add_runtime(p):

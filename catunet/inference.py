@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from catunet import atomic, contours, data, postprocess
+from catunet import atomic, contours, data, detector, postprocess
 
 THRESHOLD = 0.5
 BATCH_SIZE = 16
@@ -42,6 +42,10 @@ class Settings:
         zoom_max_area: Zoom only photos whose whole-photo foreground (its
             mean probability) is below this fraction of the photo
             (``zooms``; 1: every photo).
+        cat_boxes: Keep foreground only inside the boxes a COCO
+            detector finds cats in with at least this score
+            (``detector.keep_inside``); a photo with none keeps its
+            whole map (0: off).
     """
 
     tta: bool = False
@@ -51,6 +55,7 @@ class Settings:
     zoom: int = 1
     zoom_merge: str = "mean"
     zoom_max_area: float = 1.0
+    cat_boxes: float = 0.0
 
     def __post_init__(self):
         if self.zoom_merge not in ZOOM_MERGES:
@@ -92,7 +97,8 @@ def _forward(model, images, batch_size):
 
 
 def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
-                          zoom=1, zoom_merge="mean", zoom_max_area=1.0):
+                          zoom=1, zoom_merge="mean", zoom_max_area=1.0,
+                          cat_boxes=0.0):
     """Foreground probabilities ``(N, H, W, 1)`` (float32) of images.
 
     Args:
@@ -107,6 +113,8 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
             (``zoomed_probabilities``), and merge the two (1: off).
         zoom_merge, zoom_max_area: How (``with_zoom``), and for which
             images (``zooms``).
+        cat_boxes: Keep foreground only inside the cat boxes the detector
+            finds in each image at this score or more (0: off).
     """
     images = np.asarray(images)
     probabilities = _forward(model, images, batch_size)
@@ -117,6 +125,9 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
         probabilities = np.stack(_zoomed_where_needed(
             model, list(probabilities), images, zoom, zoom_merge,
             zoom_max_area, batch_size, tta))
+    if cat_boxes:
+        probabilities = np.stack(detector.keep_inside(probabilities, images,
+                                                      cat_boxes))
     return probabilities
 
 
@@ -238,7 +249,8 @@ def predict_masks(model, images, settings=Settings(), batch_size=BATCH_SIZE):
     probabilities = predict_probabilities(model, images, batch_size,
                                           settings.tta, settings.zoom,
                                           settings.zoom_merge,
-                                          settings.zoom_max_area)
+                                          settings.zoom_max_area,
+                                          settings.cat_boxes)
     return np.stack([settings.to_mask(p) for p in probabilities])
 
 
@@ -249,7 +261,8 @@ def photo_probabilities(model, photos, settings=Settings(),
     Each photo is resized to the model's size, predicted, and its
     probability map upsampled bilinearly to the photo's size; with
     ``settings.zoom`` > 1 it is merged with the map of the photo's own
-    pixels seen in tiles (``with_zoom``).
+    pixels seen in tiles (``with_zoom``); with ``settings.cat_boxes`` the
+    detector looks at the photo itself, at its own size.
 
     Args:
         photos: RGB ``uint8`` arrays of any sizes.
@@ -264,6 +277,8 @@ def photo_probabilities(model, photos, settings=Settings(),
         maps = _zoomed_where_needed(
             model, maps, photos, settings.zoom, settings.zoom_merge,
             settings.zoom_max_area, batch_size, settings.tta)
+    if settings.cat_boxes:
+        maps = detector.keep_inside(maps, photos, settings.cat_boxes)
     return maps
 
 

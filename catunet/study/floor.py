@@ -13,7 +13,10 @@ says, for the same target on validation:
 * how many validation photos each step leaves below the floor, and its
   worst photo on each fold;
 * every photo below the floor in the kept recipe, with the best Dice any
-  step reached on it, and how many steps reached the floor there.
+  step reached on it, and how many steps reached the floor there;
+* along the ladder's choice of inference settings (where the ladder
+  recorded each option's per-photo Dice), the photos each kept option
+  leaves below the floor.
 
 A photo that every recipe measured leaves below the floor is a failure of
 the whole family of recipes, not of a seed. It trains nothing and chooses
@@ -104,7 +107,38 @@ def below_floor(ladder, names, floor=FLOOR):
                            "reaching": int((scores[:, j] >= floor).sum()),
                            "steps": len(steps)})
     return {"floor": floor, "kept_recipe": steps[recipe][0], "steps": rows,
-            "photos": photos}
+            "photos": photos, "inference": inference_floor(ladder, names,
+                                                           floor)}
+
+
+def inference_floor(ladder, names, floor=FLOOR):
+    """The same count along the ladder's choice of inference settings, on
+    the kept recipe's fold runs: for each option it kept (from the plain
+    settings on), the validation photos below the floor with it, and their
+    Dice. Options recorded without per-photo Dice (ladders before it was
+    recorded) are left out.
+
+    Returns:
+        ``[{"group", "settings", "below": [{"name", "fold", "dice"}],
+        "photos", "worst"}, ...]``, in the order chosen.
+    """
+    rows = []
+    for tried in ladder.get("inference", {}).get("tried", []):
+        per_fold = tried.get("val_dice_per_image")
+        if not tried["kept"] or per_fold is None:
+            continue
+        if [len(d) for d in per_fold] != [len(n) for n in names]:
+            raise CatunetError("the inference rows scored other photos than "
+                               "the split's validation folds hold")
+        rows.append({
+            "group": tried["group"], "settings": tried["settings"],
+            "below": [{"name": name, "fold": fold, "dice": float(d)}
+                      for fold, (dice, fold_names) in enumerate(
+                          zip(per_fold, names))
+                      for name, d in zip(fold_names, dice) if d < floor],
+            "photos": sum(len(d) for d in per_fold),
+            "worst": [float(min(d)) for d in per_fold]})
+    return rows
 
 
 def run(ladder_path, data_dir=None, command=""):
@@ -143,6 +177,21 @@ def markdown(summary):
                      f"{p['reaching']} of {p['steps']} |")
     if not summary["photos"]:
         lines.append("| none | | | | |")
+    if summary.get("inference"):
+        lines += ["", "Along the ladder's choice of inference settings, on "
+                  "the kept recipe's fold runs (each option the choice "
+                  "kept, on top of those above it):", "",
+                  f"| option kept | flags so far | photos below {floor} | "
+                  "worst photo per fold |", "|---|---|---|---|"]
+        for row in summary["inference"]:
+            flags = " ".join(render.inference_flags(row["settings"]))
+            below = ", ".join(f"{p['name']} ({p['dice']:.2f})"
+                              for p in row["below"])
+            lines.append(
+                f"| {row['group']} | {flags or 'none'} | "
+                f"{len(row['below'])} of {row['photos']}"
+                + (f": {below}" if below else "") + " | "
+                + ", ".join(f"{w:.2f}" for w in row["worst"]) + " |")
     lines += ["", render.made_by(summary)]
     return "\n".join(lines) + "\n"
 

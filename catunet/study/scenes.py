@@ -227,7 +227,7 @@ class Remembered:
 
 def settings_measure(study, runs, made=None):
     """A function ``Settings`` → the scores of fold runs with them: per
-    seed, validation photo Dice, test Dice (and its per-photo mean over
+    seed, validation photo Dice (and each photo's), test Dice (and its per-photo mean over
     the seeds) and, with ``made`` (every fold's scenes), scene Dice overall
     and by kind. Each setting is measured once.
 
@@ -242,10 +242,12 @@ def settings_measure(study, runs, made=None):
     def measure(settings):
         if settings not in measured:
             test = [score(m, *study.test, settings)["dice"] for m in models]
+            val = [score(m, *study.val[f], settings)["dice"]
+                   for m, f in zip(models, folds)]
             found = {
                 "settings": dataclasses.asdict(settings),
-                "val_dice": [float(score(m, *study.val[f], settings)["dice"]
-                                   .mean()) for m, f in zip(models, folds)],
+                "val_dice": [float(v.mean()) for v in val],
+                "val_dice_per_image": [v.tolist() for v in val],
                 "test_dice": [float(t.mean()) for t in test],
                 "test_dice_per_image": np.mean(test, axis=0).tolist()}
             if made is not None:

@@ -59,6 +59,33 @@ def test_counts_the_photos_below_the_floor_and_the_best_any_step_did():
     assert "| d.jpg | 1 | 0.40 | 0.40 (mosaic) | 0 of 3 |" in text
 
 
+def test_counts_along_the_kept_inference_options_with_per_photo_dice():
+    recorded = ladder(step("mosaic", True, "m", [[0.8, 0.45], [0.7, 0.4]]))
+    recorded["inference"] = {"tried": [
+        {"group": "plain", "kept": True, "settings": {},
+         "val_dice_per_image": [[0.8, 0.45], [0.7, 0.4]]},
+        {"group": "zoom", "kept": False, "settings": {"zoom": 2},
+         "val_dice_per_image": [[0.9, 0.9], [0.9, 0.9]]},
+        {"group": "test-time augmentation", "kept": True,
+         "settings": {"tta": True}},  # recorded before per-photo Dice
+        {"group": "cat boxes", "kept": True,
+         "settings": {"tta": True, "cat_boxes": 0.2},
+         "val_dice_per_image": [[0.8, 0.6], [0.7, 0.3]]}]}
+    found = floor.below_floor(recorded, NAMES)
+    assert [(r["group"], r["below"]) for r in found["inference"]] == [
+        ("plain", [{"name": "b.jpg", "fold": 0, "dice": 0.45},
+                   {"name": "d.jpg", "fold": 1, "dice": 0.4}]),
+        ("cat boxes", [{"name": "d.jpg", "fold": 1, "dice": 0.3}])]
+    text = floor.markdown({**found, "ladder": "q.json", "code_version": "0",
+                           "machine": {"cpu": "a CPU", "cores": 2},
+                           "command": "python -m catunet.study.floor ..."})
+    assert ("| cat boxes | --tta --cat-boxes 0.2 | 1 of 4: d.jpg (0.30) | "
+            "0.60, 0.30 |") in text
+    recorded["inference"]["tried"][0]["val_dice_per_image"] = [[0.8], [0.7]]
+    with pytest.raises(CatunetError, match="other photos"):
+        floor.below_floor(recorded, NAMES)
+
+
 def test_photo_names_that_do_not_match_the_scores_are_a_clear_error():
     recorded = ladder(step("transfer", True, "t", [[0.9], [0.6]]))
     with pytest.raises(CatunetError, match="fold 0: the ladder scored 1"):

@@ -75,8 +75,10 @@ def test_self_training_steps(folder, shapes_dir, monkeypatch):
         assert held["test"] == []
     tried = summary["inference"]["tried"]
     assert tried[0]["group"] == "plain"
-    assert len(tried) == 1 + 1 + 4 + 3 + 5 + 1 + 3
-    assert sum(t["kept"] for t in tried[1:]) <= 4
+    assert len(tried) == 1 + 1 + 4 + 3 + 5 + 1 + 3 + 4
+    assert sum(t["kept"] for t in tried[1:]) <= 7
+    assert [len(d) for d in tried[0]["val_dice_per_image"]] == \
+        [len(study.val[k][0]) for k in range(2)]
     reports = folder / "reports"
     quality.draw_worst_three(summary, study, reports)
     quality.write_quality_report(summary, reports)
