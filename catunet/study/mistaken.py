@@ -17,7 +17,10 @@ again (the ladder's number, as a check) and the share of the frames' own
 foreground marked as cat (``catunet.scenes.marked``), paired by fold
 against the kept recipe. Only validation cats take part; it chooses
 nothing, and says whether a step aimed at "a person is not a cat" changed
-what it aimed at. It writes ``mistaken.json`` and ``mistaken.md``.
+what it aimed at. With ``--with-inference`` it also scores the kept
+recipe's fold models with each inference option the ladder kept (e.g.
+``--cat-boxes``), each against the row above. It writes
+``mistaken.json`` and ``mistaken.md``.
 """
 
 import argparse
@@ -34,7 +37,7 @@ from catunet.inference import Settings
 from catunet.saving import load_model
 from catunet.study import experiments, render, stats
 from catunet.study.quality import ladder_scenes
-from catunet.study.scenes import score_scenes, summarize_kinds
+from catunet.study.scenes import Remembered, score_scenes, summarize_kinds
 
 REPORTS = Path("reports")
 BASELINE = "kept recipe, retrained"
@@ -57,11 +60,11 @@ def scored_steps(ladder):
     return found
 
 
-def score_fold(model, made):
+def score_fold(model, made, settings=Settings()):
     """Scene Dice (the mean over kinds, as the ladder's) and the mean
     share of the frames' own foreground marked as cat, on one fold's
-    scenes."""
-    predicted, rows = score_scenes(model, made, Settings())
+    scenes, with the inference ``settings`` (default: plain)."""
+    predicted, rows = score_scenes(model, made, settings)
     shares = [scenes.marked(s, p) for s, p in zip(made, predicted)]
     shares = [x for x in shares if x is not None]
     return {"dice": summarize_kinds(rows)["dice"],
@@ -69,14 +72,26 @@ def score_fold(model, made):
             "scenes": len(made), "with_foreground": len(shares)}
 
 
+def inference_rows(ladder):
+    """``[(row name, settings dict), ...]``: each option the ladder's choice
+    of inference settings kept after the plain settings, with those kept
+    before it, in the order chosen."""
+    return [(f"{BASELINE}, {t['group']}", t["settings"])
+            for t in ladder.get("inference", {}).get("tried", [])
+            if t["kept"] and t["group"] != "plain"]
+
+
 def run(ladder_path, frames_dir, steps=None, data_dir=None, command="",
-        progress=print):
+        progress=print, with_inference=False):
     """Scores the steps' fold models; returns the summary.
 
     Args:
         ladder_path: A ladder's ``quality.json``.
         frames_dir: The ladder's ``--scenes-frames`` folder.
         steps: Step names to score (default: every one on disk).
+        with_inference: Also score the kept recipe's fold models with
+            each option the ladder's inference choice kept
+            (``inference_rows``), each row paired against the one above.
     """
     ladder = json.loads(Path(ladder_path).read_text())
     found = scored_steps(ladder)
@@ -100,6 +115,21 @@ def run(ladder_path, frames_dir, steps=None, data_dir=None, command="",
             folds.append({"fold": fold, "model": str(path),
                           **score_fold(load_model(path), made[fold])})
         rows.append({"name": name, "folds": folds})
+    if with_inference:
+        if BASELINE not in found:
+            raise CatunetError(f"{ladder_path}: the fold models of "
+                               f"'{BASELINE}' are not in runs/")
+        options = inference_rows(ladder)
+        per_option = {name: [] for name, _ in options}
+        for fold, path in found[BASELINE]:
+            model = Remembered(load_model(path))  # passes shared by rows
+            for name, settings in options:
+                progress(f"{name}, fold {fold}")
+                per_option[name].append(
+                    {"fold": fold, "model": str(path), "settings": settings,
+                     **score_fold(model, made[fold], Settings(**settings))})
+        rows += [{"name": name, "folds": folds, "inference": True}
+                 for name, folds in per_option.items()]
     return {"command": command, "ladder": str(ladder_path),
             "frames": str(frames_dir),
             "frame_count": len(frames), "machine": machine.describe(),
@@ -121,16 +151,22 @@ def markdown(summary):
         "foreground (its people, animals and vehicles, which scene Dice "
         "leaves out) predicted as cat, averaged over the scenes, mean ± sd "
         "over the folds; lower is better. Differences are paired by fold "
-        f"against `{BASELINE}`.",
+        f"against `{BASELINE}`; a row of its fold models with an option "
+        "the ladder's choice of inference settings kept (the options kept "
+        "before it too) is paired against the row above it.",
         "",
         "| step | scene Dice | marked | Δ marked vs kept recipe |",
         "|---|---|---|---|"]
+    above = None
     for name, row in steps.items():
         marked = [f["marked"] for f in row["folds"]]
         versus = ""
-        if base is not None and row is not base:
+        against = above if row.get("inference") else base
+        if against is not None and row is not against:
             versus = stats.format_difference(stats.paired_difference(
-                marked, [f["marked"] for f in base["folds"]]))
+                marked, [f["marked"] for f in against["folds"]]))
+        if name == BASELINE or row.get("inference"):
+            above = row
         lines.append(
             f"| {name} | "
             f"{stats.format_mean_sd([f['dice'] for f in row['folds']])} | "
@@ -158,6 +194,11 @@ def parser():
     p.add_argument("--data-dir", default=None,
                    help="the labelled photos (default: $CATUNET_DATA_DIR, "
                    "else data/cats)")
+    p.add_argument("--with-inference", action="store_true",
+                   help=f"also score the fold models of '{BASELINE}' with "
+                   "each option the ladder's choice of inference settings "
+                   "kept, one row per option, each paired against the row "
+                   "above it")
     p.add_argument("--report", default=str(REPORTS),
                    help="folder to write mistaken.json and mistaken.md to")
     return p
@@ -171,6 +212,8 @@ def command_line(args):
         command += f" --steps '{args.steps}'"
     if args.data_dir:
         command += f" --data-dir {args.data_dir}"
+    if args.with_inference:
+        command += " --with-inference"
     if args.report != str(REPORTS):
         command += f" --report {args.report}"
     return command
@@ -182,7 +225,7 @@ def main(argv=None):
         steps = [s.strip() for s in args.steps.split(",")] \
             if args.steps else None
         summary = run(args.ladder, args.frames, steps, args.data_dir,
-                      command_line(args))
+                      command_line(args), with_inference=args.with_inference)
     except CatunetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

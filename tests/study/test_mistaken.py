@@ -49,6 +49,40 @@ def test_markdown_pairs_the_marked_share_with_the_kept_recipe():
             "(95% CI") in text
 
 
+def test_inference_rows_are_the_kept_options_each_against_the_row_above():
+    recorded = {"inference": {"tried": [
+        {"group": "plain", "kept": True, "settings": {}},
+        {"group": "zoom", "kept": False, "settings": {"zoom": 2}},
+        {"group": "test-time augmentation", "kept": True,
+         "settings": {"tta": True}},
+        {"group": "cat boxes", "kept": True,
+         "settings": {"tta": True, "cat_boxes": 0.1}}]}}
+    assert mistaken.inference_rows(recorded) == [
+        ("kept recipe, retrained, test-time augmentation", {"tta": True}),
+        ("kept recipe, retrained, cat boxes", {"tta": True,
+                                               "cat_boxes": 0.1})]
+
+    def row(name, marked, inference=False):
+        return {"name": name, "inference": inference, "folds": [
+            {"fold": k, "dice": 0.4, "marked": m}
+            for k, m in enumerate(marked)]}
+
+    summary = {"ladder": "q.json", "frames": "davis", "frame_count": 30,
+               "machine": {"cpu": "a CPU", "cores": 2}, "code_version": "0",
+               "command": "python -m catunet.study.mistaken ...",
+               "steps": [row("kept recipe, retrained", [0.5, 0.6, 0.7]),
+                         row("paste-negatives", [0.2, 0.4, 0.4]),
+                         row("kept recipe, retrained, tta", [0.6, 0.7, 0.8],
+                             True),
+                         row("kept recipe, retrained, cat boxes",
+                             [0.3, 0.4, 0.5], True)]}
+    text = mistaken.markdown(summary)
+    assert "| kept recipe, retrained, tta | 0.400 ± 0.000 | 0.700 ± 0.100 " \
+        "| +0.100 (95% CI" in text
+    assert "| kept recipe, retrained, cat boxes | 0.400 ± 0.000 | " \
+        "0.400 ± 0.100 | -0.300 (95% CI" in text
+
+
 def test_a_ladder_without_models_on_disk_is_a_clear_error(tmp_path, capsys):
     path = tmp_path / "quality.json"
     path.write_text(json.dumps(ladder_with(tmp_path, [("gone", "g", False)])))
