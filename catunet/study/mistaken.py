@@ -25,6 +25,7 @@ recipe's fold models with each inference option the ladder kept (e.g.
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -189,8 +190,10 @@ def parser():
                    "masks/: the masks say what is each frame's own "
                    "foreground)")
     p.add_argument("--steps", default=None,
-                   help="comma-separated step names to score (default: "
-                   "every step whose fold models are on disk)")
+                   help="comma-separated step names to score (a comma "
+                   "followed by a space is part of a name, as in 'kept "
+                   "recipe, retrained'; default: every step whose fold "
+                   "models are on disk)")
     p.add_argument("--data-dir", default=None,
                    help="the labelled photos (default: $CATUNET_DATA_DIR, "
                    "else data/cats)")
@@ -219,11 +222,17 @@ def command_line(args):
     return command
 
 
+def step_names(text):
+    """``--steps``' names: split at commas, but not at ", ", which is part
+    of a name (``kept recipe, retrained``)."""
+    return [name.strip() for name in re.split(r",(?! )", text)
+            if name.strip()]
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        steps = [s.strip() for s in args.steps.split(",")] \
-            if args.steps else None
+        steps = step_names(args.steps) if args.steps else None
         summary = run(args.ladder, args.frames, steps, args.data_dir,
                       command_line(args), with_inference=args.with_inference)
     except CatunetError as error:

@@ -83,6 +83,12 @@ def test_inference_rows_are_the_kept_options_each_against_the_row_above():
         "0.400 ± 0.100 | -0.300 (95% CI" in text
 
 
+def test_step_names_keep_a_comma_that_is_part_of_a_name():
+    assert mistaken.step_names("kept recipe, retrained,paste-negatives") == [
+        "kept recipe, retrained", "paste-negatives"]
+    assert mistaken.step_names("colour") == ["colour"]
+
+
 def test_a_ladder_without_models_on_disk_is_a_clear_error(tmp_path, capsys):
     path = tmp_path / "quality.json"
     path.write_text(json.dumps(ladder_with(tmp_path, [("gone", "g", False)])))
