@@ -122,7 +122,7 @@ def inference_floor(ladder, names, floor=FLOOR):
         ``[{"group", "settings", "below": [{"name", "fold", "dice"}],
         "photos", "worst"}, ...]``, in the order chosen.
     """
-    rows = []
+    rows, before = [], None
     for tried in ladder.get("inference", {}).get("tried", []):
         per_fold = tried.get("val_dice_per_image")
         if not tried["kept"] or per_fold is None:
@@ -130,15 +130,33 @@ def inference_floor(ladder, names, floor=FLOOR):
         if [len(d) for d in per_fold] != [len(n) for n in names]:
             raise CatunetError("the inference rows scored other photos than "
                                "the split's validation folds hold")
+        photos = [{"name": name, "fold": fold, "dice": float(d)}
+                  for fold, (dice, fold_names) in enumerate(
+                      zip(per_fold, names))
+                  for name, d in zip(fold_names, dice)]
         rows.append({
             "group": tried["group"], "settings": tried["settings"],
-            "below": [{"name": name, "fold": fold, "dice": float(d)}
-                      for fold, (dice, fold_names) in enumerate(
-                          zip(per_fold, names))
-                      for name, d in zip(fold_names, dice) if d < floor],
-            "photos": sum(len(d) for d in per_fold),
-            "worst": [float(min(d)) for d in per_fold]})
+            "below": [p for p in photos if p["dice"] < floor],
+            "photos": len(photos),
+            "worst": [float(min(d)) for d in per_fold],
+            "moved": moved(before, photos)})
+        before = photos
     return rows
+
+
+def moved(before, after, by=0.01):
+    """What an inference option changed, against the row above it: how
+    many photos moved by ``by`` Dice or more, and its largest rise and
+    largest fall (``{"name", "fold", "before", "after"}``), or None for
+    the first row."""
+    if before is None:
+        return None
+    pairs = [{"name": a["name"], "fold": a["fold"], "before": b["dice"],
+              "after": a["dice"]} for b, a in zip(before, after)]
+    change = [p["after"] - p["before"] for p in pairs]
+    return {"count": sum(abs(c) >= by for c in change), "by": by,
+            "rise": pairs[int(np.argmax(change))],
+            "fall": pairs[int(np.argmin(change))]}
 
 
 def run(ladder_path, data_dir=None, command=""):
@@ -182,7 +200,8 @@ def markdown(summary):
                   "the kept recipe's fold runs (each option the choice "
                   "kept, on top of those above it):", "",
                   f"| option kept | flags so far | photos below {floor} | "
-                  "worst photo per fold |", "|---|---|---|---|"]
+                  "worst photo per fold | against the row above |",
+                  "|---|---|---|---|---|"]
         for row in summary["inference"]:
             flags = " ".join(render.inference_flags(row["settings"]))
             below = ", ".join(f"{p['name']} ({p['dice']:.2f})"
@@ -191,9 +210,21 @@ def markdown(summary):
                 f"| {row['group']} | {flags or 'none'} | "
                 f"{len(row['below'])} of {row['photos']}"
                 + (f": {below}" if below else "") + " | "
-                + ", ".join(f"{w:.2f}" for w in row["worst"]) + " |")
+                + ", ".join(f"{w:.2f}" for w in row["worst"]) + " | "
+                + _moved_text(row.get("moved")) + " |")
     lines += ["", render.made_by(summary)]
     return "\n".join(lines) + "\n"
+
+
+def _moved_text(found):
+    if not found:
+        return ""
+
+    def one(p):
+        return f"{p['name']} {p['before']:.2f} → {p['after']:.2f}"
+    return (f"{found['count']} photos moved by {found['by']:g} or more; "
+            f"largest rise {one(found['rise'])}, largest fall "
+            f"{one(found['fall'])}")
 
 
 def parser():

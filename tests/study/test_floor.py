@@ -79,8 +79,14 @@ def test_counts_along_the_kept_inference_options_with_per_photo_dice():
     text = floor.markdown({**found, "ladder": "q.json", "code_version": "0",
                            "machine": {"cpu": "a CPU", "cores": 2},
                            "command": "python -m catunet.study.floor ..."})
+    assert found["inference"][0]["moved"] is None
+    assert found["inference"][1]["moved"] == {
+        "count": 2, "by": 0.01,
+        "rise": {"name": "b.jpg", "fold": 0, "before": 0.45, "after": 0.6},
+        "fall": {"name": "d.jpg", "fold": 1, "before": 0.4, "after": 0.3}}
     assert ("| cat boxes | --tta --cat-boxes 0.2 | 1 of 4: d.jpg (0.30) | "
-            "0.60, 0.30 |") in text
+            "0.60, 0.30 | 2 photos moved by 0.01 or more; largest rise "
+            "b.jpg 0.45 → 0.60, largest fall d.jpg 0.40 → 0.30 |") in text
     recorded["inference"]["tried"][0]["val_dice_per_image"] = [[0.8], [0.7]]
     with pytest.raises(CatunetError, match="other photos"):
         floor.below_floor(recorded, NAMES)
