@@ -43,6 +43,7 @@ FILES = {  # the model's files in the package, and their SHA-256
 MEMBER = "package/models/{}"
 INPUT_SIZE = 512  # the detector's input, pixels a side
 COCO_CAT = 15  # the cat class among COCO's 80, counted from 0
+REMEMBERED = 4096  # photos whose boxes a Detector keeps (oldest go first)
 ENV = "CATUNET_DETECTOR_DIR"
 
 
@@ -101,7 +102,9 @@ def fetch(folder=None):
 
 
 class Detector:
-    """Cat boxes of photos; each photo is detected once per process.
+    """Cat boxes of photos; a photo seen again (the study scores each
+    photo with many settings) is not detected again while it is among the
+    last ``REMEMBERED``.
 
     Args:
         folder: Where the detector's files are (default ``fetch()``'s).
@@ -127,6 +130,8 @@ class Detector:
                                 interpolation=cv2.INTER_LINEAR)
             found = np.asarray(self._run(pixels[None].astype(np.float32)))[0]
             cats = found[found[:, 5].round() == COCO_CAT]
+            if len(self._seen) >= REMEMBERED:
+                del self._seen[next(iter(self._seen))]
             self._seen[key] = np.concatenate(
                 [np.clip(cats[:, :4] / INPUT_SIZE, 0, 1), cats[:, 4:5]], 1)
         return self._seen[key]

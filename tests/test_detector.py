@@ -132,6 +132,23 @@ def test_boxes_are_the_cats_as_fractions_of_the_photo_each_found_once():
     assert calls == [(1, detector.INPUT_SIZE, detector.INPUT_SIZE, 3)]
 
 
+def test_only_the_last_photos_are_remembered(monkeypatch):
+    monkeypatch.setattr(detector, "REMEMBERED", 2)
+    calls = []
+
+    def run(pixels):
+        calls.append(1)
+        return found_in_the_middle(pixels)
+
+    found = detector.Detector(run=run)
+    photos = [np.full((4, 4, 3), v, np.uint8) for v in range(3)]
+    for photo in photos:
+        found.boxes(photo)
+    found.boxes(photos[2])  # remembered
+    found.boxes(photos[0])  # forgotten: detected again
+    assert len(calls) == 4
+
+
 def test_foreground_is_kept_inside_the_boxes_and_everywhere_without_one():
     boxes = np.array([[0.25, 0.5, 0.5, 1.0, 0.3]])
     mask = detector.box_mask(boxes, (8, 4), 0.2)
