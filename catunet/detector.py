@@ -29,6 +29,7 @@ import numpy as np
 
 from catunet import atomic
 from catunet.errors import CatunetError
+from catunet.provenance import file_sha256
 
 PACKAGE = "@vladmandic/human@3.3.6"
 URL = "https://registry.npmjs.org/@vladmandic/human/-/human-3.3.6.tgz"
@@ -52,10 +53,6 @@ def detector_dir():
     else ``~/.cache/catunet/detector``."""
     return Path(os.environ.get(ENV) or
                 Path.home() / ".cache" / "catunet" / "detector")
-
-
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 def _download(url):
@@ -94,7 +91,7 @@ def fetch(folder=None):
     if not all((folder / name).is_file() for name in FILES):
         unpack(_download(URL), folder)
     for name, expected in FILES.items():
-        if sha256((folder / name).read_bytes()) != expected:
+        if file_sha256(folder / name) != expected:
             raise CatunetError(f"{folder / name}: not the detector's file "
                                "(its SHA-256 differs); delete it to fetch "
                                "it again")

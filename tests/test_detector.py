@@ -223,7 +223,8 @@ def test_the_download_is_checked_before_use(tmp_path, monkeypatch):
     files = {"centernet.json": b"{}", "centernet.bin": b"weights"}
     tarball = _package(files)
     monkeypatch.setattr(detector, "FILES", {
-        name: hashlib.sha256(data).hexdigest() for name, data in files.items()})
+        name: hashlib.sha256(data).hexdigest()
+        for name, data in files.items()})
     monkeypatch.setattr(detector, "INTEGRITY", _integrity(b"another"))
     with pytest.raises(CatunetError, match="does not match the npm "
                        "registry's integrity hash"):

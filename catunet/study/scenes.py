@@ -227,9 +227,10 @@ class Remembered:
 
 def settings_measure(study, runs, made=None):
     """A function ``Settings`` → the scores of fold runs with them: per
-    seed, validation photo Dice (and each photo's), test Dice (and its per-photo mean over
-    the seeds) and, with ``made`` (every fold's scenes), scene Dice overall
-    and by kind. Each setting is measured once.
+    seed, validation photo Dice (and each photo's), test Dice (and its
+    per-photo mean over the seeds) and, with ``made`` (every fold's
+    scenes), scene Dice overall and by kind. Each setting is measured
+    once.
 
     Args:
         study: The ``experiments.Study``; ``runs``: one run per seed.
