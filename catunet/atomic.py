@@ -47,6 +47,16 @@ def write_bytes(path, data):
     return _replace_with(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
+def write_npz(path, arrays):
+    """Atomically writes ``{name: array}`` as an uncompressed ``.npz``."""
+    import numpy as np
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return _replace_with(path, write)
+
+
 def write_json(path, obj):
     """Atomically writes ``obj`` as indented JSON."""
     return write_text(path, json.dumps(obj, indent=2) + "\n")

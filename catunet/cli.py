@@ -25,7 +25,8 @@ import types
 import typing
 from pathlib import Path
 
-from catunet.config import PRECISIONS, STAGES, TrainConfig, field_help
+from catunet.config import (ENCODERS, PRECISIONS, STAGES, TrainConfig,
+                            field_help)
 
 DEFAULT_MODEL = Path("runs") / "cats" / "cats.keras"
 EXPORT_FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx",
@@ -75,7 +76,7 @@ def quiet_tensorflow(verbose=False):
 
 # -- train: one flag per TrainConfig field -----------------------------------
 
-CHOICES = {"stage": STAGES, "precision": PRECISIONS,
+CHOICES = {"stage": STAGES, "precision": PRECISIONS, "encoder": ENCODERS,
            "strategy": ("default", "mirrored", "multiworker")}
 
 

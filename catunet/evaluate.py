@@ -17,9 +17,17 @@ def score(model, images, masks, settings=Settings(), batch_size=BATCH_SIZE):
     """Per-image scores of ``model``: ``{metric name: array (N,)}``.
 
     Args:
+        images: At the model's input size.
+        masks: The true masks; where they are smaller than the model's
+            input (a 256 px model scored at the study's 128 px), each
+            predicted mask is resized to them (``data.resize_mask``).
         settings: How probabilities become masks (``inference.Settings``).
     """
     predicted = predict_masks(model, images, settings, batch_size)
+    size = np.shape(masks)[1]
+    if predicted.shape[1] != size:
+        predicted = np.stack([data.resize_mask(m[..., 0], size)[..., None]
+                              for m in predicted])
     truth = np.asarray(masks, np.float32)
     return {name: np.asarray(fn(truth, predicted.astype(np.float32)))
             for name, fn in METRICS.items()}
@@ -98,8 +106,9 @@ def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False,
     else:
         data_dir, pairs = model_test_pairs(model_path, data_dir, split_path)
         subset = "test"
+    # Scored at the study's 128 px, however large the model's input.
     size = model.input_shape[1]
-    images, masks = data.load_pairs(pairs, size)
+    images, masks = data.load_pairs(pairs, size, min(size, data.IMAGE_SIZE))
     report = summarize([p.image.name for p in pairs],
                        score(model, images, masks, settings))
     return {"model": str(model_path), "data_dir": str(data_dir),

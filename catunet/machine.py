@@ -56,12 +56,19 @@ def has_gpu():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def best_precision():
+def best_precision(encoder="paper"):
     """The fastest safe Keras dtype policy here: float16 on a GPU, bfloat16
     on a CPU that computes it natively, float32 otherwise (emulated
-    bfloat16 is several times slower)."""
+    bfloat16 is several times slower).
+
+    A pretrained ``encoder`` (depthwise convolutions, batch norm after
+    every one) trains in float32 on a CPU: in bfloat16 it was slower, not
+    faster, even with AMX (``catunet bench`` measures both).
+    """
     if has_gpu():
         return "mixed_float16"
+    if encoder != "paper":
+        return "float32"
     return "mixed_bfloat16" if has_bf16() else "float32"
 
 

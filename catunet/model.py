@@ -15,10 +15,21 @@ the cat.
 Layers are named by stage (``enc1_conv1``, ``bottleneck_conv2``,
 ``dec1_upconv``, ...) so that weights can be transferred by name between
 models of the same shape.
+
+``build_encoder_unet`` swaps the contracting path for an encoder pretrained
+on ImageNet (``catunet.encoders``): the field's standard move when only a
+few dozen photos are labelled.
 """
 
 import keras
 from keras import layers
+
+from catunet.config import ENCODERS
+
+PAPER, EFFICIENTNET_LITE0 = ENCODERS
+# Channels of the decoder's levels over the pretrained encoder, from
+# stride 16 up to the input's own size.
+DECODER_FILTERS = (128, 64, 48, 32, 16)
 
 
 def conv_block(x, filters, name, batch_norm=False):
@@ -110,3 +121,70 @@ def build_unet(
         1, 1, activation="sigmoid", dtype="float32", name="mask"
     )(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def build_encoder_unet(input_shape=(256, 256, 3), encoder=EFFICIENTNET_LITE0,
+                       pretrained=True, name="unet"):
+    """A U-Net whose contracting path is a pretrained encoder.
+
+    The encoder (a sub-model named ``encoder``, so ``--freeze-epochs``
+    freezes it as one) gives features at strides 2 to 32; each decoder
+    level doubles the resolution bilinearly, concatenates the encoder's
+    feature of that stride and applies two 3x3 convolutions with batch
+    normalisation and ReLU (``DECODER_FILTERS``); the last level, at the
+    input's own size, has no skip. A 1x1 convolution gives one sigmoid
+    channel.
+
+    Args:
+        input_shape: ``(height, width, 3)``, both divisible by 32.
+        encoder: One of ``ENCODERS`` other than ``paper``.
+        pretrained: Load the encoder's ImageNet weights (False leaves it
+            random, for tests that need no weights).
+        name: Name of the returned model.
+
+    Returns:
+        A ``keras.Model`` from pixels in [0, 255] to ``(height, width, 1)``
+        probabilities (float32).
+    """
+    from catunet.encoders import efficientnet_lite
+
+    if encoder != EFFICIENTNET_LITE0:
+        raise ValueError(f"unknown encoder {encoder!r}; choose from "
+                         f"{', '.join(ENCODERS[1:])}")
+    height, width = input_shape[:2]
+    if height % 32 or width % 32:
+        raise ValueError(f"input size {height}x{width} must be divisible "
+                         "by 32, the encoder's deepest stride")
+    backbone = efficientnet_lite.build_efficientnet_lite0(input_shape)
+    if pretrained:
+        efficientnet_lite.load_pretrained(backbone)
+    inputs = keras.Input(shape=input_shape, name="image")
+    *skips, x = backbone(inputs)
+    skips = skips[::-1] + [None]
+    for level, (skip, filters) in enumerate(zip(skips, DECODER_FILTERS)):
+        name_ = f"dec{len(skips) - level}"
+        x = layers.UpSampling2D(2, interpolation="bilinear",
+                                name=f"{name_}_up")(x)
+        if skip is not None:
+            x = layers.Concatenate(name=f"{name_}_concat")([x, skip])
+        x = conv_block(x, filters, name_, batch_norm=True)
+    outputs = layers.Conv2D(
+        1, 1, activation="sigmoid", dtype="float32", name="mask"
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_model(config, pretrained=True):
+    """The model a ``TrainConfig`` describes: the paper's U-Net
+    (``encoder`` ``paper``: ``width``, ``depth``, ``batch_norm``,
+    ``dropout``) or a U-Net over a pretrained encoder, at ``image_size``.
+
+    Args:
+        pretrained: Load the pretrained encoder's ImageNet weights (False
+            when the weights will be set from elsewhere anyway).
+    """
+    shape = (config.image_size, config.image_size, 3)
+    if config.encoder == PAPER:
+        return build_unet(shape, config.width, config.depth,
+                          config.batch_norm, config.dropout)
+    return build_encoder_unet(shape, config.encoder, pretrained)

@@ -89,11 +89,9 @@ def student_start(teacher_path, teacher, config):
         teacher: The teacher, loaded.
         config: The student's ``TrainConfig``.
     """
-    from catunet.model import build_unet
+    from catunet.model import build_model
 
-    student = build_unet((config.image_size, config.image_size, 3),
-                         config.width, config.depth, config.batch_norm,
-                         config.dropout)
+    student = build_model(config, pretrained=False)
     shapes = lambda m: [tuple(w.shape) for w in m.weights]  # noqa: E731
     if shapes(teacher) == shapes(student):
         return teacher_path

@@ -31,7 +31,7 @@ from catunet.distribute import STRATEGIES, get_strategy, strategy_for_fit
 from catunet.errors import CatunetError
 from catunet.losses import get_loss
 from catunet.metrics import dice_coefficient
-from catunet.model import build_unet
+from catunet.model import ENCODERS, PAPER, build_model
 from catunet.saving import load_model, restore_weights, save_model
 from catunet.transfer import set_encoder_trainable
 
@@ -104,11 +104,19 @@ def resolve_paths(config):
                            f"{', '.join(STAGES)}")
     get_loss(config.loss)
     parse_spec(config.augment)
+    if config.encoder not in ENCODERS:
+        raise CatunetError(f"unknown encoder {config.encoder!r}; choose "
+                           f"from {', '.join(ENCODERS)}")
+    if config.encoder != PAPER and config.image_size % 32:
+        raise CatunetError(f"--image-size must be a multiple of 32 with "
+                           f"--encoder {config.encoder}, got "
+                           f"{config.image_size}")
     if config.init:
         load_model(config.init)
-    if config.freeze_epochs and not config.init:
-        raise CatunetError("--freeze-epochs needs --init: only pre-trained "
-                           "layers are worth freezing")
+    if config.freeze_epochs and not config.init and config.encoder == PAPER:
+        raise CatunetError("--freeze-epochs needs --init or a pretrained "
+                           "--encoder: only pre-trained layers are worth "
+                           "freezing")
     if config.freeze_epochs < 0 or \
             (config.freeze_epochs and config.freeze_epochs >= config.epochs):
         raise CatunetError(f"--freeze-epochs must be in [0, --epochs), got "
@@ -163,8 +171,8 @@ def resolve_paths(config):
     if config.teacher:
         load_model(config.teacher)
     if config.precision == "auto":
-        config = dataclasses.replace(config,
-                                     precision=machine.best_precision())
+        config = dataclasses.replace(
+            config, precision=machine.best_precision(config.encoder))
         print(f"Precision: {config.precision} (auto, from this machine's "
               f"{'GPU' if machine.has_gpu() else 'CPU flags'})")
     if config.stage == "pretrain" and not config.data_dir:
@@ -472,16 +480,11 @@ def compile_model(config, learning_rate=None, frozen_encoder=False,
     """
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(
-        machine.best_precision() if config.precision == "auto"
+        machine.best_precision(config.encoder)
+        if config.precision == "auto"
         else config.precision)
     try:
-        model = build_unet(
-            input_shape=(config.image_size, config.image_size, 3),
-            base_filters=config.width,
-            depth=config.depth,
-            batch_norm=config.batch_norm,
-            dropout=config.dropout,
-        )
+        model = build_model(config)
     finally:
         keras.mixed_precision.set_global_policy(previous)
     set_encoder_trainable(model, not frozen_encoder)

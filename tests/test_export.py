@@ -9,16 +9,20 @@ import pytest
 from catunet import atomic
 from catunet.errors import CatunetError
 from catunet.export import export_model
-from catunet.model import build_unet
+from catunet.model import build_encoder_unet, build_unet
 from tests.conftest import ROOT
 
 
 @pytest.fixture
-def tiny_model_path(tmp_path):
+def tiny_model_path(tmp_path, request):
+    """A tiny paper U-Net, and the U-Net over the pretrained encoder (its
+    random weights: the layers, not the values, decide what exports)."""
     import keras
 
     keras.utils.set_random_seed(0)
-    model = build_unet((32, 32, 3), base_filters=2, depth=2)
+    model = build_unet((32, 32, 3), base_filters=2, depth=2) \
+        if getattr(request, "param", "paper") == "paper" else \
+        build_encoder_unet((32, 32, 3), pretrained=False)
     return atomic.save_model(model, tmp_path / "cats.keras"), model
 
 
@@ -59,6 +63,8 @@ SERVERS = {"tf_saved_model": (_serve_savedmodel, None),
            "litert": (_serve_litert, None)}
 
 
+@pytest.mark.parametrize("tiny_model_path", ["paper", "efficientnet-lite0"],
+                         indirect=True)
 @pytest.mark.parametrize("format", list(SERVERS))
 def test_every_format_serves_the_same_outputs(tmp_path, tiny_model_path,
                                               format):

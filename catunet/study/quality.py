@@ -200,14 +200,15 @@ def choose_inference(study, runs, made=None):
                             by_photos if made is None else by_score)
 
 
-def greedy_inference(measure, criterion):
-    """Tries ``INFERENCE_GROUPS`` one group at a time from the plain
+def greedy_inference(measure, criterion, groups=INFERENCE_GROUPS):
+    """Tries ``groups`` of options one group at a time from the plain
     settings, keeping a group's best option only if it raises
     ``criterion``.
 
     Args:
         measure: ``Settings`` → a dict of scores (with ``settings``).
         criterion: That dict → the number to raise.
+        groups: ``(name, [options])`` in order (``INFERENCE_GROUPS``).
 
     Returns:
         ``{"tried": [...], "chosen": settings dict, "best": its scores}``.
@@ -215,7 +216,7 @@ def greedy_inference(measure, criterion):
     current = Settings()
     best = measure(current)
     tried = [{"group": "plain", **best, "kept": True}]
-    for group, options in INFERENCE_GROUPS:
+    for group, options in groups:
         results = [measure(dataclasses.replace(current, **o)) for o in options]
         top = max(results, key=criterion)
         kept = criterion(top) > criterion(best)

@@ -225,7 +225,7 @@ class Remembered:
         return self._seen[key]
 
 
-def settings_measure(study, runs, made=None):
+def settings_measure(study, runs, made=None, with_test=True):
     """A function ``Settings`` → the scores of fold runs with them: per
     seed, validation photo Dice (and each photo's), test Dice (and its
     per-photo mean over the seeds) and, with ``made`` (every fold's
@@ -234,6 +234,8 @@ def settings_measure(study, runs, made=None):
 
     Args:
         study: The ``experiments.Study``; ``runs``: one run per seed.
+        with_test: Score the test photos too (False: a ladder that must
+            not look at them, such as ``catunet.study.encoder_ladder``).
     """
     models = [Remembered(load_model(Path(r["folder"]) / "cats.keras"))
               for r in runs]
@@ -242,15 +244,17 @@ def settings_measure(study, runs, made=None):
 
     def measure(settings):
         if settings not in measured:
-            test = [score(m, *study.test, settings)["dice"] for m in models]
             val = [score(m, *study.val[f], settings)["dice"]
                    for m, f in zip(models, folds)]
             found = {
                 "settings": dataclasses.asdict(settings),
                 "val_dice": [float(v.mean()) for v in val],
-                "val_dice_per_image": [v.tolist() for v in val],
-                "test_dice": [float(t.mean()) for t in test],
-                "test_dice_per_image": np.mean(test, axis=0).tolist()}
+                "val_dice_per_image": [v.tolist() for v in val]}
+            if with_test:
+                test = [score(m, *study.test, settings)["dice"]
+                        for m in models]
+                found["test_dice"] = [float(t.mean()) for t in test]
+                found["test_dice_per_image"] = np.mean(test, axis=0).tolist()
             if made is not None:
                 on = [scene_scores(m, made[f], settings)
                       for m, f in zip(models, folds)]

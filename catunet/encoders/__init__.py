@@ -1,0 +1,1 @@
+"""Pretrained encoders for the U-Net's contracting path (``--encoder``)."""
