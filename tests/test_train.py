@@ -535,7 +535,8 @@ def test_auto_precision_is_resolved_and_recorded(tmp_path, shapes_dir,
                                                  monkeypatch):
     from catunet import machine
 
-    monkeypatch.setattr(machine, "best_precision", lambda: "float32")
+    monkeypatch.setattr(machine, "best_precision",
+                        lambda encoder="paper": "float32")
     run = train(tiny(tmp_path, shapes_dir), verbose=0)
     assert TrainConfig().precision == "auto"
     assert run.config.precision == "float32"

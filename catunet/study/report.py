@@ -468,6 +468,14 @@ def readme_sections(folder=REPORTS):
     if found.is_file():
         sections["valscenes"] = valscenes.paragraph(
             json.loads(found.read_text()))
+    found = folder / "encoder-ladder" / "ladder.json"
+    if found.is_file():
+        from catunet.study import encoder_ladder
+
+        previous = folder / encoder_ladder.PREVIOUS.relative_to(REPORTS)
+        sections["encoder"] = encoder_ladder.readme_section(
+            json.loads(found.read_text()),
+            json.loads(previous.read_text()) if previous.is_file() else None)
     serve = folder / "serve.json"
     if serve.is_file():
         sections["serve"] = readme_serve(json.loads(serve.read_text()))
