@@ -680,6 +680,12 @@ def render_all(folder=REPORTS, readme=README, report=REPORT):
     if (Path(folder) / "valscenes.json").is_file():
         valscenes.write_report(json.loads(
             (Path(folder) / "valscenes.json").read_text()), folder)
+    found = Path(folder) / "encoder-ladder" / "ladder.json"
+    if found.is_file():
+        from catunet.study import encoder_ladder
+
+        atomic.write_text(found.with_suffix(".md"), encoder_ladder.markdown(
+            json.loads(found.read_text())))
     write_report(steps, default, contours, folder, report, quality)
     text = Path(readme).read_text()
     for name, body in readme_sections(folder).items():
