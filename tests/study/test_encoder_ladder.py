@@ -1,0 +1,72 @@
+"""The encoder ladder's rule and report, on made-up fold results (the real
+run is python -m catunet.study.encoder_ladder)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from catunet.study import encoder_ladder as ladder
+
+KINDS = ladder.KINDS
+
+
+def fake_runs(score):
+    return [{"folder": f"runs/x-s{s}", "seconds": 60.0, "val_dice": score,
+             "score": score + 0.01 * s,
+             "scenes": {"dice": score, "kinds": {k: {"dice": score}
+                                                 for k in KINDS}}}
+            for s in range(3)]
+
+
+@pytest.fixture
+def climbed(monkeypatch):
+    scores = {"base": 0.80, "image_size-128": 0.75, "image_size-192": 0.83,
+              "image_size-192+freeze_epochs-5": 0.82}
+    monkeypatch.setattr(ladder, "fold_runs",
+                        lambda study, recipe, label, made, runs_dir:
+                        fake_runs(scores[label]))
+    steps = (("input size", "", [{"image_size": 128}, {"image_size": 192}]),
+             ("frozen warm-up", "", [{"freeze_epochs": 5}]))
+    return ladder.climb(None, None, "runs", steps)
+
+
+def test_a_group_keeps_its_best_only_when_it_beats_the_recipe(climbed):
+    recipe, best, rows = climbed
+    assert recipe == {**ladder.BASE, "image_size": 192}
+    assert [(r["step"], r["kept"]) for r in rows] == [
+        ("base", True), ("input size", False), ("input size", True),
+        ("frozen warm-up", False)]
+    assert best[0]["val_dice"] == 0.83
+
+
+def test_the_report_renders_every_row_from_the_summary(climbed):
+    recipe, best, rows = climbed
+    tried = [{"group": "plain", "settings": ladder.Settings().__dict__,
+              "val_dice": [0.8] * 3, "scene_dice": [0.5] * 3, "kept": True}]
+    summary = {"command": "cmd", "machine": {"cpu": "cpu", "cores": 2,
+                                             "notable_flags": []},
+               "precision": "float32", "code_version": "x", "seeds": 3,
+               "split": {"train": 57, "test": 24},
+               "scenes": {"frames": "davis", "per_fold": [1, 2, 3]},
+               "steps": rows, "recipe": recipe,
+               "inference": {"tried": tried, "chosen": tried[0]["settings"],
+                             "best": tried[0]}, "final": None}
+    text = ladder.markdown(json.loads(json.dumps(summary)))
+    assert text.count("| input size |") == 2
+    assert "--image-size 192" in text
+    assert "finished recipe on the test photos" not in text  # no final
+
+
+def test_bootstrap_interval_holds_the_mean_and_narrows_with_agreement():
+    spread = np.linspace(0.5, 1.0, 24)
+    low, high = ladder.bootstrap_interval(spread)
+    assert low < spread.mean() < high
+    close = ladder.bootstrap_interval(np.full(24, 0.9) + spread / 100)
+    assert close[1] - close[0] < (high - low) / 10
+
+
+def test_no_comparison_with_a_ladder_scored_on_other_scenes():
+    ours = {"scenes": {"per_fold": [76, 76, 76]}}
+    theirs = {"scenes": {"scenes_per_fold": [70, 76, 76]}}
+    assert ladder.against_previous(ours, theirs) is None
