@@ -15,10 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from catunet import photos
 from catunet.errors import CatunetError
 
 IMAGE_SIZE = 128
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff",
+                    ".webp", ".gif")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,30 +190,11 @@ def pairs_of(photos):
     return found
 
 
-def _decode(path, flags):
-    """Decodes any image file OpenCV reads, naming the file on failure."""
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as error:
-        raise CatunetError(f"{path}: cannot be read ({error})") from error
-    pixels = cv2.imdecode(data, flags) if data.size else None
-    if pixels is None:
-        raise CatunetError(f"{path}: not a readable image (corrupt, empty "
-                           "or an unsupported format)")
-    if pixels.dtype != np.uint8:
-        # 16-bit PNG/TIFF: keep the top 8 bits.
-        pixels = (pixels / np.iinfo(pixels.dtype).max * 255).astype(np.uint8)
-    return pixels
-
-
 def read_image(path):
-    """Reads a photo as an RGB ``uint8`` array; grayscale and RGBA become RGB."""
-    pixels = _decode(path, cv2.IMREAD_UNCHANGED)
-    if pixels.ndim == 2:
-        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
-    if pixels.shape[2] == 4:
-        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    """Reads a photo as an RGB ``uint8`` array, turned upright as its EXIF
+    orientation says (``catunet.photos``: the decoder the web server uses
+    too); grayscale, 16-bit, palette and RGBA photos become RGB."""
+    return photos.read(path)
 
 
 def read_mask(path):
@@ -220,8 +203,7 @@ def read_mask(path):
     Masks are often JPEGs whose edges carry compression noise, so values are
     scaled to [0, 1] and binarised at 0.5.
     """
-    pixels = _decode(path, cv2.IMREAD_GRAYSCALE)
-    return (pixels > 127).astype(np.uint8)
+    return (photos.read(path, mode="L") > 127).astype(np.uint8)
 
 
 def resize_image(image, size=IMAGE_SIZE):

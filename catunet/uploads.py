@@ -4,21 +4,15 @@ Every way an upload can be wrong becomes an ``UploadError`` with the HTTP
 status a client should get and a sentence a person can read. Nothing is
 written to disk: the bytes are decoded in memory.
 
-Pillow reads the header first, so a photo's size is known -- and a huge one
-refused -- before its pixels are decoded, and a truncated JPEG is an error
-rather than a half-grey picture (OpenCV's ``imdecode`` returns what it
-could read of it without saying so).
+The photo is decoded by ``catunet.photos``, as the CLI decodes files: the
+header first (a huge photo is refused before its pixels are decoded), a
+truncated file is an error, EXIF orientation applied, 16 bits scaled.
 """
 
-import io
-import warnings
-
-import numpy as np
-from PIL import Image
+from catunet import photos
 
 MAX_BYTES = 20 * 1024 * 1024  # 20 MiB: any phone photo, not a video
 MAX_PIXELS = 40_000_000  # 40 megapixels: larger phone sensors, not scans
-FORMATS = {"JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF"}
 
 
 class UploadError(ValueError):
@@ -51,11 +45,12 @@ def check_content_type(content_type):
     if kind and kind != "application/octet-stream" \
             and not kind.startswith("image/"):
         raise UploadError(415, f"the file was sent as {kind}; send a photo "
-                          "(JPEG, PNG, BMP, TIFF, WebP)")
+                          f"({photos.FORMAT_NAMES})")
 
 
 def decode_photo(payload, max_pixels=MAX_PIXELS):
-    """An RGB ``uint8`` array of the photo in ``payload`` (bytes).
+    """An RGB ``uint8`` array of the photo in ``payload`` (bytes), turned as
+    its EXIF orientation says (``catunet.photos``, the CLI's decoder too).
 
     Raises:
         UploadError: empty (400), not a photo (415), too many pixels (413),
@@ -65,28 +60,6 @@ def decode_photo(payload, max_pixels=MAX_PIXELS):
         raise UploadError(400, "the file is empty")
     check_size(len(payload))
     try:
-        with warnings.catch_warnings():  # the size is checked below
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(payload))
-    except Image.DecompressionBombError:
-        raise UploadError(413, "the photo has too many pixels; the limit is "
-                          f"{max_pixels / 1e6:.0f} megapixels") from None
-    except Image.UnidentifiedImageError:
-        raise UploadError(415, "this is not a photo this server can read "
-                          "(JPEG, PNG, BMP, TIFF, WebP)") from None
-    except (OSError, SyntaxError, ValueError) as error:  # a broken header
-        raise UploadError(400, f"the photo is damaged or cut short "
-                          f"({error})") from None
-    if image.format not in FORMATS:
-        raise UploadError(415, f"{image.format} files are not supported; "
-                          "send a JPEG, PNG, BMP, TIFF or WebP photo")
-    width, height = image.size
-    if width * height > max_pixels:
-        raise UploadError(413, f"the photo is {width} x {height} pixels; the "
-                          f"limit is {max_pixels / 1e6:.0f} megapixels")
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as error:
-        raise UploadError(400, f"the photo is damaged or cut short "
-                          f"({error})") from None
-    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        return photos.decode(payload, max_pixels)
+    except photos.PhotoError as error:
+        raise UploadError(error.status, str(error)) from None
