@@ -34,7 +34,10 @@ def find_contours(mask):
         A list of ``(K, 1, 2)`` integer arrays of (x, y) points, one per
         region; empty for an empty mask.
     """
-    mask = (np.asarray(mask).squeeze() > 0).astype(np.uint8)
+    mask = np.asarray(mask)
+    if mask.ndim == 3:  # (H, W, 1); squeezing would also fold a 1-px side
+        mask = mask[..., 0]
+    mask = (mask > 0).astype(np.uint8)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL,
                                    cv2.CHAIN_APPROX_SIMPLE)
     return list(contours)

@@ -40,9 +40,11 @@ class Segmentation:
         return float(self.mask.mean())
 
     def polygons(self):
-        """Outer outlines of each region: lists of ``[x, y]`` pixel points."""
+        """Outer outlines of each region: lists of ``[x, y]`` pixel points,
+        three or more (a region one or two pixels across has no polygon;
+        it stays in the mask)."""
         return [c.reshape(-1, 2).tolist()
-                for c in contours.find_contours(self.mask)]
+                for c in contours.find_contours(self.mask) if len(c) >= 3]
 
     def png(self):
         """The mask as a PNG: 255 foreground, 0 background."""
@@ -75,9 +77,10 @@ class Segmenter:
         self._worker.start()
 
     def describe(self):
-        """What is serving: model, width, input size, runtime, the
-        precision it was trained in, inference settings."""
+        """What is serving: model, encoder, width, input size, runtime,
+        the precision it was trained in, inference settings."""
         return {"model": self.model_path.name,
+                "encoder": self.config and self.config.encoder,
                 "width": self.config and self.config.width,
                 "image_size": int(self.model.input_shape[1]),
                 "runtime": self.runtime,

@@ -137,6 +137,43 @@ def test_the_server_keeps_serving_after_bad_input(client, photos):
     assert post(client, photos[0][0]).status_code == 200
 
 
+@pytest.mark.parametrize("height, width", [(1, 1), (1, 7), (5, 1), (2, 2)])
+def test_a_tiny_photo_gets_a_valid_answer(client, height, width):
+    photo = np.full((height, width, 3), 200, np.uint8)
+    ok, encoded = cv2.imencode(".png", photo)
+    response = post(client, encoded.tobytes(), "tiny.png", "image/png")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["height"], body["width"]) == (height, width)
+    assert all(len(polygon) >= 3 for polygon in body["polygons"])
+
+
+def test_polygons_have_three_points_or_more():
+    from catunet.serving import Segmentation
+
+    mask = np.zeros((20, 20), np.uint8)
+    mask[2, 2] = 1  # one pixel: a one-point outline
+    mask[10, 4:6] = 1  # two pixels: a two-point outline
+    mask[12:18, 12:18] = 1
+    polygons = Segmentation(mask).polygons()
+    assert len(polygons) == 1 and len(polygons[0]) == 4
+    assert Segmentation(mask).mask.sum() == 39  # the specks stay in the mask
+
+
+def test_an_unexpected_error_is_json_and_logged(segmenter, photos, caplog,
+                                                monkeypatch):
+    def broken(photo, timeout=120):
+        raise RuntimeError("the model fell over")
+
+    monkeypatch.setattr(segmenter, "segment", broken)
+    with TestClient(create_app(segmenter), raise_server_exceptions=False) \
+            as client:
+        response = post(client, photos[0][0])
+    assert response.status_code == 500
+    assert "RuntimeError" in response.json()["error"]
+    assert "the model fell over" in caplog.text
+
+
 # -- a real server on 127.0.0.1 -------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ except the multipart parser's own spool in the system's temporary folder.
 """
 
 import base64
+import logging
 import socket
 import threading
 import time
@@ -28,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from catunet import uploads
 
 STATIC = Path(__file__).parent / "static"
+LOG = logging.getLogger("catunet.web")
 # The form's boundaries and headers add a little to the photo itself.
 MAX_REQUEST_BYTES = uploads.MAX_BYTES + 64 * 1024
 
@@ -53,6 +55,12 @@ def create_app(segmenter):
     @app.exception_handler(uploads.UploadError)
     async def upload_error(request, error):
         return _error(error.status, str(error))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request, error):  # logged, and still JSON
+        LOG.exception("%s %s failed", request.method, request.url.path)
+        return _error(500, f"the server failed on this photo "
+                      f"({type(error).__name__}); it is logged")
 
     @app.exception_handler(RequestValidationError)
     async def bad_form(request, error):
