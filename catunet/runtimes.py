@@ -141,9 +141,35 @@ def convert_to_openvino(model, xml_path):
     return Path(xml_path)
 
 
+def float32_copy(model):
+    """The same model with every layer computing in float32 (its weights
+    are float32 under any mixed policy): tf2onnx cannot write a graph that
+    mixes bfloat16 and float16 casts, and ONNX Runtime computes in float32
+    on a CPU anyway."""
+    import keras
+
+    def as_float32(value):
+        if isinstance(value, dict):
+            if value.get("class_name") == "DTypePolicy":
+                return {**value, "config": {**value["config"],
+                                            "name": "float32"}}
+            return {k: as_float32(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [as_float32(v) for v in value]
+        return value
+
+    copy = keras.Model.from_config(as_float32(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def convert_to_onnx(model, onnx_path):
-    """Exports a Keras model to an ONNX file (Keras ``model.export``)."""
+    """Exports a Keras model to an ONNX file (Keras ``model.export``); a
+    model that computes in bfloat16 is exported as its float32 copy."""
     import tensorflow as tf
+
+    if computes_in_bfloat16(model):
+        model = float32_copy(model)
 
     model(tf.zeros((1, *model.input_shape[1:])))  # Keras exports to ONNX
     Path(onnx_path).parent.mkdir(parents=True, exist_ok=True)  # only a model

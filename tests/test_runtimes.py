@@ -11,6 +11,7 @@ import pytest
 from catunet import atomic, inference, runtimes
 from catunet.config import TrainConfig
 from catunet.model import build_unet
+from catunet.saving import load_model
 from catunet.train import train
 from tests.conftest import ROOT
 
@@ -53,6 +54,31 @@ def test_a_bfloat16_model_is_seen_as_one(tmp_path):
     reloaded = keras.saving.load_model(
         atomic.save_model(model, tmp_path / "bf16.keras"), compile=False)
     assert runtimes.computes_in_bfloat16(reloaded)
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "openvino"])
+def test_a_bfloat16_trained_model_runs_on_every_runtime(tmp_path, shapes_dir,
+                                                        runtime):
+    """A model trained under mixed_bfloat16 (what auto picks on a CPU with
+    AVX512-BF16 or AMX) exports and serves: ONNX Runtime through its
+    float32 copy, which gives the copy's Keras outputs."""
+    if not runtimes.installed(runtime):
+        pytest.skip(f"{runtime} is not installed")
+    run = train(TrainConfig(data_dir=str(shapes_dir), width=2, depth=2,
+                            epochs=1, batch_size=4, image_size=32,
+                            precision="mixed_bfloat16",
+                            split=str(tmp_path / "split.json"),
+                            out=str(tmp_path / "run")), verbose=0)
+    model = load_model(run.model_path, compile=False)
+    assert runtimes.computes_in_bfloat16(model)
+    served, _ = runtimes.load_runtime(run.model_path, runtime)
+    images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3))
+    got = inference.predict_probabilities(served, images)
+    np.testing.assert_allclose(got, inference.predict_probabilities(
+        model, images), atol=3e-2)  # bfloat16 against float32
+    if runtime == "onnx":
+        np.testing.assert_allclose(got, inference.predict_probabilities(
+            runtimes.float32_copy(model), images), atol=1e-3)
 
 
 @needs_openvino
