@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from catunet import atomic, provenance
+from catunet.errors import CatunetError
 from catunet.train import finished_run, run_key_for, train
 
 RUNS = Path("runs")
@@ -27,16 +28,29 @@ class RunStore:
         self.root = Path(root)
 
     def find(self, key):
-        """A finished run folder with this key, or None."""
+        """A finished run folder with this key, or None.
+
+        Raises:
+            CatunetError: Two finished folders have the key but models of
+                other bytes (trained on other machines or precisions): a
+                reproduction would silently reuse whichever sorts first.
+        """
         if not self.root.is_dir():
             return None
+        found = {}
         for path in sorted(self.root.glob("**/run.json")):
             record = json.loads(path.read_text())
             if record.get("key") == key and record.get("finished"):
-                config = record["config"]
-                if (path.parent / f"{config['stage']}.keras").is_file():
-                    return path.parent
-        return None
+                model = path.parent / f"{record['config']['stage']}.keras"
+                if model.is_file():
+                    found.setdefault(provenance.file_sha256(model),
+                                     path.parent)
+        if len(found) > 1:
+            raise CatunetError(
+                "finished runs with the same key hold other models: "
+                + " and ".join(map(str, found.values()))
+                + "; move aside the one that should not be reused")
+        return next(iter(found.values()), None)
 
     def run(self, config, verbose=2):
         """The finished run of ``config``: found by key, else trained into

@@ -78,6 +78,21 @@ def test_a_self_training_run_reuses_the_parts_another_run_finished(
     assert total == pytest.approx(first["train_seconds"] + own)
 
 
+def test_two_folders_with_one_key_but_other_models_are_refused(
+        tmp_path, shapes_dir, monkeypatch):
+    import shutil
+
+    store = RunStore(tmp_path / "runs")
+    first = store.run(tiny(tmp_path, shapes_dir, "a"))
+    copy = tmp_path / "runs" / "b"
+    shutil.copytree(first.folder, copy)
+    assert store.find(first.key) == first.folder  # same bytes: no doubt
+    model = copy / "cats.keras"  # trained elsewhere: other weights
+    model.write_bytes(model.read_bytes() + b"\0")
+    with pytest.raises(CatunetError, match=r"runs/a and .*runs/b"):
+        store.find(first.key)
+
+
 def test_settings_added_later_stay_out_of_the_key_while_off():
     from catunet import provenance
 
