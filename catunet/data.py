@@ -215,9 +215,14 @@ def resize_mask(mask, size=IMAGE_SIZE):
     """Resizes a binary mask and keeps it binary.
 
     Area-averaging then thresholding at 0.5 is a majority vote over each
-    output pixel's footprint: smoother than nearest-neighbour, still 0/1.
+    output pixel's footprint: smoother than nearest-neighbour, still 0/1
+    (enlarging, it interpolates linearly, then thresholds).
+
+    Args:
+        size: A square's side, or ``(height, width)``.
     """
-    resized = cv2.resize(mask.astype(np.float32), (size, size),
+    height, width = (size, size) if np.isscalar(size) else size
+    resized = cv2.resize(mask.astype(np.float32), (width, height),
                          interpolation=cv2.INTER_AREA)
     return (resized > 0.5).astype(np.uint8)
 

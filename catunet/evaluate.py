@@ -8,7 +8,8 @@ import numpy as np
 from catunet import data, split as splits
 from catunet.config import TrainConfig
 from catunet.datasets.cats import resolve_data_dir
-from catunet.inference import BATCH_SIZE, Settings, predict_masks
+from catunet.inference import (BATCH_SIZE, Settings, predict_masks,
+                               predict_photo_masks)
 from catunet.metrics import METRICS
 from catunet.runtimes import load_runtime
 
@@ -31,6 +32,22 @@ def score(model, images, masks, settings=Settings(), batch_size=BATCH_SIZE):
     truth = np.asarray(masks, np.float32)
     return {name: np.asarray(fn(truth, predicted.astype(np.float32)))
             for name, fn in METRICS.items()}
+
+
+def full_size_dice(model, pairs, settings=Settings()):
+    """Dice of each pair at its photo's own size, through the path
+    ``catunet predict`` and ``catunet serve`` take
+    (``inference.predict_photo_masks``): what a user gets."""
+    dice = []
+    for pair in pairs:
+        photo, truth = data.read_image(pair.image), data.read_mask(pair.mask)
+        if truth.shape != photo.shape[:2]:  # a mask saved smaller
+            truth = data.resize_mask(truth, photo.shape[:2])
+        predicted = predict_photo_masks(model, [photo], settings)[0]
+        dice.append(float(METRICS["dice"](
+            truth[None, ..., None].astype(np.float32),
+            predicted[None, ..., None].astype(np.float32))[0]))
+    return np.asarray(dice)
 
 
 def summarize(names, scores):
@@ -106,11 +123,13 @@ def evaluate(model_path, data_dir=None, split_path=None, all_pairs=False,
     else:
         data_dir, pairs = model_test_pairs(model_path, data_dir, split_path)
         subset = "test"
-    # Scored at the study's 128 px, however large the model's input.
+    # Scored at the study's 128 px, however large the model's input; and
+    # as predict and serve answer, at each photo's own size.
     size = model.input_shape[1]
     images, masks = data.load_pairs(pairs, size, min(size, data.IMAGE_SIZE))
-    report = summarize([p.image.name for p in pairs],
-                       score(model, images, masks, settings))
+    scores = score(model, images, masks, settings)
+    scores["dice_full_size"] = full_size_dice(model, pairs, settings)
+    report = summarize([p.image.name for p in pairs], scores)
     return {"model": str(model_path), "data_dir": str(data_dir),
             "subset": subset, "runtime": runtime,
             "inference": dataclasses.asdict(settings),

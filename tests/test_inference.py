@@ -225,3 +225,25 @@ def test_tile_weights_favour_the_centre_and_never_vanish():
     np.testing.assert_allclose(weights, weights[::-1, ::-1])
     assert weights.min() >= 1e-3
     assert weights[0, 0] < weights[4, 4] < weights[7, 7] == weights.max()
+
+
+class AllCat:
+    """A model that calls every pixel cat (probability 0.9)."""
+
+    input_shape = (None, 32, 32, 3)
+
+    def predict_on_batch(self, images):
+        return np.full((len(images), 32, 32, 1), 0.9, np.float32)
+
+
+def test_full_size_dice_scores_masks_at_each_photos_own_size(shapes_dir):
+    from catunet import data
+    from catunet.evaluate import full_size_dice
+
+    pairs = data.find_pairs(shapes_dir)[:3]
+    dice = full_size_dice(AllCat(), pairs)
+    for pair, got in zip(pairs, dice):
+        truth = data.read_mask(pair.mask)  # 48 x 64, the photo's size
+        assert truth.shape == data.read_image(pair.image).shape[:2]
+        assert got == pytest.approx(2 * truth.sum() / (truth.sum()
+                                                       + truth.size), 1e-5)
