@@ -178,6 +178,8 @@ def final(study, recipe, settings, seeds, runs_dir):
         results.append({"seed": seed, "folder": str(run.folder),
                         "train_minutes": run.seconds / 60,
                         "test_dice": report["mean"]["dice"],
+                        "test_dice_full_size":
+                            report["mean"]["dice_full_size"],
                         "test_dice_per_image": [r["dice"] for r in
                                                 report["images"]],
                         "images": [r["image"] for r in report["images"]]})
@@ -287,6 +289,9 @@ def readme_section(summary, previous=None):
             + f"; 95% bootstrap interval over the {summary['split']['test']}"
             f" photos {low:.3f} to {high:.3f}; worst photo per seed "
             + ", ".join(f"{w:.2f}" for w in f["worst_photo"])
+            + "; at each photo's own size, as `catunet predict` answers, "
+            + stats.format_mean_sd([r["test_dice_full_size"]
+                                    for r in f["runs"]])
             + ") and trains in "
             + ", ".join(f"{r['train_minutes']:.1f}" for r in f["runs"])
             + f" min a seed ({machine.summary(summary['machine'])}).", ""]
@@ -359,7 +364,9 @@ def markdown(summary):
             + ", ".join(f"{w:.2f}" for w in f["worst_photo"])
             + "; training "
             + ", ".join(f"{r['train_minutes']:.1f}" for r in f["runs"])
-            + " min a seed.", ""]
+            + " min a seed. At each photo's own size, as `catunet predict` "
+            "answers: "
+            + _cell([r["test_dice_full_size"] for r in f["runs"]]) + ".", ""]
     return "\n".join(lines)
 
 
