@@ -27,6 +27,7 @@ from pathlib import Path
 
 from catunet.config import (ENCODERS, PRECISIONS, STAGES, TrainConfig,
                             field_help)
+from catunet.recipes import RECIPES
 
 DEFAULT_MODEL = Path("runs") / "cats" / "cats.keras"
 EXPORT_FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx",
@@ -77,6 +78,7 @@ def quiet_tensorflow(verbose=False):
 # -- train: one flag per TrainConfig field -----------------------------------
 
 CHOICES = {"stage": STAGES, "precision": PRECISIONS, "encoder": ENCODERS,
+           "recipe": tuple(RECIPES),
            "strategy": ("default", "mirrored", "multiworker")}
 
 
@@ -139,9 +141,12 @@ def config_from_args(args):
 
 
 def _run_train(args):
+    from catunet import recipes
     from catunet.train import train
 
     config = config_from_args(args)
+    if config.recipe:
+        print(f"Recipe {config.recipe}: {recipes.flags(config.recipe)}")
     try:
         run = train(config)
     except KeyboardInterrupt:
@@ -441,10 +446,21 @@ def _errors_as_one_line():
         sys.exit(f"error: {error}")
 
 
+def parse(name, argv, prog=None):
+    """``argv`` parsed for one command; with ``--recipe`` the recipe's values
+    stand where no flag was given."""
+    parser = make_parser(prog or f"catunet {name}", only=name)
+    args = parser.parse_args(argv)
+    if getattr(args, "recipe", None):
+        parser.set_defaults(**RECIPES[args.recipe])
+        args = parser.parse_args(argv)
+    return args
+
+
 def run_command(name, argv, prog=None):
     """Parses ``argv`` for one command and runs it; returns the exit code."""
     quiet_tensorflow("--verbose" in argv)
-    args = make_parser(prog or f"catunet {name}", only=name).parse_args(argv)
+    args = parse(name, argv, prog)
     with _errors_as_one_line():
         return COMMANDS[name][2](args) or 0
 

@@ -156,6 +156,10 @@ class TrainConfig:
             ``davis/images/hike_*``; ``negatives`` ignores any masks beside
             them, ``negative_pastes`` needs them (a ``masks/`` folder beside
             ``images/``).
+        recipe: A named recipe (``catunet.recipes``: ``paper``,
+            ``encoder``) whose settings this run starts from; flags given
+            beside it override its values. Only a name: the values it
+            stands for are the other fields.
         out: The run folder (model, ``run.json``, ``config.json``,
             ``history.csv``, ``split.json``); without it, ``runs/<stage>``.
     """
@@ -204,6 +208,7 @@ class TrainConfig:
     negatives: float = 0.0
     negative_pastes: float = 0.0
     negative_photos: str | None = None
+    recipe: str | None = None
     out: str | None = None
 
     def to_dict(self):

@@ -22,7 +22,8 @@ from catunet import data, machine
 # Config fields that say where a run goes or where its inputs are, not what
 # it computes (the data and init file enter the key by content instead).
 NOT_IN_KEY = ("out", "data_dir", "split", "init", "tfds_dir", "manual_dir",
-              "unlabelled", "teacher", "paste_backgrounds", "negative_photos")
+              "unlabelled", "teacher", "paste_backgrounds", "negative_photos",
+              "recipe")
 # Fields added after a code version, left out of the key while they are off
 # so that runs made before they existed are still found.
 OFF_UNLESS_SET = {"schedule": "constant", "warmup_epochs": 0,

@@ -1,0 +1,45 @@
+"""Named recipes: one word for the settings a measured result was trained
+with, KerasHub-preset style.
+
+    catunet train --recipe encoder --data-dir ../shared/data/cats
+
+expands ``encoder`` to its flags (printed, and saved as the run's
+``recipe`` beside every value in ``config.json``); a flag given on the
+command line overrides the recipe's value. A recipe is a dict of
+``TrainConfig`` fields:
+
+* ``paper``: the seed's U-Net of Ronneberger et al., trained from scratch
+  (``TrainConfig``'s defaults; the study's losses, augmentation and
+  transfer steps).
+* ``encoder``: the U-Net over EfficientNet-Lite0 with ImageNet weights, as
+  chosen on the validation folds and scenes by
+  ``python -m catunet.study.encoder_ladder``
+  (``reports/encoder-ladder/ladder.md``; a test checks this table against
+  that report's JSON).
+"""
+
+from catunet.errors import CatunetError
+
+RECIPES = {
+    "paper": {},
+    "encoder": {"encoder": "efficientnet-lite0", "image_size": 256,
+                "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine"},
+}
+
+
+def recipe(name):
+    """The fields of recipe ``name``.
+
+    Raises:
+        CatunetError: No recipe has that name.
+    """
+    if name not in RECIPES:
+        raise CatunetError(f"unknown recipe {name!r}; choose from "
+                           f"{', '.join(RECIPES)}")
+    return dict(RECIPES[name])
+
+
+def flags(name):
+    """Recipe ``name`` as the ``train`` flags it stands for."""
+    return " ".join(f"--{key.replace('_', '-')} {value}"
+                    for key, value in recipe(name).items())
