@@ -27,6 +27,7 @@ from pathlib import Path
 
 from catunet.config import (ENCODERS, PRECISIONS, STAGES, TrainConfig,
                             field_help)
+from catunet import shipped
 from catunet.recipes import RECIPES
 
 DEFAULT_MODEL = Path("runs") / "cats" / "cats.keras"
@@ -294,8 +295,9 @@ def _add_predict(p):
                    help="photos or folders of photos (jpg, png, bmp, tif; any "
                    "size, colour, grayscale or RGBA) to predict; without any, "
                    "the test photos of the model's split")
-    p.add_argument("--model", default=str(DEFAULT_MODEL),
-                   help="the .keras model (catunet train saves it there)")
+    p.add_argument("--model", default=None,
+                   help="the .keras model (catunet train saves "
+                   f"{DEFAULT_MODEL}); default: {shipped.describe()}")
     p.add_argument("--data-dir", default=None,
                    help="test mode: folder with images/ and masks/ (default: "
                    "the folder the model was trained on)")
@@ -308,18 +310,18 @@ def _add_predict(p):
                    help="test mode: draw only the predicted outline")
     p.add_argument("--out", default=None,
                    help="output folder (default: contours/ beside the model "
-                   "in test mode, predictions/ with photos)")
+                   "in test mode, predictions/ with photos; in the current "
+                   "folder for the shipped model)")
 
 
 def _run_predict(args):
-    from catunet.errors import CatunetError
     from catunet.visualize import (outline_test_set, predict_photos,
                                    save_test_figures)
 
+    args.model = args.model or str(shipped.model_path())
     folder = Path(args.model).parent
-    if not Path(args.model).exists() and args.model == str(DEFAULT_MODEL):
-        raise CatunetError(f"{DEFAULT_MODEL}: no model yet; train one with "
-                           "python train.py (catunet train), or pass --model")
+    if shipped.keeps_out(folder):  # the shipped model: write here instead
+        folder = Path(".")
     if args.photos:
         out = Path(args.out or folder / "predictions")
         saved, failed = predict_photos(args.model, args.photos, out,
@@ -365,8 +367,9 @@ def _run_export(args):
 # -- serve --------------------------------------------------------------------
 
 def _add_serve(p):
-    p.add_argument("--model", default=str(DEFAULT_MODEL),
-                   help="the .keras model to serve (loaded once)")
+    p.add_argument("--model", default=None,
+                   help="the .keras model to serve (loaded once); default: "
+                   f"{shipped.describe()}")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; 0.0.0.0 lets other computers "
                    "in, so only use it on a network you trust")
@@ -379,6 +382,7 @@ def _run_serve(args):
     from catunet.errors import CatunetError
     from catunet.web.app import serve
 
+    args.model = args.model or str(shipped.model_path())
     if not Path(args.model).is_file():
         raise CatunetError(f"{args.model}: no such model; train one with "
                            "python train.py (catunet train), or pass --model")

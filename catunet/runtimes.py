@@ -16,6 +16,7 @@ way; it is the portable choice where OpenVINO is not installed.
 """
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -111,10 +112,19 @@ FILES = {"openvino": "model.xml", "onnx": "model.onnx"}
 
 
 def converted_path(model_path, runtime):
-    """Where a runtime's conversion of a ``.keras`` file is cached."""
+    """Where a runtime's conversion of a ``.keras`` file is cached: beside
+    it, or in ``~/.cache/catunet/runtimes`` (``$CATUNET_RUNTIME_DIR``)
+    for the shipped model or a folder that cannot be written
+    (``shipped.keeps_out``)."""
+    from catunet import shipped
+
     digest = provenance.file_sha256(model_path)[:16]
-    return Path(model_path).parent / \
-        f"{Path(model_path).stem}.{runtime}-{digest}" / FILES[runtime]
+    folder = Path(model_path).parent
+    if shipped.keeps_out(folder):
+        folder = Path(os.environ.get("CATUNET_RUNTIME_DIR") or
+                      Path.home() / ".cache" / "catunet" / "runtimes")
+    return folder / f"{Path(model_path).stem}.{runtime}-{digest}" / \
+        FILES[runtime]
 
 
 def _whole(write, path):

@@ -25,6 +25,7 @@ JSON only.
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import catunet
-from catunet import atomic, data, machine
+from catunet import atomic, data, machine, shipped
 from catunet.cli import HelpFormatter
 from catunet.evaluate import evaluate, score
 from catunet.inference import Settings
@@ -175,6 +176,7 @@ def final(study, recipe, settings, seeds, runs_dir):
         run = RunStore().run(config)
         settings.save_beside(run.model_path)
         report = evaluate(run.model_path)
+        atomic.write_json(run.folder / "eval-test.json", report)
         results.append({"seed": seed, "folder": str(run.folder),
                         "train_minutes": run.seconds / 60,
                         "test_dice": report["mean"]["dice"],
@@ -370,10 +372,29 @@ def markdown(summary):
     return "\n".join(lines)
 
 
+def ship(seed, runs_dir=RUNS / "encoder", folder=shipped.FOLDER):
+    """Copies the finished recipe's seed-``seed`` run (its model without
+    the optimizer's state, its records and test scores) into the package, as the model ``catunet predict``
+    and ``serve`` use by default (``catunet.shipped``)."""
+    run = Path(runs_dir) / f"final-s{seed}"
+    if not (run / "eval-test.json").is_file():  # the scores final() made
+        atomic.write_json(run / "eval-test.json", evaluate(run / "cats.keras"))
+    for name in shipped.FILES[1:]:
+        shutil.copyfile(run / name, Path(folder) / name)
+    # Without the optimizer's state: a third of the file, the same weights.
+    atomic.save_model(load_model(run / "cats.keras", compile=False),
+                      Path(folder) / shipped.FILES[0])
+    print(f"Shipped {run} in {folder}: {shipped.describe()}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
-    parser.add_argument("--frames", required=True,
+    parser.add_argument("--ship", type=int, default=None, metavar="SEED",
+                        help="only copy the finished recipe's run of this "
+                        "seed into catunet/shipped/, the model predict and "
+                        "serve use by default")
+    parser.add_argument("--frames", default=None,
                         help="frames to paste each fold's validation cats "
                         "onto (e.g. ../shared/data/davis)")
     parser.add_argument("--frames-apart", default=None,
@@ -392,6 +413,10 @@ def main(argv=None):
     parser.add_argument("--report", default=str(REPORT),
                         help="folder of ladder.json and ladder.md")
     args = parser.parse_args(argv)
+    if args.ship is not None:
+        return ship(args.ship)
+    if not args.frames:
+        parser.error("--frames is needed to climb the ladder")
     command = "python -m catunet.study.encoder_ladder " + " ".join(
         arg if " " not in arg and "*" not in arg else f"'{arg}'"
         for arg in (argv if argv is not None else sys.argv[1:]))
