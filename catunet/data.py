@@ -215,8 +215,7 @@ def resize_mask(mask, size=IMAGE_SIZE):
     """Resizes a binary mask and keeps it binary.
 
     Area-averaging then thresholding at 0.5 is a majority vote over each
-    output pixel's footprint: smoother than nearest-neighbour, still 0/1
-    (enlarging, it interpolates linearly, then thresholds).
+    output pixel's footprint: smoother than nearest-neighbour, still 0/1.
 
     Args:
         size: A square's side, or ``(height, width)``.
