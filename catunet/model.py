@@ -162,12 +162,12 @@ def build_encoder_unet(input_shape=(256, 256, 3), encoder=EFFICIENTNET_LITE0,
     *skips, x = backbone(inputs)
     skips = skips[::-1] + [None]
     for level, (skip, filters) in enumerate(zip(skips, DECODER_FILTERS)):
-        name_ = f"dec{len(skips) - level}"
+        stage = f"dec{len(skips) - level}"
         x = layers.UpSampling2D(2, interpolation="bilinear",
-                                name=f"{name_}_up")(x)
+                                name=f"{stage}_up")(x)
         if skip is not None:
-            x = layers.Concatenate(name=f"{name_}_concat")([x, skip])
-        x = conv_block(x, filters, name_, batch_norm=True)
+            x = layers.Concatenate(name=f"{stage}_concat")([x, skip])
+        x = conv_block(x, filters, stage, batch_norm=True)
     outputs = layers.Conv2D(
         1, 1, activation="sigmoid", dtype="float32", name="mask"
     )(x)
