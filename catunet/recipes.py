@@ -5,7 +5,8 @@ with, KerasHub-preset style.
 
 expands ``encoder`` to its flags (printed, and saved as the run's
 ``recipe`` beside every value in ``config.json``); a flag given on the
-command line overrides the recipe's value. A recipe is a dict of
+command line overrides the recipe's value. The inference settings chosen
+with it (``INFERENCE``) are saved beside the model. A recipe is a dict of
 ``TrainConfig`` fields:
 
 * ``paper``: the seed's U-Net of Ronneberger et al., trained from scratch
@@ -24,6 +25,17 @@ RECIPES = {
     "paper": {},
     "encoder": {"encoder": "efficientnet-lite0", "image_size": 256,
                 "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine"},
+}
+
+
+# The inference settings each recipe's models were chosen with on
+# validation (``catunet.inference.Settings`` fields), saved beside a model
+# trained with the recipe as ``inference.json``, so predict and serve use
+# them.
+INFERENCE = {
+    "paper": {},
+    "encoder": {"tta": True, "zoom": 2, "threshold": 0.6,
+                "fill_holes": True},
 }
 
 

@@ -22,13 +22,14 @@ from pathlib import Path
 import keras
 
 from catunet import (atomic, data, duplicates, ensemble, machine, provenance,
-                     split as splits)
+                     recipes, split as splits)
 from catunet.augment import Augmenter, parse_spec
 from catunet.checkpoint import Checkpoints, SaveEveryEpoch
 from catunet.config import PRECISIONS, SCHEDULES, STAGES, TrainConfig
 from catunet.datasets.cats import resolve_data_dir
 from catunet.distribute import STRATEGIES, get_strategy, strategy_for_fit
 from catunet.errors import CatunetError
+from catunet.inference import Settings
 from catunet.losses import get_loss
 from catunet.metrics import dice_coefficient
 from catunet.model import ENCODERS, PAPER, build_model
@@ -712,5 +713,8 @@ def train(config, verbose=1, callbacks=(), reuse=None):
                   sessions=record["sessions"] + [
                       provenance.session(first_epoch, seconds_here)])
     atomic.write_json(folder / "run.json", record)
+    if config.recipe and recipes.INFERENCE[config.recipe]:
+        Settings(**recipes.INFERENCE[config.recipe]).save_beside(
+            model_path(config))
     return Run(config, folder, model_path(config), carried["seconds"],
                first_epoch or 0, key)
