@@ -265,6 +265,15 @@ def comparison_lines(summary, previous):
     return lines + [""]
 
 
+def inference_flags(chosen):
+    """The inference flags of chosen settings that differ from plain."""
+    plain = Settings()
+    return " ".join(
+        (f"--{k.replace('_', '-')}" if v is True else
+         f"--{k.replace('_', '-')} {v}")
+        for k, v in chosen.items() if v != getattr(plain, k))
+
+
 def recipe_flags(recipe):
     return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items())
 
@@ -277,9 +286,14 @@ def readme_section(summary, previous=None):
         "The U-Net over EfficientNet-Lite0 with ImageNet weights, its "
         "recipe chosen on the validation folds and validation-cat scenes "
         "only ([reports/encoder-ladder/ladder.md]"
-        "(reports/encoder-ladder/ladder.md)):", "", "```bash",
-        "catunet train --stage cats --data-dir ../shared/data/cats \\",
-        f"    {recipe_flags(summary['recipe'])}", "```", ""]
+        "(reports/encoder-ladder/ladder.md)), is the `encoder` recipe:", "",
+        "```bash",
+        "catunet train --stage cats --data-dir ../shared/data/cats "
+        "--recipe encoder", "```", "",
+        f"It stands for `{recipe_flags(summary['recipe'])}`, and its models "
+        "predict with the inference settings chosen on the same folds "
+        f"(`{inference_flags(summary['inference']['chosen'])}`, saved "
+        "beside the model).", ""]
     if f:
         low, high = f["photo_interval"]
         lines += [
