@@ -180,7 +180,9 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
                       "\n<!-- best:start -->\n<!-- best:end -->\n"
                       "\n<!-- scenes:start -->\n<!-- scenes:end -->\n"
                       "\n<!-- valscenes:start -->\n<!-- valscenes:end -->\n"
-                      "\n<!-- serve:start -->\n<!-- serve:end -->\n")
+                      "\n<!-- serve:start -->\n<!-- serve:end -->\n"
+                      "\n<!-- encoder:start -->\n<!-- encoder:end -->\n")
+    (folder / "encoder-ladder" / "ladder.md").unlink()
     report.render_all(folder, readme, tmp_path / "REPORT.md")
     text = readme.read_text()
     assert "STALE" not in text and "\nkept\n" in text
@@ -190,6 +192,9 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
     assert "concurrent clients" in report.section(text, "serve")
     assert "the share of cats found" in report.section(text, "scenes")
     assert "choosing score" in report.section(text, "valscenes")
+    assert "--recipe encoder" in report.section(text, "encoder")
+    assert (folder / "encoder-ladder" / "ladder.md").read_text() == \
+        (REPORTS / "encoder-ladder" / "ladder.md").read_text()
     assert "| copy-paste-on-cats |" in (folder / "valscenes.md").read_text()
     # Its figure was not copied: the report does not link it.
     assert "scenes.png" not in (folder / "scenes.md").read_text()
