@@ -31,8 +31,8 @@ def model_path():
     """
     if not MODEL.is_file():
         raise CatunetError(f"{MODEL}: the shipped model is missing from this "
-                           "install; train one with catunet train and pass "
-                           "--model")
+                           "install; train one with python train.py (catunet "
+                           "train) and pass --model")
     return MODEL
 
 
