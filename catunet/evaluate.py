@@ -37,16 +37,18 @@ def score(model, images, masks, settings=Settings(), batch_size=BATCH_SIZE):
 def full_size_dice(model, pairs, settings=Settings()):
     """Dice of each pair at its photo's own size, through the path
     ``catunet predict`` and ``catunet serve`` take
-    (``inference.predict_photo_masks``): what a user gets."""
+    (``inference.predict_photo_masks``, all photos in one call): what a
+    user gets."""
+    photos = [data.read_image(pair.image) for pair in pairs]
+    predicted = predict_photo_masks(model, photos, settings)
     dice = []
-    for pair in pairs:
-        photo, truth = data.read_image(pair.image), data.read_mask(pair.mask)
+    for pair, photo, mask in zip(pairs, photos, predicted):
+        truth = data.read_mask(pair.mask)
         if truth.shape != photo.shape[:2]:  # a mask saved smaller
             truth = data.resize_mask(truth, photo.shape[:2])
-        predicted = predict_photo_masks(model, [photo], settings)[0]
         dice.append(float(METRICS["dice"](
             truth[None, ..., None].astype(np.float32),
-            predicted[None, ..., None].astype(np.float32))[0]))
+            mask[None, ..., None].astype(np.float32))[0]))
     return np.asarray(dice)
 
 

@@ -72,11 +72,14 @@ def _open(payload, max_pixels):
 def _eight_bit(image):
     """Grayscale of more than 8 bits (Pillow's ``I;16*``, ``I``, ``F``
     modes) scaled to ``uint8`` by its bit depth, as a viewer shows it."""
-    pixels = np.asarray(image)
-    top = 1.0 if image.mode == "F" else 65535.0 if \
-        image.mode.startswith("I;16") or pixels.max(initial=0) <= 65535 \
-        else float(np.iinfo(np.int32).max)
-    scaled = np.clip(pixels.astype(np.float64) / top, 0, 1) * 255
+    pixels = np.asarray(image, np.float64)
+    if image.mode == "F":
+        top = 1.0  # floats in [0, 1]
+    elif pixels.max(initial=0) <= 65535:
+        top = 65535.0  # 16 bits, however Pillow labels them
+    else:
+        top = float(np.iinfo(np.int32).max)
+    scaled = np.clip(pixels / top, 0, 1) * 255
     return Image.fromarray(np.round(scaled).astype(np.uint8), "L")
 
 

