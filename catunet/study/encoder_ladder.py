@@ -91,7 +91,6 @@ def sized(study, size):
 def fold_runs(study, recipe, label, made, runs_dir):
     """One run per validation fold of ``recipe`` (found by key or trained),
     scored on its fold's photos and scenes; never on test."""
-    folds = sized(study, recipe["image_size"])
     runs = []
     for seed in range(len(study.val)):
         config = dataclasses.replace(
@@ -101,10 +100,11 @@ def fold_runs(study, recipe, label, made, runs_dir):
               flush=True)
         run = RunStore().run(config)
 
-        def val_scores():
-            model = load_model(run.model_path)
-            return {"val_dice_per_image":
-                    score(model, *folds.val[seed])["dice"].tolist()}
+        def val_scores():  # decoded only when not cached
+            fold = data.load_pairs(study.fold_pairs(seed),
+                                   recipe["image_size"], data.IMAGE_SIZE)
+            return {"val_dice_per_image": score(
+                load_model(run.model_path), *fold)["dice"].tolist()}
 
         scored = RunStore.cached(run, "val-scores", val_scores)
         runs.append({"folder": str(run.folder), "seconds": run.seconds,
