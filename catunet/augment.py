@@ -22,55 +22,10 @@ not in it: ``"recommended,saturation,hue,grayscale"`` adds them).
 import keras
 from keras import layers, ops
 
-from catunet.errors import CatunetError
 from catunet.losses import PACKAGE
 
-# name: (default strength, what the strength means)
-TECHNIQUES = {
-    "flip": (1.0, "probability-free: mirror left-right half of the time (strength unused)"),
-    "rotate": (0.05, "largest rotation as a fraction of a full turn (0.05 = 18 degrees)"),
-    "zoom": (0.15, "largest zoom in or out as a fraction of the size"),
-    "translate": (0.1, "largest shift as a fraction of the size"),
-    "elastic": (4.0, "standard deviation of the displacement, in pixels, on a 3x3 grid"),
-    "brightness": (0.15, "largest brightness change as a fraction of the value range"),
-    "contrast": (0.2, "largest contrast change as a fraction"),
-    "saturation": (0.25, "Keras's factor is drawn from 0.5 +- strength: 0.25 "
-                          "scales the saturation by 1/3 to 3"),
-    "hue": (0.05, "Keras's factor: the hue turns by up to half of it either "
-                  "way (0.05: 9 degrees)"),
-    "grayscale": (0.1, "probability of turning the photo grey"),
-}
-GEOMETRIC = ("flip", "rotate", "zoom", "translate", "elastic")
-# The colour techniques are opt-in: the recipes measured before them stay
-# what "recommended" means.
-COLOUR = ("saturation", "hue", "grayscale")
-RECOMMENDED = tuple(n for n in TECHNIQUES if n not in COLOUR)
-
-
-def parse_spec(spec):
-    """Turns ``"flip,rotate=0.1"`` into ``{"flip": 1.0, "rotate": 0.1}``.
-
-    An empty spec or ``"none"`` means no augmentation; ``"recommended"``
-    means every technique of ``RECOMMENDED`` at its default strength, and
-    may start a list: ``"recommended,hue"`` adds hue to them.
-    """
-    if not spec or spec == "none":
-        return {}
-    techniques = {}
-    for item in spec.split(","):
-        name, _, strength = item.strip().partition("=")
-        if name == "recommended" and not strength:
-            techniques.update((n, TECHNIQUES[n][0]) for n in RECOMMENDED)
-            continue
-        if name not in TECHNIQUES:
-            raise CatunetError(f"unknown augmentation {name!r}; choose from "
-                             f"{', '.join(TECHNIQUES)} or 'recommended'")
-        try:
-            techniques[name] = float(strength) if strength else TECHNIQUES[name][0]
-        except ValueError:
-            raise CatunetError(f"strength of {name} must be a number, got "
-                             f"{strength!r}") from None
-    return techniques
+from catunet.augment_spec import (  # noqa: F401 (parse_spec: the API)
+    COLOUR, GEOMETRIC, RECOMMENDED, TECHNIQUES, parse_spec)
 
 
 def _reflect(coordinate, size):

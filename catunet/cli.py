@@ -25,10 +25,10 @@ import types
 import typing
 from pathlib import Path
 
-from catunet.config import (ENCODERS, PRECISIONS, STAGES, TrainConfig,
-                            field_help)
+from catunet.config import (ENCODERS, PRECISIONS, STAGES, STRATEGIES,
+                            TrainConfig, field_help)
 from catunet import shipped
-from catunet.recipes import RECIPES
+from catunet.recipes import DEFAULT, RECIPES
 
 DEFAULT_MODEL = Path("runs") / "cats" / "cats.keras"
 EXPORT_FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx",
@@ -80,7 +80,7 @@ def quiet_tensorflow(verbose=False):
 
 CHOICES = {"stage": STAGES, "precision": PRECISIONS, "encoder": ENCODERS,
            "recipe": tuple(RECIPES),
-           "strategy": ("default", "mirrored", "multiworker")}
+           "strategy": STRATEGIES}
 
 
 def _plain(text):
@@ -110,6 +110,8 @@ def add_config_flags(parser, defaults=TrainConfig()):
         if field.name in choices:
             options["choices"] = choices[field.name]
             options.pop("metavar")
+        if field.name == "recipe":  # the CLI's default; TrainConfig's is paper
+            options["default"] = DEFAULT
         if field.name == "augment":  # --augment alone: the recommended set
             options.update(nargs="?", const="recommended", metavar="SPEC")
         parser.add_argument(flag, **options)
@@ -148,6 +150,8 @@ def _run_train(args):
     config = config_from_args(args)
     if config.recipe:
         print(f"Recipe {config.recipe}: {recipes.flags(config.recipe)}")
+    for note in config.without_effect():
+        print(f"note: {note}")
     try:
         run = train(config)
     except KeyboardInterrupt:
@@ -292,9 +296,11 @@ def _run_evaluate(args):
 
 def _add_predict(p):
     p.add_argument("photos", nargs="*", metavar="PHOTO",
-                   help="photos or folders of photos (jpg, png, bmp, tif; any "
-                   "size, colour, grayscale or RGBA) to predict; without any, "
-                   "the test photos of the model's split")
+                   help="photos or folders of photos (jpg, png, bmp, tif, "
+                   "webp, gif; any size, colour, grayscale, RGBA or 16-bit; "
+                   "turned upright as their EXIF orientation says) to "
+                   "predict; without any, the test photos of the model's "
+                   "split")
     p.add_argument("--model", default=None,
                    help="the .keras model (catunet train saves "
                    f"{DEFAULT_MODEL}); default: {shipped.describe()}")
@@ -442,10 +448,16 @@ def make_parser(prog="catunet", only=None):
 
 @contextlib.contextmanager
 def _errors_as_one_line():
+    """A package error as one ``error:`` line: exit code 2 for a bad
+    setting (as argparse gives a bad flag), 1 for anything else (a file)."""
+    from catunet.checks import SettingError
     from catunet.errors import CatunetError
 
     try:
         yield
+    except SettingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     except CatunetError as error:
         sys.exit(f"error: {error}")
 

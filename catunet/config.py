@@ -14,6 +14,8 @@ import json
 import re
 from pathlib import Path
 
+from catunet.checks import (Choice, Flag, Number, SettingError, Text, Whole,
+                            check_fields, flag, refuse)
 from catunet.errors import CatunetError
 
 
@@ -21,6 +23,11 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STAGES = ("cats", "pretrain", "voc")
 SCHEDULES = ("constant", "cosine")
 ENCODERS = ("paper", "efficientnet-lite0")
+STRATEGIES = ("default", "mirrored", "multiworker")
+# ``catunet.losses.LOSSES``'s names (a test keeps the two the same; this
+# module imports no Keras, so the command line starts fast).
+LOSSES = ("dice", "bce", "mse", "bce+dice", "bce+dice-nonempty")
+MOSAIC_GRIDS = (2, 3, 4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,10 +163,12 @@ class TrainConfig:
             ``davis/images/hike_*``; ``negatives`` ignores any masks beside
             them, ``negative_pastes`` needs them (a ``masks/`` folder beside
             ``images/``).
-        recipe: A named recipe (``catunet.recipes``: ``paper``,
-            ``encoder``) whose settings this run starts from; flags given
-            beside it override its values. Only a name: the values it
-            stands for are the other fields.
+        recipe: A named recipe (``catunet.recipes``: ``quick``, the
+            default of ``catunet train``; ``encoder``, the best model;
+            ``paper``, the seed's U-Net as the study trains it) whose
+            settings this run starts from; flags given beside it override
+            its values. Only a name: the values it stands for are the
+            other fields (this dataclass's defaults are ``paper``'s).
         out: The run folder (model, ``run.json``, ``config.json``,
             ``history.csv``, ``split.json``); without it, ``runs/<stage>``.
     """
@@ -211,6 +220,83 @@ class TrainConfig:
     recipe: str | None = None
     out: str | None = None
 
+    def __post_init__(self):
+        check_fields(self, RULES)
+        from catunet.augment_spec import parse_spec
+        parse_spec(self.augment)
+        if self.mosaic or self.mosaic_grids != "2":
+            parse_mosaic_grids(self.mosaic_grids)
+        self._check_combinations()
+
+    def _check_combinations(self):
+        """Settings that are each fine but cannot work together."""
+        refuse(self.folds == 1, "--folds must be 0 (no validation fold) or "
+               "at least 2, got 1")
+        refuse(self.folds and self.val_fold >= self.folds,
+               f"--val-fold must be below --folds ({self.folds}), got "
+               f"{self.val_fold}")
+        refuse(self.encoder != "paper" and self.image_size % 32,
+               f"--image-size must be a multiple of 32 with --encoder "
+               f"{self.encoder}, got {self.image_size}")
+        refuse(self.encoder == "paper" and self.image_size % 2 ** self.depth,
+               f"--image-size must be a multiple of 2**--depth "
+               f"({2 ** self.depth}) for the paper's U-Net, got "
+               f"{self.image_size}")
+        refuse(self.freeze_epochs and not self.init
+               and self.encoder == "paper",
+               "--freeze-epochs needs --init or a pretrained --encoder: only "
+               "pre-trained layers are worth freezing")
+        refuse(self.freeze_epochs >= self.epochs and self.freeze_epochs,
+               f"--freeze-epochs must be below --epochs ({self.epochs}), got "
+               f"{self.freeze_epochs}")
+        refuse(self.fine_tune_learning_rate and not self.freeze_epochs,
+               "--fine-tune-learning-rate applies after --freeze-epochs; "
+               "give both, or use --learning-rate")
+        refuse(self.warmup_epochs and self.schedule == "constant",
+               "--warmup-epochs goes with --schedule cosine")
+        refuse(self.paste_backgrounds and not self.copy_paste,
+               "--paste-backgrounds goes with --copy-paste")
+        refuse(self.mosaic_grids != "2" and not self.mosaic,
+               "--mosaic-grids goes with --mosaic")
+        refuse(bool(self.negatives or self.negative_pastes)
+               != bool(self.negative_photos),
+               "--negative-photos goes with --negatives or "
+               "--negative-pastes, and each of them needs it")
+        refuse(self.teacher and not self.unlabelled,
+               "--teacher labels the --unlabelled photos; give both, or "
+               "neither")
+        refuse(self.unlabelled and self.stage == "voc",
+               "--unlabelled works with the folder stages (cats, pretrain), "
+               "not voc")
+        chain = self.self_training_rounds + 1 if self.unlabelled else 1
+        refuse(self.round_ensemble > chain,
+               f"--round-ensemble must be from 1 to {chain}" + (
+                   " (the teacher and each round's student)"
+                   if self.unlabelled else ": it averages the models of "
+                   "self-training, which needs --unlabelled"))
+
+    def without_effect(self):
+        """The flags set away from their defaults that do nothing with the
+        other settings, as sentences (the command line prints them)."""
+        defaults, notes = TrainConfig(), []
+
+        def changed(names):
+            return [flag(n) for n in names
+                    if getattr(self, n) != getattr(defaults, n)]
+
+        unused = changed(SELF_TRAINING[1:])
+        if unused and not self.unlabelled:
+            notes.append(f"{', '.join(unused)} only shape self-training, "
+                         "which needs --unlabelled: ignored")
+        unused = changed(PAPER_SHAPE)
+        if unused and self.encoder != "paper":
+            notes.append(f"{', '.join(unused)} shape the paper's U-Net; "
+                         f"--encoder {self.encoder} ignores them")
+        if self.data_dir and self.stage == "voc":
+            notes.append("--data-dir is not read by --stage voc (it reads "
+                         "Pascal VOC through tensorflow-datasets)")
+        return notes
+
     def to_dict(self):
         return dataclasses.asdict(self)
 
@@ -229,6 +315,51 @@ class TrainConfig:
         except (OSError, json.JSONDecodeError, TypeError) as error:
             raise CatunetError(f"{path}: not a readable config ({error})") \
                 from error
+
+
+def parse_mosaic_grids(text):
+    """``"2,3"`` as ``(2, 3)``; ``SettingError`` for anything but grid
+    sides of ``MOSAIC_GRIDS``."""
+    try:
+        grids = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        grids = ()
+    if not grids or any(g not in MOSAIC_GRIDS for g in grids):
+        raise SettingError(f"--mosaic-grids must be grid sides among "
+                           f"{', '.join(map(str, MOSAIC_GRIDS))}, "
+                           f"comma-separated; got {text!r}")
+    return grids
+
+
+# One rule a field (``catunet.checks``): what ``__post_init__`` allows.
+RULES = {
+    "stage": Choice(STAGES), "data_dir": Text(), "split": Text(),
+    "split_seed": Whole(0), "loss": Choice(LOSSES), "epochs": Whole(1),
+    "encoder": Choice(ENCODERS), "width": Whole(1), "depth": Whole(1, 8),
+    "batch_norm": Flag(), "dropout": Number(0, 1, open="high"),
+    "batch_size": Whole(1), "learning_rate": Number(0, 10, open="low"),
+    "seed": Whole(0), "folds": Whole(0), "val_fold": Whole(0),
+    "image_size": Whole(16, 2048), "init": Text(), "freeze_epochs": Whole(0),
+    "fine_tune_learning_rate": Number(0, 10, open="low", optional=True),
+    "augment": Text(empty=True), "tfds_dir": Text(), "manual_dir": Text(),
+    "voc_classes": Text(optional=False, empty=True),
+    "precision": Choice(PRECISIONS), "strategy": Choice(STRATEGIES),
+    "protect": Text(empty=True), "unlabelled": Text(), "teacher": Text(),
+    "pseudo_keep": Number(0, 1, open="low"), "pseudo_epochs": Whole(1),
+    "pseudo_holdout": Number(0, 1, open="high"),
+    "self_training_rounds": Whole(1), "round_ensemble": Whole(1),
+    "schedule": Choice(SCHEDULES), "warmup_epochs": Whole(0),
+    "ema": Number(0, 1, open="high"), "copy_paste": Number(0, 10),
+    "paste_backgrounds": Text(), "mosaic": Number(0, 10),
+    "mosaic_grids": Text(optional=False), "negatives": Number(0, 10),
+    "negative_pastes": Number(0, 10), "negative_photos": Text(),
+    "recipe": Text(), "out": Text(),
+}
+# Fields that only shape self-training (the first turns it on) and the
+# paper's U-Net: ``without_effect`` names them when nothing reads them.
+SELF_TRAINING = ("unlabelled", "teacher", "pseudo_keep", "pseudo_epochs",
+                 "pseudo_holdout", "self_training_rounds")
+PAPER_SHAPE = ("width", "depth", "batch_norm", "dropout")
 
 
 def field_help(cls=TrainConfig):

@@ -198,12 +198,15 @@ def read_image(path):
 
 
 def read_mask(path):
-    """Reads a mask as a binary ``uint8`` array (1 = foreground).
+    """Reads a mask as a binary ``uint8`` array (1 = foreground), turned as
+    its EXIF orientation says, like its photo.
 
-    Masks are often JPEGs whose edges carry compression noise, so values are
-    scaled to [0, 1] and binarised at 0.5.
+    Masks are often JPEGs whose edges carry compression noise, so they are
+    binarised at half their range; colour masks by their brightest channel,
+    palette masks as every index but 0, and lossless masks of only 0 and 1
+    as they are (``catunet.photos``).
     """
-    return (photos.read(path, mode="L") > 127).astype(np.uint8)
+    return photos.read(path, mode="mask")
 
 
 def resize_image(image, size=IMAGE_SIZE):

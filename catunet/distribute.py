@@ -13,9 +13,8 @@ replicas``, and Keras splits each global batch across the replicas.
 
 import contextlib
 
+from catunet.config import STRATEGIES  # noqa: F401 (the API)
 from catunet.errors import CatunetError
-
-STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 def get_strategy(name):

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from catunet import atomic, contours, data, detector, postprocess
+from catunet.checks import Choice, Flag, Number, Whole, check_fields
 
 THRESHOLD = 0.5
 BATCH_SIZE = 16
@@ -58,9 +59,7 @@ class Settings:
     cat_boxes: float = 0.0
 
     def __post_init__(self):
-        if self.zoom_merge not in ZOOM_MERGES:
-            raise ValueError(f"zoom_merge must be one of {ZOOM_MERGES}, "
-                             f"not {self.zoom_merge!r}")
+        check_fields(self, SETTING_RULES)
 
     @classmethod
     def as_dict(cls, values):
@@ -87,6 +86,15 @@ class Settings:
         if self.fill_holes or self.min_area:
             mask = postprocess.clean(mask, self.fill_holes, self.min_area)
         return mask
+
+
+# One rule a field (``catunet.checks``), checked whenever settings are made.
+SETTING_RULES = {
+    "tta": Flag(), "threshold": Number(0, 1, open="both"),
+    "fill_holes": Flag(), "min_area": Number(0, 1, open="high"),
+    "zoom": Whole(1, 4), "zoom_merge": Choice(ZOOM_MERGES),
+    "zoom_max_area": Number(0, 1, open="low"),
+    "cat_boxes": Number(0, 1, open="high")}
 
 
 def _forward(model, images, batch_size):

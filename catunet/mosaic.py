@@ -18,23 +18,12 @@ the usual augmentation then acts on them as on any photo.
 import cv2
 import numpy as np
 
-from catunet.errors import CatunetError
-
-GRIDS = (2, 3, 4)
+from catunet.config import MOSAIC_GRIDS as GRIDS, parse_mosaic_grids
 
 
 def parse_grids(text):
-    """``"2,3"`` as ``(2, 3)``; a clear error for anything but grid sides
-    of ``GRIDS``."""
-    try:
-        grids = tuple(int(part) for part in str(text).split(","))
-    except ValueError:
-        grids = ()
-    if not grids or any(g not in GRIDS for g in grids):
-        raise CatunetError(f"--mosaic-grids must be grid sides among "
-                           f"{', '.join(map(str, GRIDS))}, comma-separated; "
-                           f"got {text!r}")
-    return grids
+    """``"2,3"`` as ``(2, 3)`` (``catunet.config.parse_mosaic_grids``)."""
+    return parse_mosaic_grids(text)
 
 
 def cells(side, grid):

@@ -90,16 +90,35 @@ def decode(payload, max_pixels=None, mode="RGB"):
     Args:
         max_pixels: Refuse a photo with more pixels (None: Pillow's own
             decompression-bomb limit).
-        mode: ``RGB`` gives ``(H, W, 3)``; ``L`` (for masks) ``(H, W)``.
+        mode: ``RGB`` gives ``(H, W, 3)``; ``L`` ``(H, W)``; ``mask`` a
+            binary ``(H, W)`` mask, 1 = foreground (``_mask``).
 
     Raises:
         PhotoError: empty, damaged or truncated (400), too many pixels
             (413), not a photo (415).
     """
     image = _open(payload, max_pixels)
+    if mode == "mask":
+        return _mask(image)
     if image.mode in ("I", "F") or image.mode.startswith("I;16"):
         image = _eight_bit(image)
     return np.asarray(image.convert(mode), dtype=np.uint8)
+
+
+def _mask(image):
+    """A mask as 0/1 ``uint8``, whatever way it was saved: a palette mask's
+    foreground is every index but 0; otherwise a pixel is foreground when
+    its brightest channel is above half the range (so a red or a white
+    object on black both count, and JPEG noise does not), or, in a lossless
+    file whose values are only 0 and 1, when it is 1."""
+    if image.mode == "P":
+        return (np.asarray(image) > 0).astype(np.uint8)
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        image = _eight_bit(image)
+    values = np.asarray(image.convert("RGB"), np.uint8).max(axis=2)
+    if image.format != "JPEG" and values.max(initial=0) == 1:
+        return values
+    return (values > 127).astype(np.uint8)
 
 
 def read(path, mode="RGB"):

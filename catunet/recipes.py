@@ -12,6 +12,10 @@ with it (``INFERENCE``) are saved beside the model. A recipe is a dict of
 * ``paper``: the seed's U-Net of Ronneberger et al., trained from scratch
   (``TrainConfig``'s defaults; the study's losses, augmentation and
   transfer steps).
+* ``quick``: the U-Net over EfficientNet-Lite0 at 128 px, a few minutes
+  on two cores: what ``catunet train`` trains without ``--recipe``
+  (``DEFAULT``), chosen over ``paper`` on validation by
+  ``python -m catunet.study.defaults`` (``reports/defaults/defaults.md``).
 * ``encoder``: the U-Net over EfficientNet-Lite0 with ImageNet weights, as
   chosen on the validation folds and scenes by
   ``python -m catunet.study.encoder_ladder``
@@ -21,10 +25,17 @@ with it (``INFERENCE``) are saved beside the model. A recipe is a dict of
 
 from catunet.errors import CatunetError
 
+# What ``catunet train`` trains when no --recipe is given: chosen against
+# ``paper`` on the validation folds and scenes by
+# ``python -m catunet.study.defaults`` (``reports/defaults/``).
+DEFAULT = "quick"
+
 RECIPES = {
-    "paper": {},
+    "quick": {"encoder": "efficientnet-lite0", "image_size": 128,
+              "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine"},
     "encoder": {"encoder": "efficientnet-lite0", "image_size": 256,
                 "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine"},
+    "paper": {},
 }
 
 
@@ -33,9 +44,10 @@ RECIPES = {
 # trained with the recipe as ``inference.json``, so predict and serve use
 # them.
 INFERENCE = {
-    "paper": {},
+    "quick": {},
     "encoder": {"tta": True, "zoom": 2, "threshold": 0.6,
                 "fill_holes": True},
+    "paper": {},
 }
 
 

@@ -25,14 +25,14 @@ from catunet import (atomic, data, duplicates, ensemble, machine, provenance,
                      recipes, split as splits)
 from catunet.augment import Augmenter, parse_spec
 from catunet.checkpoint import Checkpoints, SaveEveryEpoch
-from catunet.config import PRECISIONS, SCHEDULES, STAGES, TrainConfig
+from catunet.config import TrainConfig
 from catunet.datasets.cats import resolve_data_dir
-from catunet.distribute import STRATEGIES, get_strategy, strategy_for_fit
+from catunet.distribute import get_strategy, strategy_for_fit
 from catunet.errors import CatunetError
 from catunet.inference import Settings
 from catunet.losses import get_loss
 from catunet.metrics import dice_coefficient
-from catunet.model import ENCODERS, PAPER, build_model
+from catunet.model import PAPER, build_model
 from catunet.saving import load_model, restore_weights, save_model
 from catunet.transfer import set_encoder_trainable
 
@@ -94,81 +94,23 @@ def resolve_paths(config):
 
     Everything that can be wrong with the input fails here, before any work.
     """
-    if config.strategy not in STRATEGIES:
-        raise CatunetError(f"unknown strategy {config.strategy!r}; choose "
-                           f"from {', '.join(STRATEGIES)}")
-    if config.precision not in PRECISIONS:
-        raise CatunetError(f"unknown precision {config.precision!r}; choose "
-                           f"from {', '.join(PRECISIONS)}")
-    if config.stage not in STAGES:
-        raise CatunetError(f"unknown stage {config.stage!r}; choose from "
-                           f"{', '.join(STAGES)}")
-    get_loss(config.loss)
-    parse_spec(config.augment)
-    if config.encoder not in ENCODERS:
-        raise CatunetError(f"unknown encoder {config.encoder!r}; choose "
-                           f"from {', '.join(ENCODERS)}")
-    if config.encoder != PAPER and config.image_size % 32:
-        raise CatunetError(f"--image-size must be a multiple of 32 with "
-                           f"--encoder {config.encoder}, got "
-                           f"{config.image_size}")
+    # Every value and combination was checked when the config was made
+    # (``TrainConfig.__post_init__``); what is left needs the files.
     if config.init:
-        load_model(config.init)
-    if config.freeze_epochs and not config.init and config.encoder == PAPER:
-        raise CatunetError("--freeze-epochs needs --init or a pretrained "
-                           "--encoder: only pre-trained layers are worth "
-                           "freezing")
-    if config.freeze_epochs < 0 or \
-            (config.freeze_epochs and config.freeze_epochs >= config.epochs):
-        raise CatunetError(f"--freeze-epochs must be in [0, --epochs), got "
-                           f"{config.freeze_epochs} of {config.epochs}")
-    if config.fine_tune_learning_rate and not config.freeze_epochs:
-        raise CatunetError("--fine-tune-learning-rate applies after "
-                           "--freeze-epochs; give both, or use --learning-rate")
-    if config.schedule not in SCHEDULES:
-        raise CatunetError(f"unknown schedule {config.schedule!r}; choose "
-                           f"from {', '.join(SCHEDULES)}")
-    if config.warmup_epochs and config.schedule == "constant":
-        raise CatunetError("--warmup-epochs goes with --schedule cosine")
-    if not 0 <= config.ema < 1:
-        raise CatunetError(f"--ema is a momentum in [0, 1), got {config.ema}")
-    if config.copy_paste < 0 or (config.paste_backgrounds
-                                 and not config.copy_paste):
-        raise CatunetError("--copy-paste must be >= 0, and "
-                           "--paste-backgrounds needs it")
-    if config.mosaic < 0:
-        raise CatunetError(f"--mosaic must be >= 0, got {config.mosaic}")
-    if config.mosaic or config.mosaic_grids != TrainConfig.mosaic_grids:
-        from catunet import mosaic
-        mosaic.parse_grids(config.mosaic_grids)
-        if not config.mosaic:
-            raise CatunetError("--mosaic-grids goes with --mosaic")
-    if config.negatives < 0 or config.negative_pastes < 0 or bool(
-            config.negatives or config.negative_pastes) != bool(
-            config.negative_photos):
-        raise CatunetError("--negatives and --negative-pastes must be >= 0, "
-                           "and --negative-photos goes with either")
+        has_encoder = any(layer.name == "encoder"
+                          for layer in load_model(config.init).layers)
+        if has_encoder != (config.encoder != PAPER):
+            raise CatunetError(
+                f"--init {config.init} holds "
+                f"{'a pretrained-encoder' if has_encoder else 'a paper'} "
+                f"U-Net, but --encoder is {config.encoder}: continue it "
+                f"with --encoder "
+                f"{'efficientnet-lite0' if has_encoder else 'paper'}"
+                f"{'' if has_encoder else ' (or --recipe paper)'}")
     if config.negative_photos:
         photos = data.photos_of(config.negative_photos)
         if config.negative_pastes:
             data.pairs_of(photos)
-    if config.teacher and not config.unlabelled:
-        raise CatunetError("--teacher labels the --unlabelled photos; give "
-                           "both, or neither")
-    if config.unlabelled and config.stage == "voc":
-        raise CatunetError("--unlabelled works with the folder stages "
-                           "(cats, pretrain), not voc")
-    if (not 0 < config.pseudo_keep <= 1 or not 0 <= config.pseudo_holdout < 1
-            or config.self_training_rounds < 1):
-        raise CatunetError("--pseudo-keep must be in (0, 1], --pseudo-holdout "
-                           "in [0, 1) and --self-training-rounds at least 1")
-    chain = config.self_training_rounds + 1 if config.unlabelled else 1
-    if not 1 <= config.round_ensemble <= chain:
-        raise CatunetError(
-            f"--round-ensemble must be from 1 to {chain}" + (
-                " (the teacher and each round's student)"
-                if config.unlabelled else ": it averages the models of "
-                "self-training, which needs --unlabelled"))
     if config.teacher:
         load_model(config.teacher)
     if config.precision == "auto":

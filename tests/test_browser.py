@@ -61,3 +61,35 @@ def test_upload_a_cat_see_the_outline_download_the_mask(url, cats_dir,
         failed = cards.first
         assert failed.get_attribute("data-status") == "error"
         assert "not a photo" in failed.locator(".status").inner_text()
+
+
+def test_a_sideways_phone_photo_is_drawn_upright_at_its_viewed_size(
+        url, tmp_path):
+    """A JPEG stored sideways with EXIF orientation 6 (issue 44): the
+    canvas takes the upright size and the photo is drawn upright in it, so
+    the outline lines up with it; red is on the left, as a viewer shows."""
+    from PIL import Image
+
+    upright = np.zeros((60, 90, 3), np.uint8)
+    upright[:] = (0, 0, 255)
+    upright[:, :30] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise to view
+    path = tmp_path / "sideways.jpg"
+    Image.fromarray(np.ascontiguousarray(np.rot90(upright, k=1))).save(
+        path, quality=95, exif=exif)
+    with browser.open_page(url) as page:
+        card = browser.upload(page, [path]).first
+        assert card.get_attribute("data-status") == "done"
+        pixels = page.evaluate(
+            "() => { const c = document.querySelector('.result canvas');"
+            " const g = c.getContext('2d');"
+            " const at = (x, y) => Array.from(g.getImageData(x, y, 1, 1).data);"
+            " return {size: [c.height, c.width],"
+            "         left: [at(8, 10), at(8, 50), at(20, 30)],"
+            "         right: [at(80, 10), at(80, 50), at(60, 30)]}; }")
+    assert pixels["size"] == [60, 90]
+    left, right = (np.median(pixels[side], axis=0) for side in
+                   ("left", "right"))
+    assert left[0] > 150 and left[2] < 100, left  # red
+    assert right[2] > 150 and right[0] < 100, right  # blue

@@ -55,7 +55,7 @@ def test_mirrored_on_two_cpu_devices_matches_one_device(tmp_path, shapes_dir):
 
 
 def test_unknown_strategy_is_refused(tmp_path, shapes_dir):
-    with pytest.raises(CatunetError, match="unknown strategy"):
+    with pytest.raises(CatunetError, match="--strategy must be one of default, mirrored, multiworker, got .tpu."):
         train(TrainConfig(data_dir=str(shapes_dir), strategy="tpu",
                           out=str(tmp_path / "run")), verbose=0)
 
@@ -82,7 +82,8 @@ def test_two_worker_processes_train_as_one_device(tmp_path, shapes_dir):
     their steps are the one-device steps on the global batch (each worker
     sees half of it, the gradients are all-reduced)."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    flags = ["--data-dir", str(shapes_dir), "--split", str(tmp_path / "s.json"),
+    flags = ["--recipe", "paper", "--data-dir", str(shapes_dir),
+             "--split", str(tmp_path / "s.json"),
              "--width", "4", "--depth", "2", "--epochs", "3",
              "--image-size", "32", "--augment", "none",
              "--precision", "float32"]

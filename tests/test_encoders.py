@@ -249,12 +249,11 @@ def test_encoder_input_must_be_a_multiple_of_32():
 
 def test_training_refuses_a_size_the_encoder_cannot_take(tmp_path,
                                                          shapes_dir):
-    config = TrainConfig(data_dir=str(shapes_dir), image_size=48,
-                         encoder="efficientnet-lite0",
-                         split=str(tmp_path / "split.json"),
-                         out=str(tmp_path / "run"))
     with pytest.raises(CatunetError, match="multiple of 32"):
-        train(config, verbose=0)
+        train(TrainConfig(data_dir=str(shapes_dir), image_size=48,
+                          encoder="efficientnet-lite0",
+                          split=str(tmp_path / "split.json"),
+                          out=str(tmp_path / "run")), verbose=0)
     assert not (tmp_path / "run").exists()
 
 

@@ -174,7 +174,10 @@ def test_photos_seen_large_are_not_cut_into_tiles():
 
 
 def test_settings_refuse_an_unknown_zoom_merge():
-    with pytest.raises(ValueError, match="zoom_merge"):
+    from catunet.checks import SettingError
+
+    with pytest.raises(SettingError, match="--zoom-merge must be one of "
+                       "mean, max, got 'median'"):
         inference.Settings(zoom=2, zoom_merge="median")
 
 

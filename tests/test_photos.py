@@ -9,6 +9,7 @@ from PIL import Image
 
 from catunet import data, photos, uploads
 from catunet.errors import CatunetError
+from tests.conftest import ROOT
 
 
 def upright():
@@ -87,3 +88,134 @@ def test_a_mask_is_read_upright_too(tmp_path):
     read = data.read_mask(path)
     assert read.shape == (20, 30)
     assert read[:, :8].all() and not read[:, 12:].any()
+
+
+# -- property-based (Hypothesis): whatever the bytes, an RGB array or our error
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+CAT = sorted((ROOT.parent / "shared" / "data" / "cats" / "images")
+             .glob("*.jpg"))[:1]
+# Every mode Pillow writes that a phone, a scanner or an editor produces.
+MODES = {"1": 1, "L": 1, "LA": 2, "P": 1, "RGB": 3, "RGBA": 4,
+         "I;16": 1, "I": 1, "F": 1, "CMYK": 4}
+FORMAT_MODES = {"PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I"),
+                "JPEG": ("L", "RGB", "CMYK"), "BMP": ("1", "L", "P", "RGB"),
+                "TIFF": ("1", "L", "P", "RGB", "RGBA", "I;16", "I", "F",
+                         "CMYK"),
+                "WEBP": ("RGB", "RGBA"), "GIF": ("L", "P")}
+
+
+def _check(decoded, size=None):
+    assert decoded.dtype == np.uint8 and decoded.ndim == 3 \
+        and decoded.shape[2] == 3
+    if size:
+        assert decoded.shape[:2] == size
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2048))
+def test_random_bytes_decode_or_raise_our_error(payload):
+    try:
+        _check(photos.decode(payload))
+    except photos.PhotoError as error:
+        assert error.status in (400, 413, 415)
+
+
+@pytest.mark.skipif(not CAT, reason="the cat set is not here")
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_cut_short_or_bit_flipped_photos_decode_or_raise_our_error(data):
+    payload = bytearray(CAT[0].read_bytes())
+    if data.draw(st.booleans()):
+        payload = payload[:data.draw(st.integers(0, len(payload) - 1))]
+    for index in data.draw(st.lists(st.integers(0, len(payload) - 1),
+                                    max_size=8)) if payload else []:
+        payload[index] ^= 1 << data.draw(st.integers(0, 7))
+    try:
+        _check(photos.decode(bytes(payload)))
+    except photos.PhotoError as error:
+        assert error.status in (400, 413, 415)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.data())
+def test_every_format_mode_size_and_orientation_gives_the_viewers_photo(
+        data):
+    fmt = data.draw(st.sampled_from(sorted(FORMAT_MODES)))
+    mode = data.draw(st.sampled_from(FORMAT_MODES[fmt]))
+    width, height = data.draw(st.integers(1, 40)), data.draw(
+        st.integers(1, 40))
+    orientation = data.draw(st.integers(1, 8))
+    seed = data.draw(st.integers(0, 2 ** 16))
+    pixels = np.random.default_rng(seed).integers(
+        0, 256, (height, width, 3), np.uint8)
+    image = Image.fromarray(pixels, "RGB").convert(mode)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    extra = {"exif": exif} if fmt in ("JPEG", "PNG", "WEBP", "TIFF") else {}
+    image.save(buffer, fmt, **extra)
+    decoded = photos.decode(buffer.getvalue())
+    turned = extra and orientation >= 5
+    _check(decoded, (width, height) if turned else (height, width))
+
+
+def test_the_pixel_limit_is_refused_from_the_header():
+    buffer = io.BytesIO()
+    Image.new("L", (3000, 3000)).save(buffer, "PNG")
+    with pytest.raises(photos.PhotoError) as error:
+        photos.decode(buffer.getvalue(), max_pixels=1_000_000)
+    assert error.value.status == 413
+
+
+# -- masks saved every way a label tool saves them
+
+def _save(path, array, mode=None, fmt=None):
+    Image.fromarray(array, mode).save(path, fmt)
+    return path
+
+
+def test_masks_of_every_kind_are_read_as_documented(tmp_path):
+    square = np.zeros((6, 8), np.uint8)
+    square[2:4, 2:6] = 1  # 8 pixels
+    cases = {
+        "zero-255.png": (square * 255, None),
+        "zero-one.png": (square, None),  # {0, 1}: as they are
+        "red.png": (np.dstack([square * 255, square * 0, square * 0]), None),
+        "white-on-colour.png": (np.dstack([square * 255] * 3), None),
+    }
+    for name, (array, mode) in cases.items():
+        mask = data.read_mask(_save(tmp_path / name, array, mode))
+        assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1}
+        assert mask.sum() == 8, name
+    palette = Image.fromarray(square * 3, "L").convert("P")  # index 3
+    palette.save(tmp_path / "palette.png")
+    assert data.read_mask(tmp_path / "palette.png").sum() == 8
+    noisy = square * 255
+    noisy[noisy == 0] = 1  # JPEG-like noise on black is not foreground
+    _save(tmp_path / "noisy.jpg", noisy)
+    assert data.read_mask(tmp_path / "noisy.jpg").sum() == 8
+    assert data.read_mask(_save(tmp_path / "full.png", np.full(
+        (6, 8), 255, np.uint8))).sum() == 48
+
+
+def test_a_mask_of_another_size_is_used_and_an_empty_one_warned(tmp_path):
+    """A mask smaller than its photo (the horse set's are) is resized on
+    its own to the training size; a mask with no foreground is kept as
+    background with a warning naming it."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    rng = np.random.default_rng(0)
+    for name, size in (("a", (40, 60)), ("b", (40, 60))):
+        _save(tmp_path / "images" / f"{name}.jpg",
+              rng.integers(0, 256, (*size, 3), np.uint8))
+    half = np.zeros((20, 30), np.uint8)
+    half[:, :15] = 255
+    _save(tmp_path / "masks" / "a.png", half)
+    _save(tmp_path / "masks" / "b.png", np.zeros((40, 60), np.uint8))
+    pairs = data.find_pairs(tmp_path)
+    with pytest.warns(UserWarning, match="b.png: mask is all background"):
+        images, masks = data.load_pairs(pairs, 16)
+    assert images.shape == (2, 16, 16, 3) and masks.shape[:3] == (2, 16, 16)
+    assert masks[0].mean() == pytest.approx(0.5) and masks[1].sum() == 0

@@ -20,7 +20,16 @@ def test_a_recipe_fills_what_no_flag_gives():
     for key, value in recipes.recipe("encoder").items():
         if key != "epochs":
             assert getattr(config, key) == value
-    assert config_from_args(parse("train", [])) == TrainConfig()
+    assert config_from_args(parse("train", ["--recipe", "paper"])) == \
+        TrainConfig(recipe="paper")
+
+
+def test_without_a_recipe_the_cli_trains_the_default_one():
+    """TrainConfig's own defaults stay the paper's U-Net (the study's
+    base); ``catunet train`` with no --recipe trains ``recipes.DEFAULT``."""
+    assert recipes.DEFAULT == "quick"
+    assert config_from_args(parse("train", [])) == TrainConfig(
+        **recipes.recipe("quick"), recipe="quick")
 
 
 def test_paper_is_the_defaults_and_unknown_names_are_refused():
@@ -69,3 +78,17 @@ def test_a_run_of_a_recipe_keeps_its_inference_settings(tmp_path, shapes_dir,
                             out=str(tmp_path / "run")), verbose=0)
     assert Settings.beside(run.model_path) == Settings(tta=True,
                                                        threshold=0.6)
+
+
+def test_the_default_recipe_is_what_won_on_validation():
+    """``catunet train`` without --recipe trains the recipe that
+    ``python -m catunet.study.defaults`` found better on the validation
+    folds and scenes (``reports/defaults/defaults.json``)."""
+    summary = json.loads((ROOT / "reports" / "defaults" /
+                          "defaults.json").read_text())
+    assert recipes.DEFAULT == summary["winner"]
+    for name, candidate in summary["candidates"].items():
+        assert recipes.recipe(name) == candidate["recipe"]
+    scores = {name: sum(c["score"]) for name, c in
+              summary["candidates"].items()}
+    assert max(scores, key=scores.get) == summary["winner"]

@@ -143,7 +143,8 @@ def test_cli_help_explains_every_flag():
 
 
 def test_cli_train_then_evaluate_all(tmp_path, shapes_dir):
-    result = run_cli("train.py", "--data-dir", str(shapes_dir), "--width", "2",
+    result = run_cli("train.py", "--recipe", "paper", "--data-dir",
+                     str(shapes_dir), "--width", "2",
                      "--epochs", "1", "--split", str(tmp_path / "s.json"),
                      "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
@@ -181,11 +182,14 @@ def test_cli_train_bad_data_dir(tmp_path):
 
 
 def test_init_restores_weights_by_name(tmp_path, shapes_dir):
+    from catunet.model import build_model
+    from catunet.saving import restore_weights
+
     first = train(tiny(tmp_path, shapes_dir, out=str(tmp_path / "a")), verbose=0)
-    second = tiny(tmp_path, shapes_dir, out=str(tmp_path / "b"), epochs=0,
-                  init=str(first.model_path))
-    run = train(second, verbose=0)
-    a, b = load_model(first.model_path), load_model(run.model_path)
+    b = build_model(tiny(tmp_path, shapes_dir))
+    assert restore_weights(b, first.model_path) == sum(
+        1 for layer in b.layers if layer.weights)
+    a = load_model(first.model_path)
     for layer in a.layers:
         for wa, wb in zip(layer.get_weights(), b.get_layer(layer.name).get_weights(), strict=True):
             np.testing.assert_array_equal(wa, wb)
@@ -240,7 +244,8 @@ def test_encoder_frozen_then_unfrozen_at_a_lower_rate(tmp_path, shapes_dir):
 
 @pytest.mark.parametrize("overrides, reason", [
     (dict(freeze_epochs=1, epochs=2), "needs --init"),
-    (dict(freeze_epochs=2, epochs=2, init="INIT"), "must be in"),
+    (dict(freeze_epochs=2, epochs=2, init="INIT"),
+     r"--freeze-epochs must be below --epochs \(2\), got 2"),
     (dict(fine_tune_learning_rate=1e-4), "applies after --freeze-epochs"),
 ])
 def test_bad_freeze_settings_are_refused(tmp_path, shapes_dir, overrides,
@@ -317,13 +322,13 @@ HORSES = ROOT.parent / "shared" / "data" / "horses"
 def test_cli_pretrain_on_the_horses_then_init_the_cats(tmp_path, cats_dir):
     """Both transfer stages from the command line, on the real folders, at
     a tiny width; the horses' split is the committed one."""
-    result = run_cli("train.py", "--stage", "pretrain", "--data-dir",
-                     str(HORSES), "--width", "2", "--epochs", "1",
+    result = run_cli("train.py", "--recipe", "paper", "--stage", "pretrain",
+                     "--data-dir", str(HORSES), "--width", "2", "--epochs", "1",
                      "--out", str(tmp_path / "pre"))
     assert result.returncode == 0, result.stderr
     assert "Training on 230 images (test set of 98 untouched)" in result.stdout
-    result = run_cli("train.py", "--data-dir", str(cats_dir), "--width", "2",
-                     "--epochs", "2", "--init", str(tmp_path / "pre" /
+    result = run_cli("train.py", "--recipe", "paper", "--data-dir",
+                     str(cats_dir), "--width", "2", "--epochs", "2", "--init", str(tmp_path / "pre" /
                                                     "pretrain.keras"),
                      "--freeze-epochs", "1", "--fine-tune-learning-rate",
                      "1e-4", "--out", str(tmp_path / "cats"))
@@ -359,7 +364,7 @@ def test_mixed_precision_keeps_the_output_float32(tmp_path, shapes_dir):
     assert model.get_layer("enc1_conv1").dtype_policy.compute_dtype == "bfloat16"
     assert model.get_layer("mask").dtype_policy.name == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"  # restored
-    with pytest.raises(CatunetError, match="unknown precision"):
+    with pytest.raises(CatunetError, match="--precision must be one of auto, .*got .int8."):
         train(tiny(tmp_path, shapes_dir, precision="int8",
                    out=str(tmp_path / "b")), verbose=0)
 
@@ -421,7 +426,7 @@ def test_mosaics_are_added_beside_copy_paste_composites(tmp_path, shapes_dir,
     # 5 fitted photos: 5 composites and 5 mosaics of the photos themselves.
     assert "Mosaic: 5 mosaics of four fitted photos each" in out
     assert "Training on 15 images, validating on 3" in out
-    with pytest.raises(CatunetError, match="--mosaic must be >= 0"):
+    with pytest.raises(CatunetError, match=r"--mosaic must be a number in \[0, 10\], got -1.0"):
         train(tiny(tmp_path, shapes_dir, mosaic=-1.0,
                    out=str(tmp_path / "m")), verbose=0)
     # Five fitted photos cannot fill a 3x3 grid: only 2x2 mosaics are made.
@@ -462,9 +467,9 @@ def test_negatives_are_added_with_empty_masks_and_enter_the_key(tmp_path,
     assert provenance.key_changes(
         provenance.key_inputs(config, arrays.manifest), inputs) == [
         "the --negative-photos photos"]
-    for wrong, match in (({"negatives": 0.5}, "goes with either"),
+    for wrong, match in (({"negatives": 0.5}, "goes with --negatives or"),
                          ({"negatives": -1.0, "negative_photos": str(others)},
-                          ">= 0"),
+                          r"--negatives must be a number in \[0, 10\]"),
                          ({"negatives": 0.5,
                            "negative_photos": f"{others}/images/dog_*"},
                           "no photos match")):
@@ -494,9 +499,10 @@ def test_negative_pastes_add_cat_photos_with_less_cat(tmp_path, shapes_dir):
         assert not (made & ~fitted[1][source]).any()
     assert provenance.run_key(config, arrays.manifest) != \
         provenance.run_key(plain, arrays.manifest)
-    for wrong, match in (({"negative_pastes": 0.5}, "goes with either"),
+    for wrong, match in (({"negative_pastes": 0.5}, "goes with --negatives or"),
                          ({"negative_pastes": -1.0,
-                           "negative_photos": str(others)}, ">= 0")):
+                           "negative_photos": str(others)},
+                          r"--negative-pastes must be a number in \[0, 10\]")):
         with pytest.raises(CatunetError, match=match):
             resolve_paths(tiny(tmp_path, shapes_dir, **wrong))
     loose = tmp_path / "loose"
@@ -576,3 +582,22 @@ def test_the_protected_folder_is_one_key_however_its_path_is_written(
     assert run_key_for(dataclasses.replace(
         base, protect=shapes_dir.name)) == plain  # relative to the cwd
     assert run_key_for(dataclasses.replace(base, protect="")) != plain
+
+
+def test_init_must_hold_the_model_the_encoder_flag_builds(tmp_path,
+                                                         shapes_dir):
+    """``--init`` continues a saved model: a paper U-Net under the default
+    (pretrained-encoder) recipe is refused with the flag that fixes it,
+    before anything trains."""
+    from catunet.model import build_model
+
+    paper = tmp_path / "paper.keras"
+    build_model(TrainConfig(width=2, depth=2, image_size=32)).save(paper)
+    config = TrainConfig(data_dir=str(shapes_dir), encoder="efficientnet-lite0",
+                         image_size=32, epochs=1, init=str(paper),
+                         out=str(tmp_path / "run"))
+    with pytest.raises(CatunetError, match=r"paper.keras holds a paper "
+                       r"U-Net, but --encoder is efficientnet-lite0.*"
+                       r"--recipe paper"):
+        train(config, verbose=0)
+    assert not (tmp_path / "run").exists()

@@ -49,7 +49,7 @@ BATCH = 8
 SIZE = 128
 INFER_BATCH = 16
 WIDTHS = (8, 32)
-SHIPPED_WIDTH = TrainConfig.width  # what ``train.py --stage cats`` trains
+SHIPPED_WIDTH = TrainConfig.width  # what ``train.py --recipe paper`` trains
 REPORTS = Path("reports")
 # Training: plain Keras, each of catunet's differences alone, and all of
 # them (what train.py runs).

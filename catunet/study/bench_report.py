@@ -268,3 +268,23 @@ def readme_speed(summary):
         "[reports/bench.md](reports/bench.md).", "",
         *targets(summary), "", *findings(summary)]
     return "\n".join(lines)
+
+
+def speed_summary(summary):
+    """README's speed in two lines: training and one photo's inference of
+    the largest paper U-Net measured, against plain Keras, where measured."""
+    top = summary["widths"][-1]
+    train = find(summary, "train", "catunet", top)
+    keras_fit = find(summary, "train", "keras", top)
+    base = find(summary, "infer", "keras predict", top)
+    served = find(summary, "infer", shipped_inference(summary), top)
+    return "\n".join([
+        f"On {machine.summary(summary['machine'])}, the paper's U-Net at "
+        f"width {top} trains at {ratio(train, keras_fit):.2f}× plain Keras "
+        f"`fit` ({verdict(train, keras_fit)}), and predicts a photo in "
+        f"{served['latency_ms_p50']['median']:.1f} ms ({served['name']}) "
+        f"against {base['latency_ms_p50']['median']:.1f} ms through Keras "
+        f"`predict` (`{summary['command']}`; the pretrained-encoder models "
+        "are not in the benchmark yet).",
+        "Every table and how it is measured: [docs/guide.md](docs/guide.md"
+        "#speed) and [reports/bench.md](reports/bench.md)."])

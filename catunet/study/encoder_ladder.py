@@ -102,7 +102,7 @@ def fold_runs(study, recipe, label, made, runs_dir):
 
         def val_scores():  # decoded only when not cached
             fold = data.load_pairs(study.fold_pairs(seed),
-                                   recipe["image_size"], data.IMAGE_SIZE)
+                                   config.image_size, data.IMAGE_SIZE)
             return {"val_dice_per_image": score(
                 load_model(run.model_path), *fold)["dice"].tolist()}
 

@@ -540,9 +540,9 @@ def pipeline_rates(study, spec="recommended"):
 
 
 def default_run(data_dir=None, out=RUNS / "default", report=REPORTS):
-    """Trains the default config on the whole training part, times it and
-    scores it on the test part: the numbers the README gives for
-    ``python train.py --stage cats``."""
+    """Trains ``TrainConfig``'s defaults (the paper's U-Net) on the whole
+    training part, times it and scores it on the test part: the study's
+    default row, ``python train.py --recipe paper --stage cats``."""
     from catunet.evaluate import evaluate
 
     run = RunStore().run(TrainConfig(data_dir=data_dir, out=str(out)))

@@ -8,9 +8,9 @@ figures, the discussions, the settings and the command behind every row)
 and README's generated sections.
 
 ``python -m catunet.study.report --render`` only renders: no training, no
-data. README's generated sections sit between ``<!-- NAME:start -->`` and
-``<!-- NAME:end -->`` markers (``results``, ``speed``); nothing else in it
-is touched.
+data. Generated sections sit between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->`` markers in README and the pages ``HOMES`` names;
+nothing else in them is touched.
 """
 
 import argparse
@@ -27,7 +27,8 @@ from catunet.config import TrainConfig
 from catunet.errors import CatunetError
 from catunet.inference import Settings
 from catunet.study import render, reproduce, scenes, stats, valscenes
-from catunet.study.bench_report import readme_speed, write_bench_report
+from catunet.study.bench_report import (readme_speed, speed_summary,
+                                        write_bench_report)
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
                                    write_augmentation_report,
@@ -36,6 +37,16 @@ from catunet.study.reports import (REPORTS, draw_augmentation_figures,
 
 REPORT = Path("REPORT.md")
 README = Path("README.md")
+# Where each generated section lives (paths from the repository's root):
+# README holds what a user reads first; the guide the manual's measured
+# parts; from-scratch.md the ladder before the pretrained encoder.
+HOMES = {"recipes": README, "defaults": README, "encoder": README,
+         "results": README,
+         "speed-summary": README,
+         "speed": Path("docs") / "guide.md", "serve": Path("docs") / "guide.md",
+         "best": Path("reports") / "from-scratch.md",
+         "scenes": Path("reports") / "from-scratch.md",
+         "valscenes": Path("reports") / "from-scratch.md"}
 STEPS = ("losses", "augmentation", "transfer")
 # The smallest study that still answers every question: two losses,
 # augmentation on and off, the transfer variants (``--core``; None: all).
@@ -74,7 +85,8 @@ def results_table(steps, default, contours):
                               _experiments(summary, key)))
     train = steps["losses"]["split"]["train"]
     lines.append(
-        f"| default model | `python train.py` (all {train} training photos) | "
+        f"| default model | `python train.py --recipe paper` (all {train} "
+        "training photos) | "
         f"{default['test']['mean']['dice']:.3f} | 1 | "
         f"{default['train_seconds'] / 60:.1f} min | "
         f"`{_experiments(default, 'default')}` |")
@@ -438,16 +450,59 @@ def replace_section(text, name, body):
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise CatunetError(f"README has no {start} ... {end} markers")
+        raise CatunetError(f"{HOMES.get(name, README)} has no {start} ... "
+                           f"{end} markers")
     return pattern.sub(lambda _: f"{start}\n{body.strip()}\n{end}", text)
 
 
-def readme_sections(folder=REPORTS):
-    """``{marker name: generated text}`` from the JSON in ``folder``."""
+RECIPE_SOURCES = {
+    "quick": "[reports/defaults](reports/defaults/defaults.md)",
+    "encoder": "[reports/encoder-ladder](reports/encoder-ladder/ladder.md)",
+    "paper": "[REPORT.md](REPORT.md)"}
+
+
+def paper_flags():
+    """The ``paper`` recipe (``TrainConfig``'s defaults) as the flags that
+    shape its model and training."""
+    defaults = TrainConfig()
+    return " ".join(" ".join(flag(k, getattr(defaults, k))) for k in (
+        "encoder", "width", "depth", "image_size", "epochs", "learning_rate"))
+
+
+def recipes_table():
+    """README's table of the named recipes, from ``catunet.recipes`` (whose
+    tests tie each recipe to the report that chose it)."""
+    from catunet import recipes
+
+    lines = ["| recipe | train flags it stands for | inference saved beside "
+             "the model | chosen in |", "|---|---|---|---|"]
+    for name in recipes.RECIPES:
+        inference = " ".join(flag(k, v)[0] if v is True else " ".join(
+            flag(k, v)) for k, v in recipes.INFERENCE[name].items())
+        lines.append(
+            f"| `{name}`{' (the default)' if name == recipes.DEFAULT else ''}"
+            f" | `{recipes.flags(name) or paper_flags()}` | "
+            f"{f'`{inference}`' if inference else 'plain'} | "
+            f"{RECIPE_SOURCES[name]} |")
+    return "\n".join(lines)
+
+
+def relink(text, home):
+    """``text``'s relative links (written from the repository's root) as
+    seen from the file ``home``."""
+    up = "../" * len(Path(home).parent.parts)
+    return re.sub(r"\]\((?!https?:|#|/)([^)]+)\)",
+                  lambda m: f"]({up}{m.group(1)})", text) if up else text
+
+
+def generated_sections(folder=REPORTS):
+    """``{marker name: generated text}`` from the JSON in ``folder``, links
+    written from the repository's root (``HOMES`` says where each goes)."""
     steps, default, contours, bench = load_summaries(folder)
     sections = {"results": readme_results(steps, default, contours, folder)}
     if bench:
         sections["speed"] = readme_speed(bench)
+        sections["speed-summary"] = speed_summary(bench)
     quality = folder / "quality.json"
     reproduced = folder / "reproduce.json"
     if quality.is_file():
@@ -476,6 +531,13 @@ def readme_sections(folder=REPORTS):
         sections["encoder"] = encoder_ladder.readme_section(
             json.loads(found.read_text()),
             json.loads(previous.read_text()) if previous.is_file() else None)
+    sections["recipes"] = recipes_table()
+    found = folder / "defaults" / "defaults.json"
+    if found.is_file():
+        from catunet.study import defaults
+
+        sections["defaults"] = defaults.readme_section(
+            json.loads(found.read_text()))
     serve = folder / "serve.json"
     if serve.is_file():
         sections["serve"] = readme_serve(json.loads(serve.read_text()))
@@ -552,11 +614,11 @@ def readme_best(quality, reproduced=None, later=(), later_reproduced=None,
     lines = [
         "```bash",
         "export CATUNET_DATA_DIR=../shared/data/cats  # guards its test photos",
-        f".venv/bin/python train.py --stage pretrain --data-dir "
+        f".venv/bin/python train.py --recipe paper --stage pretrain --data-dir "
         f"{pretrain['data_dir']} --epochs {pretrain['epochs']}{width} --out "
         "runs/best-pretrain",
         "for seed in " + " ".join(str(r["seed"]) for r in final) + "; do",
-        f"  .venv/bin/python train.py --stage cats --data-dir "
+        f"  .venv/bin/python train.py --recipe paper --stage cats --data-dir "
         f"../shared/data/cats --init runs/best-pretrain/pretrain.keras "
         f"{flags} --seed $seed --out runs/best-s$seed",
         "  .venv/bin/python evaluate.py --model runs/best-s$seed/cats.keras"
@@ -654,9 +716,10 @@ def load_summaries(folder=REPORTS):
             json.loads(bench.read_text()) if bench.is_file() else None)
 
 
-def render_all(folder=REPORTS, readme=README, report=REPORT):
-    """Rewrites every report, ``REPORT.md`` and README's generated sections
-    from the JSON summaries in ``folder`` alone."""
+def render_all(folder=REPORTS, root=Path("."), report=REPORT):
+    """Rewrites every report, ``REPORT.md`` and the generated sections of
+    README and the pages beside it (``HOMES``, under ``root``) from the
+    JSON summaries in ``folder`` alone."""
     steps, default, contours, bench = load_summaries(folder)
     write_losses_report(steps["losses"], folder)
     write_augmentation_report(steps["augmentation"], folder)
@@ -686,11 +749,21 @@ def render_all(folder=REPORTS, readme=README, report=REPORT):
 
         atomic.write_text(found.with_suffix(".md"), encoder_ladder.markdown(
             json.loads(found.read_text())))
+    found = Path(folder) / "defaults" / "defaults.json"
+    if found.is_file():
+        from catunet.study import defaults
+
+        atomic.write_text(found.with_suffix(".md"), defaults.markdown(
+            json.loads(found.read_text())))
     write_report(steps, default, contours, folder, report, quality)
-    text = Path(readme).read_text()
-    for name, body in readme_sections(folder).items():
-        text = replace_section(text, name, body)
-    atomic.write_text(readme, text)
+    sections = generated_sections(folder)
+    for home in sorted(set(HOMES.values())):
+        path = Path(root) / home
+        text = path.read_text()
+        for name, body in sections.items():
+            if HOMES[name] == home:
+                text = replace_section(text, name, relink(body, home))
+        atomic.write_text(path, text)
 
 
 def run_all(pretrain_dir=None, pretrained=None, data_dir=None, core=False):

@@ -283,7 +283,7 @@ def _pretrain_section(source, folder=None, summary=None):
         f"Pre-training source: **{name}** (`{pc['data_dir']}`), not Pascal "
         "VOC: no VOC number is claimed here. To pre-train on VOC, run "
         "`python train.py "
-        "--stage voc` and pass its model to this command with `--pretrained "
+        "--recipe paper --stage voc` and pass its model to this command with `--pretrained "
         "runs/voc/voc.keras`.",
         "",
         "## Pre-training", "",

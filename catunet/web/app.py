@@ -25,6 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 
 from catunet import uploads
 
@@ -32,6 +33,34 @@ STATIC = Path(__file__).parent / "static"
 LOG = logging.getLogger("catunet.web")
 # The form's boundaries and headers add a little to the photo itself.
 MAX_REQUEST_BYTES = uploads.MAX_BYTES + 64 * 1024
+
+
+class Problem(BaseModel):
+    """What every 4xx and 5xx answer holds."""
+
+    error: str
+
+
+class Segmented(BaseModel):
+    """The answer of ``POST /api/segment``."""
+
+    name: str
+    width: int
+    height: int
+    area: float
+    polygons: list[list[list[int]]]
+    mask_png: str
+
+
+# Every status the API answers with besides 200, as its schema states.
+PROBLEMS = {
+    400: "the file is empty, or the photo damaged or cut short",
+    413: "the upload or the photo is too large",
+    415: "not a photo that can be read",
+    422: "no multipart form field named 'file'",
+    500: "the server failed (logged)"}
+RESPONSES = {status: {"model": Problem, "description": text}
+             for status, text in PROBLEMS.items()}
 
 
 def _error(status, message):
@@ -71,11 +100,12 @@ def create_app(segmenter):
     async def page():
         return FileResponse(STATIC / "index.html")
 
-    @app.get("/api/health")
-    async def health():
+    @app.get("/api/health", responses={500: RESPONSES[500]})
+    async def health() -> dict:
         return {"status": "ok", **segmenter.describe()}
 
-    @app.post("/api/segment")
+    @app.post("/api/segment", response_model=Segmented,
+              responses=RESPONSES)
     async def segment(file: UploadFile):
         uploads.check_content_type(file.content_type)
         payload = await file.read(uploads.MAX_BYTES + 1)

@@ -5,6 +5,7 @@ when a number in the JSON changes."""
 import copy
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -78,12 +79,23 @@ def committed(monkeypatch):
     return report.load_summaries(REPORTS)
 
 
-def test_readme_sections_are_rendered_from_the_committed_json(committed):
-    readme = (ROOT / "README.md").read_text()
-    for name, body in report.readme_sections(REPORTS).items():
-        assert report.section(readme, name) == body.strip(), (
-            f"README's {name} section differs from what the JSON renders: "
-            "run python -m catunet.study.report --render")
+def test_generated_sections_are_rendered_from_the_committed_json(committed):
+    sections = report.generated_sections(REPORTS)
+    assert set(sections) == set(report.HOMES)  # every JSON is committed
+    for name, body in sections.items():
+        home = report.HOMES[name]
+        text = (ROOT / home).read_text()
+        assert report.section(text, name) == \
+            report.relink(body, home).strip(), (
+                f"{home}'s {name} section differs from what the JSON "
+                "renders: run python -m catunet.study.report --render")
+
+
+def test_links_are_rewritten_for_pages_below_the_root():
+    text = "[a](reports/x.md) [b](https://e.org) [c](#here) ![d](r/p.png)"
+    assert report.relink(text, Path("README.md")) == text
+    assert report.relink(text, Path("docs") / "guide.md") == (
+        "[a](../reports/x.md) [b](https://e.org) [c](#here) ![d](../r/p.png)")
 
 
 def test_a_changed_json_value_changes_the_readme_table(committed, tmp_path):
@@ -174,25 +186,30 @@ def test_every_discussion_fills_from_the_committed_json(committed):
 def test_render_writes_every_report_from_json_alone(committed, tmp_path):
     folder = tmp_path / "reports"
     shutil.copytree(REPORTS, folder, ignore=shutil.ignore_patterns("*.png"))
-    readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n<!-- results:start -->\nSTALE\n<!-- results:end -->"
-                      "\n\nkept\n\n<!-- speed:start -->\n<!-- speed:end -->\n"
-                      "\n<!-- best:start -->\n<!-- best:end -->\n"
-                      "\n<!-- scenes:start -->\n<!-- scenes:end -->\n"
-                      "\n<!-- valscenes:start -->\n<!-- valscenes:end -->\n"
-                      "\n<!-- serve:start -->\n<!-- serve:end -->\n"
-                      "\n<!-- encoder:start -->\n<!-- encoder:end -->\n")
+    for home in set(report.HOMES.values()):
+        (tmp_path / home).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / home).write_text("# x\n\nkept\n\n" + "".join(
+            f"<!-- {name}:start -->\nSTALE\n<!-- {name}:end -->\n"
+            for name, h in report.HOMES.items() if h == home))
     (folder / "encoder-ladder" / "ladder.md").unlink()
-    report.render_all(folder, readme, tmp_path / "REPORT.md")
-    text = readme.read_text()
-    assert "STALE" not in text and "\nkept\n" in text
-    assert "| default run |" in text
-    assert "| target | measured | met |" in report.section(text, "speed")
-    assert "python -m catunet.study.quality" in report.section(text, "best")
-    assert "concurrent clients" in report.section(text, "serve")
-    assert "the share of cats found" in report.section(text, "scenes")
-    assert "choosing score" in report.section(text, "valscenes")
-    assert "--recipe encoder" in report.section(text, "encoder")
+    (folder / "defaults" / "defaults.md").unlink()
+    report.render_all(folder, tmp_path, tmp_path / "REPORT.md")
+    readme, guide, scratch = (
+        (tmp_path / p).read_text() for p in (
+            "README.md", "docs/guide.md", "reports/from-scratch.md"))
+    for text in (readme, guide, scratch):
+        assert "STALE" not in text and "\nkept\n" in text
+    assert "| default run |" in readme
+    assert "--recipe encoder" in report.section(readme, "encoder")
+    assert "trains the `quick` recipe" in report.section(readme, "defaults")
+    assert "plain Keras" in report.section(readme, "speed-summary")
+    assert "| target | measured | met |" in report.section(guide, "speed")
+    assert "concurrent clients" in report.section(guide, "serve")
+    assert "python -m catunet.study.quality" in report.section(scratch, "best")
+    assert "the share of cats found" in report.section(scratch, "scenes")
+    assert "choosing score" in report.section(scratch, "valscenes")
+    assert (folder / "defaults" / "defaults.md").read_text() == \
+        (REPORTS / "defaults" / "defaults.md").read_text()
     assert (folder / "encoder-ladder" / "ladder.md").read_text() == \
         (REPORTS / "encoder-ladder" / "ladder.md").read_text()
     assert "| copy-paste-on-cats |" in (folder / "valscenes.md").read_text()
@@ -303,7 +320,8 @@ def test_render_needs_no_source_but_a_run_does(capsys):
 
 def test_every_image_and_file_link_in_the_committed_markdown_resolves():
     import re
-    pages = [ROOT / "README.md", ROOT / "REPORT.md", *REPORTS.glob("*.md")]
+    pages = [ROOT / "README.md", ROOT / "REPORT.md", *ROOT.glob("docs/*.md"),
+             *REPORTS.glob("**/*.md")]
     broken = []
     for page in pages:
         for target in re.findall(r"\]\(([^)\s#]+)\)", page.read_text()):
@@ -378,3 +396,18 @@ def test_inference_rows_are_paired_against_the_last_kept_option():
     rows = [line for line in ladder_rows(summary) if "inference" in line]
     assert "| +0.100 (" in rows[0]  # tta against the recipe
     assert "| -0.050 (" in rows[1]  # zoom against tta, kept before it
+
+
+def test_readme_prose_states_no_measured_number():
+    """Scores, thresholds and times in README come from the JSON (its
+    generated sections) or from code blocks, never from hand-written prose,
+    which went stale once (issue 44: '--min-area 0.02' after the ladder had
+    chosen 0.005)."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    text = re.sub(r"<!-- (\S+):start -->.*?<!-- \1:end -->", "", text,
+                  flags=re.S)
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    stated = re.findall(r"\b0\.\d+|\b\d+(?:\.\d+)?\s?(?:min|ms|%)\b", text)
+    assert not stated, f"numbers written by hand in README: {stated}"

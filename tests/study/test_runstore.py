@@ -99,8 +99,8 @@ def test_settings_added_later_stay_out_of_the_key_while_off():
     plain = provenance.key_inputs(TrainConfig(), None)["config"]
     assert "pseudo_holdout" not in plain and "copy_paste" not in plain
     assert "mosaic_grids" not in plain
-    assert provenance.key_inputs(TrainConfig(mosaic_grids="2,3"), None)[
-        "config"]["mosaic_grids"] == "2,3"
+    assert provenance.key_inputs(TrainConfig(mosaic=0.5, mosaic_grids="2,3"),
+                                 None)["config"]["mosaic_grids"] == "2,3"
     changed = TrainConfig(pseudo_holdout=0.0)
     assert provenance.key_inputs(changed, None)["config"]["pseudo_holdout"] == 0
     assert provenance.run_key(changed, None) != provenance.run_key(
