@@ -50,6 +50,9 @@ SIZE = 128
 INFER_BATCH = 16
 WIDTHS = (8, 32)
 SHIPPED_WIDTH = TrainConfig.width  # what ``train.py --recipe paper`` trains
+# Pretrained-encoder models, ``ENCODER@SIZE``: the encoder recipe's, which
+# is the model that ships (``catunet.shipped``).
+ENCODER_MODELS = ("efficientnet-lite0@256",)
 REPORTS = Path("reports")
 # Training: plain Keras, each of catunet's differences alone, and all of
 # them (what train.py runs).
@@ -93,11 +96,32 @@ def _timed(call, warmup, repeats):
     return times
 
 
-def _arrays(count, seed=0):
+def size_of(model):
+    """The input side of a measured model: a paper U-Net's width (an int)
+    runs at ``SIZE``, an ``ENCODER@SIZE`` model at its own size."""
+    return SIZE if isinstance(model, int) else int(model.split("@")[1])
+
+
+def config_of(model, precision="float32"):
+    """The ``TrainConfig`` that builds a measured model."""
+    if isinstance(model, int):
+        return TrainConfig(width=model, image_size=SIZE, batch_size=BATCH,
+                           precision=precision)
+    encoder = model.split("@")[0]
+    return TrainConfig(encoder=encoder, image_size=size_of(model),
+                       batch_size=BATCH, precision=precision)
+
+
+def label(model):
+    """How a report names a measured model."""
+    return f"width {model}" if isinstance(model, int) else model
+
+
+def _arrays(count, seed=0, size=SIZE):
     """Photos and masks to time with (the speed does not depend on them)."""
     rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, (count, SIZE, SIZE, 3), dtype=np.uint8)
-    masks = (rng.random((count, SIZE, SIZE, 1)) > 0.5).astype(np.uint8)
+    images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+    masks = (rng.random((count, size, size, 1)) > 0.5).astype(np.uint8)
     return images, masks
 
 
@@ -122,13 +146,12 @@ def measure_training(width, pipeline=False, loss=False, precision="float32",
     from catunet.train import compile_model
 
     keras.utils.set_random_seed(0)
-    model = compile_model(TrainConfig(width=width, image_size=SIZE,
-                                      batch_size=BATCH, precision=precision))
+    model = compile_model(config_of(width, precision))
     if not loss:  # Keras's defaults instead of catunet's loss and metric
         model.compile(optimizer=keras.optimizers.Adam(1e-3),
                       loss="binary_crossentropy")
     model.jit_compile = False  # XLA set explicitly, the same on both sides
-    images, masks = _arrays(BATCH * (warmup + steps))
+    images, masks = _arrays(BATCH * (warmup + steps), size=size_of(width))
     times = []
 
     class Clock(keras.callbacks.Callback):
@@ -157,7 +180,8 @@ def measure_training(width, pipeline=False, loss=False, precision="float32",
 
 
 def _model_path(folder, width, bfloat16):
-    return Path(folder) / f"w{width}-{'bf16' if bfloat16 else 'f32'}" / \
+    name = f"w{width}" if isinstance(width, int) else width.replace("@", "-")
+    return Path(folder) / f"{name}-{'bf16' if bfloat16 else 'f32'}" / \
         "cats.keras"
 
 
@@ -169,14 +193,16 @@ def export_models(folder, width, runtimes, bfloat16=False):
 
     from catunet import runtimes as engines
     from catunet.inference import predict_probabilities
-    from catunet.model import build_unet
+    from catunet.model import build_model
 
     keras.utils.set_random_seed(0)
     if bfloat16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model = build_unet((SIZE, SIZE, 3), base_filters=width)
+    # Random weights: the speed and the runtimes' agreement do not depend
+    # on them, and no conversion of the ImageNet weights is timed.
+    model = build_model(config_of(width), pretrained=False)
     path = atomic.save_model(model, _model_path(folder, width, bfloat16))
-    images = _arrays(INFER_BATCH, seed=1)[0]
+    images = _arrays(INFER_BATCH, seed=1, size=size_of(width))[0]
     expected = predict_probabilities(model, images)
     result = {}
     for runtime in runtimes:
@@ -212,7 +238,8 @@ def measure_inference(folder, width, runtime, bfloat16=False, repeats=10):
 
         def infer(x):
             return predict_probabilities(model, x, batch_size=INFER_BATCH)
-    images = _arrays(INFER_BATCH, seed=1)[0].astype(np.float32)
+    images = _arrays(INFER_BATCH, seed=1, size=size_of(width))[0] \
+        .astype(np.float32)
     batch = _timed(lambda: infer(images), 3, max(3, repeats // 2))
     single = _timed(lambda: infer(images[:1]), 3, repeats)
     return {"images_per_s": INFER_BATCH / statistics.median(batch),
@@ -241,11 +268,14 @@ def inference_name(runtime, bfloat16):
     return f"{runtime}, bfloat16 model" if bfloat16 else runtime
 
 
-def shipped_inference(picked):
+def shipped_inference(picked, model=None):
     """``(runtime, bfloat16)`` of what ships on a machine: the model
     ``train.py`` saves there (bfloat16 where ``auto`` trains in it) on the
-    runtime ``auto`` picks (``picked``: ``levers()``)."""
-    return picked["runtime"], picked["precision"] == "mixed_bfloat16" and \
+    runtime ``auto`` picks (``picked``: ``levers()``). A pretrained-encoder
+    ``model`` trains in ``picked["encoder_precision"]``."""
+    precision = picked["precision"] if model is None or isinstance(
+        model, int) else picked.get("encoder_precision", "float32")
+    return picked["runtime"], precision == "mixed_bfloat16" and \
         picked["runtime"] in BFLOAT16_RUNTIMES
 
 
@@ -260,6 +290,7 @@ def levers():
 
     installed = [r for r in runtimes.PREFERENCE if runtimes.installed(r)]
     return {"precision": machine.best_precision(),
+            "encoder_precision": machine.best_precision("efficientnet-lite0"),
             "runtime": runtimes.resolve("auto"), "runtimes": installed}
 
 
@@ -271,11 +302,13 @@ def plan(widths, picked):
             whether a bfloat16 model is served too; the runtimes installed
             are each timed.
     """
-    bf16 = picked["precision"] == "mixed_bfloat16"
     jobs = []
     for width in widths:
+        auto = picked["precision"] if isinstance(width, int) else \
+            picked.get("encoder_precision", "float32")
+        bf16 = auto == "mixed_bfloat16"
         for name, options in TRAINING.items():
-            if options.get("precision") and picked["precision"] == "float32" \
+            if options.get("precision") and auto == "float32" \
                     and name != "catunet":
                 continue  # auto is float32 here: the same run as plain
             jobs.append((name, "train", {"width": width, **options}))
@@ -321,7 +354,7 @@ def _spread(values):
 
 
 def run_bench(widths=WIDTHS, repeats=3, data_dir=None, progress=print,
-              run=_in_subprocess):
+              run=_in_subprocess, encoders=ENCODER_MODELS):
     """Measures everything (module docs); returns the summary.
 
     Raises:
@@ -337,18 +370,19 @@ def run_bench(widths=WIDTHS, repeats=3, data_dir=None, progress=print,
     progress(f"Machine: {machine.summary(described)}; auto picks precision "
              f"{picked['precision']} and runtime {picked['runtime']} "
              f"(installed: {', '.join(picked['runtimes'])})", flush=True)
-    jobs = plan(widths, picked)
+    models = [*widths, *encoders]
+    jobs = plan(models, picked)
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         exports = {}
-        for width in widths:
+        for width in models:
             for bfloat16 in (False, True):
                 needed = sorted({k["runtime"] for _, t, k in jobs
                                  if t == "infer" and k["width"] == width
                                  and k["bfloat16"] == bfloat16})
                 if not needed:
                     continue
-                progress(f"export width {width}"
+                progress(f"export {label(width)}"
                          f"{', bfloat16' if bfloat16 else ''}", flush=True)
                 exports[f"{width}-{'bf16' if bfloat16 else 'f32'}"] = run(
                     "export", {"folder": folder, "width": width,
@@ -356,7 +390,8 @@ def run_bench(widths=WIDTHS, repeats=3, data_dir=None, progress=print,
         for r in range(repeats):  # interleaved: every job, then again
             for k, (name, task, kwargs) in enumerate(jobs, 1):
                 progress(f"[repeat {r + 1}/{repeats}, {k}/{len(jobs)}] "
-                         f"{task} {name} width {kwargs['width']}", flush=True)
+                         f"{task} {name} {label(kwargs['width'])}",
+                         flush=True)
                 extra = {"folder": folder} if task == "infer" else {}
                 got = run(task, {**kwargs, **extra})
                 key = (task, name, kwargs["width"])
@@ -369,7 +404,8 @@ def run_bench(widths=WIDTHS, repeats=3, data_dir=None, progress=print,
         "command": "python -m catunet.study.bench",
         "machine": described, "levers": picked,
         "batch": BATCH, "infer_batch": INFER_BATCH, "size": SIZE,
-        "widths": list(widths), "shipped_width": SHIPPED_WIDTH,
+        "widths": list(widths), "encoder_models": list(encoders),
+        "shipped_width": SHIPPED_WIDTH,
         "repeats": repeats, "pipeline": pipeline_rates(pairs),
         "exports": exports, "results": rows,
         "code_version": catunet.__version__,
@@ -386,6 +422,11 @@ def main(argv=None):
     p.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS),
                    help="U-Net base widths to measure (the default width, "
                    f"{SHIPPED_WIDTH}, is what train.py ships)")
+    p.add_argument("--encoders", nargs="*", default=list(ENCODER_MODELS),
+                   metavar="ENCODER@SIZE",
+                   help="pretrained-encoder models to measure too (the "
+                   "default is the model that ships); none: only the "
+                   "paper's U-Net")
     p.add_argument("--repeats", type=int, default=3,
                    help="interleaved repeats of every measurement")
     p.add_argument("--data-dir", default=None,
@@ -402,7 +443,8 @@ def main(argv=None):
     from catunet.study.bench_report import write_bench_report
 
     try:
-        summary = run_bench(tuple(args.widths), args.repeats, args.data_dir)
+        summary = run_bench(tuple(args.widths), args.repeats, args.data_dir,
+                            encoders=tuple(args.encoders))
     except CatunetError as error:
         sys.exit(f"error: {error}")
     write_bench_report(summary, args.report)

@@ -50,10 +50,38 @@ def _rate(row, key="images_per_s", digits=1):
             f"{s['max']:.{digits}f})")
 
 
-def shipped_inference(summary):
+def shipped_inference(summary, model=None):
     """The name of the inference result that is what ships on the machine
     measured (``catunet.study.bench.shipped_inference``)."""
-    return inference_name(*shipped(summary["levers"]))
+    return inference_name(*shipped(summary["levers"], model))
+
+
+ENCODER_RSS_MB = 3000  # issue 43: training the encoder model in <= 3 GB
+
+
+def encoder_lines(summary):
+    """What the pretrained-encoder models measured show, a bullet each."""
+    lines = []
+    for model in summary.get("encoder_models", []):
+        train = find(summary, "train", "catunet", model)
+        plain = find(summary, "train", "keras", model)
+        base = find(summary, "infer", "keras predict", model)
+        served = find(summary, "infer", shipped_inference(summary, model),
+                      model)
+        lines.append(
+            f"- *The pretrained-encoder model ({model}, what ships)*: "
+            f"catunet trains it at {_rate(train)} images/s, "
+            f"{ratio(train, plain):.2f}× plain Keras `fit` "
+            f"({verdict(train, plain)}), in "
+            f"{train['policy']}, its training process peaking at "
+            f"{train['peak_rss_mb']['median']:.0f} MB "
+            f"({'within' if train['peak_rss_mb']['max'] <= ENCODER_RSS_MB else 'over'}"
+            f" the {ENCODER_RSS_MB / 1000:.0f} GB asked for). It predicts a "
+            f"photo in {served['latency_ms_p50']['median']:.1f} ms "
+            f"({served['name']}) against {base['latency_ms_p50']['median']:.1f}"
+            f" ms through Keras `predict`, {ratio(served, base):.2f}× its "
+            f"throughput ({verdict(served, base)}).")
+    return lines
 
 
 def pipeline_width(summary):
@@ -92,9 +120,13 @@ def target_rows(summary):
         (f"inference ({served}) ≥ {TARGETS['infer']}× Keras `predict` at "
          f"width {top}", f"{infer:.2f}×", infer >= TARGETS["infer"]),
         (f"every runtime's outputs within {TARGETS['export']:g} of Keras "
-         "(float32 model)", f"largest difference {worst:.1e}",
+         "(float32 models)", f"largest difference {worst:.1e}",
          worst <= TARGETS["export"]),
-    ]
+    ] + [(f"training {model} peaks at ≤ {ENCODER_RSS_MB / 1000:.0f} GB",
+          f"{rss:.0f} MB", rss <= ENCODER_RSS_MB)
+         for model in summary.get("encoder_models", [])
+         for rss in [find(summary, "train", "catunet", model)[
+             "peak_rss_mb"]["max"]]]
 
 
 def targets(summary):
@@ -104,6 +136,12 @@ def targets(summary):
     return lines
 
 
+def measured_models(summary):
+    """Every model measured: the paper U-Net's widths, then the
+    pretrained-encoder models."""
+    return [*summary["widths"], *summary.get("encoder_models", [])]
+
+
 def _rows(summary, task, width):
     """The results of one task at one width, in the order measured."""
     return [row for row in summary["results"]
@@ -111,10 +149,10 @@ def _rows(summary, task, width):
 
 
 def training_table(summary):
-    lines = ["| width | configuration | precision | training images/s, median "
+    lines = ["| model | configuration | precision | training images/s, median "
              "(range) | vs plain Keras | achieved GFLOP/s | peak RSS MB |",
              "|---|---|---|---|---|---|---|"]
-    for width in summary["widths"]:
+    for width in measured_models(summary):
         base = find(summary, "train", "keras", width)
         for row in _rows(summary, "train", width):
             gflops = TRAIN_FLOPS_PER_FORWARD * row["forward_gflop_per_image"] \
@@ -127,10 +165,10 @@ def training_table(summary):
 
 
 def inference_table(summary):
-    lines = [f"| width | runtime | images/s, batch {summary['infer_batch']}, "
+    lines = [f"| model | runtime | images/s, batch {summary['infer_batch']}, "
              "median (range) | vs Keras `predict` | one photo p50 ms | peak "
              "RSS MB |", "|---|---|---|---|---|---|"]
-    for width in summary["widths"]:
+    for width in measured_models(summary):
         base = find(summary, "infer", "keras predict", width)
         for row in _rows(summary, "infer", width):
             lines.append(
@@ -145,7 +183,7 @@ def export_table(summary):
     lines = ["| width, model | runtime | conversion s | max \\|difference\\| "
              "from Keras |", "|---|---|---|---|"]
     for key, runtimes in summary["exports"].items():
-        width, kind = key.split("-")
+        width, kind = key.rsplit("-", 1)
         for runtime, got in runtimes.items():
             lines.append(f"| {width}, {'bfloat16' if kind == 'bf16' else 'float32'}"
                          f" | {runtime} | {got['convert_seconds']:.1f} | "
@@ -203,7 +241,7 @@ def findings(summary):
            "it is not the bottleneck, but with less headroom than the "
            f"{TARGETS['pipeline']}× asked for." if spare >= 1 else
            "it is the bottleneck: training waits for augmented batches."))
-    return lines
+    return lines + encoder_lines(summary)
 
 
 def header(summary):
@@ -271,20 +309,23 @@ def readme_speed(summary):
 
 
 def speed_summary(summary):
-    """README's speed in two lines: training and one photo's inference of
-    the largest paper U-Net measured, against plain Keras, where measured."""
-    top = summary["widths"][-1]
-    train = find(summary, "train", "catunet", top)
-    keras_fit = find(summary, "train", "keras", top)
-    base = find(summary, "infer", "keras predict", top)
-    served = find(summary, "infer", shipped_inference(summary), top)
+    """README's speed in two lines: the model that ships (the last
+    pretrained-encoder model measured; else the largest paper U-Net),
+    training and one photo's inference against plain Keras."""
+    models = summary.get("encoder_models") or summary["widths"][-1:]
+    model = models[-1]
+    train = find(summary, "train", "catunet", model)
+    keras_fit = find(summary, "train", "keras", model)
+    base = find(summary, "infer", "keras predict", model)
+    served = find(summary, "infer", shipped_inference(summary, model), model)
+    name = model if isinstance(model, str) else \
+        f"the paper's U-Net at width {model}"
     return "\n".join([
-        f"On {machine.summary(summary['machine'])}, the paper's U-Net at "
-        f"width {top} trains at {ratio(train, keras_fit):.2f}× plain Keras "
-        f"`fit` ({verdict(train, keras_fit)}), and predicts a photo in "
+        f"On {machine.summary(summary['machine'])}, {name} trains at "
+        f"{ratio(train, keras_fit):.2f}× plain Keras `fit` "
+        f"({verdict(train, keras_fit)}) and predicts a photo in "
         f"{served['latency_ms_p50']['median']:.1f} ms ({served['name']}) "
         f"against {base['latency_ms_p50']['median']:.1f} ms through Keras "
-        f"`predict` (`{summary['command']}`; the pretrained-encoder models "
-        "are not in the benchmark yet).",
+        f"`predict` (`{summary['command']}`).",
         "Every table and how it is measured: [docs/guide.md](docs/guide.md"
         "#speed) and [reports/bench.md](reports/bench.md)."])

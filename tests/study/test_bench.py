@@ -63,6 +63,26 @@ def test_plan_follows_what_auto_picks():
     assert ("keras, bfloat16 model", True) in served
 
 
+def test_an_encoder_model_is_planned_in_the_precision_it_trains_in():
+    """The pretrained-encoder model trains in float32 where the paper
+    U-Net trains in bfloat16 (``machine.best_precision``): it gets no
+    separate precision row and no bfloat16 model to serve."""
+    picked = {"precision": "mixed_bfloat16", "encoder_precision": "float32",
+              "runtime": "openvino", "runtimes": ["openvino", "keras"]}
+    model = "efficientnet-lite0@256"
+    jobs = [(n, t, k) for n, t, k in bench.plan((8, model), picked)
+            if k["width"] == model]
+    assert [n for n, t, _ in jobs if t == "train"] == [
+        "keras", "+ tf.data pipeline", "+ BCE+Dice loss", "catunet"]
+    assert [n for n, t, _ in jobs if t == "infer"] == [
+        "keras predict", "openvino", "keras"]
+    assert bench.shipped_inference(picked, model) == ("openvino", False)
+    assert bench.shipped_inference(picked, 8) == ("openvino", True)
+    assert bench.size_of(model) == 256 and bench.size_of(8) == bench.SIZE
+    config = bench.config_of(model)
+    assert (config.encoder, config.image_size) == ("efficientnet-lite0", 256)
+
+
 def test_missing_photos_fail_before_anything_is_measured(tmp_path):
     calls = []
     with pytest.raises(CatunetError):
@@ -86,7 +106,7 @@ def test_repeats_are_interleaved(monkeypatch, shapes_dir):
     monkeypatch.setattr(bench, "levers", lambda: {
         "precision": "float32", "runtime": "keras", "runtimes": ["keras"]})
     summary = bench.run_bench((2,), 2, data_dir=shapes_dir, run=fake,
-                              progress=lambda *a, **k: None)
+                              progress=lambda *a, **k: None, encoders=())
     jobs = order[1:]  # after the one export
     assert jobs[:len(jobs) // 2] == jobs[len(jobs) // 2:]
     keras = next(r for r in summary["results"] if r["name"] == "keras"
