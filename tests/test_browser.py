@@ -93,3 +93,19 @@ def test_a_sideways_phone_photo_is_drawn_upright_at_its_viewed_size(
                    ("left", "right"))
     assert left[0] > 150 and left[2] < 100, left  # red
     assert right[2] > 150 and right[0] < 100, right  # blue
+
+
+def test_the_page_names_a_pretrained_encoder_model():
+    """The model line names the encoder of the model that ships, not a
+    width it does not have."""
+    from catunet import shipped
+
+    segmenter = Segmenter(shipped.model_path(), runtime="keras")
+    try:
+        with Background(segmenter) as url, browser.open_page(url + "/") as page:
+            page.wait_for_function(
+                "document.getElementById('model').textContent.length > 0")
+            text = page.inner_text("#model")
+    finally:
+        segmenter.close()
+    assert "U-Net over efficientnet-lite0" in text and "width" not in text

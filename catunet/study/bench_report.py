@@ -113,7 +113,7 @@ def target_rows(summary):
     worst = max(diffs, default=0.0)
     return [
         (f"input pipeline ≥ {TARGETS['pipeline']}× the training rate at "
-         f"width {ship} (what ships)", f"{spare:.1f}×",
+         f"width {ship} (--recipe paper)", f"{spare:.1f}×",
          spare >= TARGETS["pipeline"]),
         (f"training ≥ {TARGETS['train']}× plain Keras at width {top}",
          f"{train:.2f}×", train >= TARGETS["train"]),

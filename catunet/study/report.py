@@ -549,12 +549,16 @@ def readme_serve(serve):
     screenshot."""
     seq, conc = serve["latency"]["sequential"], serve["latency"]["concurrent"]
     info = serve["serving"]
+    model = (f"model width {info['width']}"
+             if info.get("encoder", "paper") in ("paper", None) else
+             f"the U-Net over {info['encoder']} at {info['image_size']} px, "
+             "with the inference settings saved beside it")
     return "\n".join([
         f"![the page after dropping a test photo](reports/{serve['screenshot']})",
         "",
         f"Measured by `{serve['command']}` (catunet {serve['code_version']}, "
-        f"{render.machine_text(serve['machine'])}; model width "
-        f"{info['width']}, runtime {info['runtime']}), each request a test "
+        f"{render.machine_text(serve['machine'])}; {model}, runtime "
+        f"{info['runtime']}), each request a test "
         "photo at its own size, end to end over HTTP on 127.0.0.1:",
         "",
         "| requests | p50 | p95 | max |",

@@ -1,6 +1,6 @@
 """Latency of ``catunet serve`` under load, and the README's screenshot.
 
-    python -m catunet.study.serve_report --model runs/cats/cats.keras
+    python -m catunet.study.serve_report     # the model that ships
 
 Starts the web app on 127.0.0.1 with the model (as ``catunet serve`` does),
 sends the model's test photos one at a time, then ``--requests`` of them
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import __version__, atomic, machine
+from catunet import __version__, atomic, machine, shipped
 from catunet.errors import CatunetError
 from catunet.evaluate import model_test_pairs
 from catunet.serving import Segmenter
@@ -86,8 +86,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m catunet.study.serve_report", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="runs/cats/cats.keras",
-                   help="the .keras model to serve")
+    p.add_argument("--model", default=str(shipped.model_path()),
+                   help="the .keras model to serve (default: the model that "
+                   "ships, as catunet serve without --model)")
     p.add_argument("--runtime", default="auto",
                    help="keras, openvino or auto (as catunet serve)")
     p.add_argument("--requests", type=int, default=20,

@@ -164,7 +164,9 @@ def serve(model_path, host="127.0.0.1", port=8000, runtime="auto",
 
     segmenter = Segmenter(model_path, runtime, settings)
     info = segmenter.describe()
-    print(f"Serving {model_path} (width {info['width']}, {info['runtime']}) "
+    shape = (f"width {info['width']}" if info["encoder"] in ("paper", None)
+             else f"U-Net over {info['encoder']}")
+    print(f"Serving {model_path} ({shape}, {info['runtime']}) "
           f"at http://{host}:{port}/  (Ctrl+C stops)", flush=True)
     try:
         uvicorn.run(create_app(segmenter), host=host, port=port,

@@ -121,6 +121,9 @@ toggle.addEventListener("change", () => cards.forEach(draw));
 
 fetch("/api/health").then((r) => r.json()).then((info) => {
   document.getElementById("model").textContent =
-    `Model ${info.model}: width ${info.width ?? "?"}, ${info.image_size} px input, ` +
+    `Model ${info.model}: ` +
+    (info.encoder && info.encoder !== "paper" ? `U-Net over ${info.encoder}`
+                                               : `width ${info.width ?? "?"}`) +
+    `, ${info.image_size} px input, ` +
     `runtime ${info.runtime}` + (info.precision ? `, trained in ${info.precision}` : "");
 });
