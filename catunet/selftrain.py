@@ -43,6 +43,7 @@ import numpy as np
 from catunet import atomic, contours, data, duplicates, split as splits
 from catunet.errors import CatunetError
 from catunet.inference import predict_probabilities
+from catunet.split import load_split_for
 
 MIN_AREA = 0.02
 MAX_AREA = 0.95
@@ -71,7 +72,6 @@ def choose(confidences, areas, keep):
 def protected_pairs(config):
     """The photos of a run that its unlabelled photos must not resemble:
     its test part and, with ``folds``, its validation fold."""
-    from catunet.train import load_split_for
 
     pairs = data.find_pairs(config.data_dir)
     train, test, manifest = load_split_for(config, pairs, config.data_dir)

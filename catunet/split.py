@@ -19,6 +19,8 @@ import numpy as np
 from catunet import atomic
 from catunet.errors import CatunetError
 
+# Where a data folder's own split is kept when no --split names one.
+SPLITS_DIR = Path("data") / "splits"
 TEST_FRACTION = 0.3
 MIN_GROUPS = 5  # fewer shared prefixes than this are not treated as groups
 
@@ -208,3 +210,27 @@ def validation_fold(train_pairs, folds, fold, seed=0):
     fit = [p for i, p in enumerate(train_pairs) if i not in chosen]
     val = [p for i, p in enumerate(train_pairs) if i in chosen]
     return fit, val
+
+
+def split_path_for(config, data_dir):
+    """The split manifest of a run: ``--split``, else one per data folder."""
+    return Path(config.split) if config.split else \
+        SPLITS_DIR / f"{Path(data_dir).resolve().name}.json"
+
+
+def load_split_for(config, pairs, data_dir):
+    """Reads the split manifest, making and saving it if it does not exist.
+
+    Returns:
+        ``(train_pairs, test_pairs, manifest)``.
+    """
+    path = split_path_for(config, data_dir)
+    if path.exists():
+        manifest = load_split(path)
+    else:
+        manifest = make_split(pairs, seed=config.split_seed)
+        save_split(manifest, path)
+        print(f"Made a new {len(manifest['train'])}/{len(manifest['test'])} "
+              f"train/test split (seed {config.split_seed}) in {path}")
+    train, test = resolve_split(manifest, pairs, source=str(path))
+    return train, test, manifest

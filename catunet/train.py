@@ -23,6 +23,8 @@ import keras
 
 from catunet import (atomic, data, duplicates, ensemble, machine, provenance,
                      recipes, split as splits)
+from catunet.split import (SPLITS_DIR, load_split_for,  # noqa: F401 (API)
+                           split_path_for)
 from catunet.augment import Augmenter, parse_spec
 from catunet.checkpoint import Checkpoints, SaveEveryEpoch
 from catunet.config import TrainConfig
@@ -36,7 +38,6 @@ from catunet.model import PAPER, build_model
 from catunet.saving import load_model, restore_weights, save_model
 from catunet.transfer import set_encoder_trainable
 
-SPLITS_DIR = Path("data") / "splits"
 
 
 @dataclasses.dataclass
@@ -63,30 +64,6 @@ def finished_run(folder, key):
 
 def model_path(config):
     return Path(config.out) / f"{config.stage}.keras"
-
-
-def split_path_for(config, data_dir):
-    """The split manifest of a run: ``--split``, else one per data folder."""
-    return Path(config.split) if config.split else \
-        SPLITS_DIR / f"{Path(data_dir).resolve().name}.json"
-
-
-def load_split_for(config, pairs, data_dir):
-    """Reads the split manifest, making and saving it if it does not exist.
-
-    Returns:
-        ``(train_pairs, test_pairs, manifest)``.
-    """
-    path = split_path_for(config, data_dir)
-    if path.exists():
-        manifest = splits.load_split(path)
-    else:
-        manifest = splits.make_split(pairs, seed=config.split_seed)
-        splits.save_split(manifest, path)
-        print(f"Made a new {len(manifest['train'])}/{len(manifest['test'])} "
-              f"train/test split (seed {config.split_seed}) in {path}")
-    train, test = splits.resolve_split(manifest, pairs, source=str(path))
-    return train, test, manifest
 
 
 def resolve_paths(config):

@@ -44,6 +44,8 @@ from catunet import atomic, machine
 from catunet.cli import HelpFormatter
 from catunet.config import TrainConfig
 from catunet.errors import CatunetError
+from catunet.study.bench_report import (BFLOAT16_RUNTIMES, inference_name,
+                                        write_bench_report)
 
 BATCH = 8
 SIZE = 128
@@ -263,27 +265,6 @@ def _in_subprocess(task, kwargs):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def inference_name(runtime, bfloat16):
-    """How a report names an inference measurement."""
-    return f"{runtime}, bfloat16 model" if bfloat16 else runtime
-
-
-def shipped_inference(picked, model=None):
-    """``(runtime, bfloat16)`` of what ships on a machine: the model
-    ``train.py`` saves there (bfloat16 where ``auto`` trains in it) on the
-    runtime ``auto`` picks (``picked``: ``levers()``). A pretrained-encoder
-    ``model`` trains in ``picked["encoder_precision"]``."""
-    precision = picked["precision"] if model is None or isinstance(
-        model, int) else picked.get("encoder_precision", "float32")
-    return picked["runtime"], precision == "mixed_bfloat16" and \
-        picked["runtime"] in BFLOAT16_RUNTIMES
-
-
-# Runtimes that compute a bfloat16 model in bfloat16 (ONNX Runtime's CPU
-# provider computes in float32 whatever the model).
-BFLOAT16_RUNTIMES = ("keras", "openvino")
-
-
 def levers():
     """What catunet's ``auto`` settings pick on this machine."""
     from catunet import runtimes
@@ -440,8 +421,6 @@ def main(argv=None):
         kwargs = json.loads(args.worker)
         print(json.dumps(WORKERS[kwargs.pop("task")](**kwargs)))
         return
-    from catunet.study.bench_report import write_bench_report
-
     try:
         summary = run_bench(tuple(args.widths), args.repeats, args.data_dir,
                             encoders=tuple(args.encoders))

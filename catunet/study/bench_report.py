@@ -11,8 +11,6 @@ from pathlib import Path
 
 from catunet import atomic, machine
 from catunet.study import render
-from catunet.study.bench import inference_name
-from catunet.study.bench import shipped_inference as shipped
 
 TARGETS = {"pipeline": 10, "train": 1.8, "infer": 2, "export": 1e-3}
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward)
@@ -50,9 +48,30 @@ def _rate(row, key="images_per_s", digits=1):
             f"{s['max']:.{digits}f})")
 
 
-def shipped_inference(summary, model=None):
+def inference_name(runtime, bfloat16):
+    """How a report names an inference measurement."""
+    return f"{runtime}, bfloat16 model" if bfloat16 else runtime
+
+
+def shipped(picked, model=None):
+    """``(runtime, bfloat16)`` of what ships on a machine: the model
+    ``train.py`` saves there (bfloat16 where ``auto`` trains in it) on the
+    runtime ``auto`` picks (``picked``: ``levers()``). A pretrained-encoder
+    ``model`` trains in ``picked["encoder_precision"]``."""
+    precision = picked["precision"] if model is None or isinstance(
+        model, int) else picked.get("encoder_precision", "float32")
+    return picked["runtime"], precision == "mixed_bfloat16" and \
+        picked["runtime"] in BFLOAT16_RUNTIMES
+
+
+# Runtimes that compute a bfloat16 model in bfloat16 (ONNX Runtime's CPU
+# provider computes in float32 whatever the model).
+BFLOAT16_RUNTIMES = ("keras", "openvino")
+
+
+def shipped_inference_name(summary, model=None):
     """The name of the inference result that is what ships on the machine
-    measured (``catunet.study.bench.shipped_inference``)."""
+    measured (``shipped``)."""
     return inference_name(*shipped(summary["levers"], model))
 
 
@@ -66,7 +85,7 @@ def encoder_lines(summary):
         train = find(summary, "train", "catunet", model)
         plain = find(summary, "train", "keras", model)
         base = find(summary, "infer", "keras predict", model)
-        served = find(summary, "infer", shipped_inference(summary, model),
+        served = find(summary, "infer", shipped_inference_name(summary, model),
                       model)
         lines.append(
             f"- *The pretrained-encoder model ({model}, what ships)*: "
@@ -105,7 +124,7 @@ def target_rows(summary):
     ship, spare = headroom(summary)
     train = ratio(find(summary, "train", "catunet", top),
                   find(summary, "train", "keras", top))
-    served = shipped_inference(summary)
+    served = shipped_inference_name(summary)
     infer = ratio(find(summary, "infer", served, top),
                   find(summary, "infer", "keras predict", top))
     diffs = [d["max_abs_diff"] for key, runtimes in summary["exports"].items()
@@ -216,7 +235,7 @@ def findings(summary):
     base = find(summary, "infer", "keras predict", top)
     fastest = max((r for r in _rows(summary, "infer", top) if r is not base),
                   key=lambda r: r["images_per_s"]["median"])
-    served = find(summary, "infer", shipped_inference(summary), top)
+    served = find(summary, "infer", shipped_inference_name(summary), top)
     against = verdict(served, fastest)
     picked = "is it" if fastest is served else "is not it (" + (
         "slower than it" if against == "slower" else "within its spread"
@@ -317,7 +336,7 @@ def speed_summary(summary):
     train = find(summary, "train", "catunet", model)
     keras_fit = find(summary, "train", "keras", model)
     base = find(summary, "infer", "keras predict", model)
-    served = find(summary, "infer", shipped_inference(summary, model), model)
+    served = find(summary, "infer", shipped_inference_name(summary, model), model)
     name = model if isinstance(model, str) else \
         f"the paper's U-Net at width {model}"
     return "\n".join([

@@ -45,7 +45,7 @@ def merge(path, record):
         differ = [key for key in SHARED if other[key] != record[key]]
         if _frames(other) != _frames(record):
             differ.append("scenes frames")
-        if _names(other) != _names(record):
+        if names(other) != names(record):
             differ.append("rows")
         if differ:
             raise CatunetError(
@@ -62,7 +62,7 @@ def _frames(record):
     return (record["scenes"] or {}).get("frames")
 
 
-def _names(record):
+def names(record):
     return [row["name"] for row in record["rows"]]
 
 
@@ -70,55 +70,3 @@ def missing(book):
     """The folds the book still lacks, in order."""
     seeds = next(iter(book["folds"].values()))["seeds"]
     return [k for k in range(seeds) if str(k) not in book["folds"]]
-
-
-def assemble(book, recorded, study):
-    """The ladder's summary (as ``quality.run_ladder`` returns) from every
-    fold's record: each row's runs in fold order, the step kept by the
-    recorded ladder's rule over all folds, the recorded ladder's inference
-    settings, no final recipe.
-
-    Args:
-        book: ``merge``'s book, every fold recorded.
-        recorded: The recorded ladder the folds continue.
-        study: The ``experiments.Study`` (fold photo names).
-    """
-    from catunet.study import quality
-
-    folds = [book["folds"][str(k)] for k in range(len(book["folds"]))]
-    first = folds[0]
-    key = "score" if first["scenes"] else "val_dice"
-    climbed, best = [], None
-    for i, name in enumerate(_names(first)):
-        runs = [fold["rows"][i]["run"] for fold in folds]
-        kept = best is None or name in (quality.RETRAINED_TRANSFER,
-                                        quality.RETRAINED_RECIPE) or \
-            quality.keeps(runs, best, key)
-        climbed.append((name, runs, kept, first["rows"][i]["adds"]))
-        if kept:
-            best = runs
-    summary = quality.ladder_summary(
-        first["command"].rsplit(" --fold ", 1)[0]
-        + " --fold S (S = " + ", ".join(str(f["fold"]) for f in folds) + ")",
-        first,
-        {f"fold {f['fold']} {name}": pre for f in folds
-         for name, pre in f["pretrained"].items()},
-        quality.ladder_rows(recorded, climbed),
-        {"tried": [], "chosen": recorded["inference"]["chosen"],
-         "from_recorded": True},
-        quality.decisive_photos(study, climbed), None, recorded)
-    summary["folds"] = [
-        {"fold": f["fold"], "machine": f["machine"],
-         "code_version": f["code_version"],
-         "precision": f["rows"][-1]["run"]["config"]["precision"],
-         "seconds": _seconds(f)} for f in folds]
-    return summary
-
-
-def _seconds(record):
-    """Training seconds of one fold's sitting, each part once."""
-    from catunet.study.runstore import total_seconds
-
-    return total_seconds([*record["pretrained"].values(),
-                          *(row["run"] for row in record["rows"])])
-

@@ -140,7 +140,10 @@ from catunet.evaluate import score
 from catunet.inference import ZOOM_MERGES, Settings
 from catunet.saving import load_model
 from catunet.study import experiments, render
-from catunet.study.reports import ladder_seconds, write_quality_report
+from catunet.study import folds as folds_book, runstore
+from catunet.study.reports import (RETRAINED_RECIPE,  # noqa: F401 (API)
+                                   RETRAINED_TRANSFER, ladder_seconds,
+                                   write_quality_report)
 from catunet.study.runstore import RUNS
 from catunet.study.scenes import (check_frames_apart, choosing_score,
                                   fold_scenes, frames_apart, load_frames,
@@ -460,8 +463,6 @@ def run_ladder(pretrain_dir, unlabelled, data_dir=None, seeds=3,
     return summary, study
 
 
-RETRAINED_TRANSFER = "transfer, retrained"
-RETRAINED_RECIPE = "kept recipe, retrained"
 
 
 def check_fold(fold, seeds, recorded, steps):
@@ -873,17 +874,62 @@ def command_of(args, steps):
 def record_fold(record, recorded, study, report):
     """Adds a fold's record to ``<report>/quality-folds.json``; returns the
     assembled ladder once every fold is there, else None."""
-    from catunet.study import folds
-
-    path = Path(report) / folds.FOLDS_FILE
-    book = folds.merge(path, record)
-    left = folds.missing(book)
+    path = Path(report) / folds_book.FOLDS_FILE
+    book = folds_book.merge(path, record)
+    left = folds_book.missing(book)
     if left:
         print(f"Recorded fold {record['fold']} in {path}; still to train: "
               + ", ".join(f"--fold {k}" for k in left))
         return None
     print(f"Recorded fold {record['fold']} in {path}: every fold is there")
-    return folds.assemble(book, recorded, study)
+    return assemble(book, recorded, study)
+
+
+def assemble(book, recorded, study):
+    """The ladder's summary (as ``run_ladder`` returns) from every
+    fold's record: each row's runs in fold order, the step kept by the
+    recorded ladder's rule over all folds, the recorded ladder's inference
+    settings, no final recipe.
+
+    Args:
+        book: ``merge``'s book, every fold recorded.
+        recorded: The recorded ladder the folds continue.
+        study: The ``experiments.Study`` (fold photo names).
+    """
+    folds = [book["folds"][str(k)] for k in range(len(book["folds"]))]
+    first = folds[0]
+    key = "score" if first["scenes"] else "val_dice"
+    climbed, best = [], None
+    for i, name in enumerate(folds_book.names(first)):
+        runs = [fold["rows"][i]["run"] for fold in folds]
+        kept = best is None or name in (RETRAINED_TRANSFER,
+                                        RETRAINED_RECIPE) or \
+            keeps(runs, best, key)
+        climbed.append((name, runs, kept, first["rows"][i]["adds"]))
+        if kept:
+            best = runs
+    summary = ladder_summary(
+        first["command"].rsplit(" --fold ", 1)[0]
+        + " --fold S (S = " + ", ".join(str(f["fold"]) for f in folds) + ")",
+        first,
+        {f"fold {f['fold']} {name}": pre for f in folds
+         for name, pre in f["pretrained"].items()},
+        ladder_rows(recorded, climbed),
+        {"tried": [], "chosen": recorded["inference"]["chosen"],
+         "from_recorded": True},
+        decisive_photos(study, climbed), None, recorded)
+    summary["folds"] = [
+        {"fold": f["fold"], "machine": f["machine"],
+         "code_version": f["code_version"],
+         "precision": f["rows"][-1]["run"]["config"]["precision"],
+         "seconds": _fold_seconds(f)} for f in folds]
+    return summary
+
+
+def _fold_seconds(record):
+    """Training seconds of one fold's sitting, each part once."""
+    return runstore.total_seconds([*record["pretrained"].values(),
+                          *(row["run"] for row in record["rows"])])
 
 
 if __name__ == "__main__":

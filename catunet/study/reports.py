@@ -26,6 +26,10 @@ from catunet.study import render, stats
 
 REPORTS = Path("reports")
 
+# The names of the rows a continued ladder retrains (``catunet.study.quality``).
+RETRAINED_TRANSFER = "transfer, retrained"
+RETRAINED_RECIPE = "kept recipe, retrained"
+
 
 # --- tables and numeric plots (from the summary alone) -----------------------
 
@@ -635,7 +639,6 @@ def continuation_lines(summary):
     (``quality.continue_from``); none for a ladder climbed from
     ``transfer``."""
     from catunet import machine
-    from catunet.study.quality import RETRAINED_RECIPE
 
     earlier = summary.get("continues")
     if not earlier:

@@ -9,6 +9,7 @@ from catunet import runtimes
 from catunet.errors import CatunetError
 from catunet.model import build_unet
 from catunet.study import bench
+from catunet.study import bench_report
 from catunet.study.bench_report import (findings, readme_speed, target_rows,
                                         verdict, write_bench_report)
 
@@ -76,8 +77,8 @@ def test_an_encoder_model_is_planned_in_the_precision_it_trains_in():
         "keras", "+ tf.data pipeline", "+ BCE+Dice loss", "catunet"]
     assert [n for n, t, _ in jobs if t == "infer"] == [
         "keras predict", "openvino", "keras"]
-    assert bench.shipped_inference(picked, model) == ("openvino", False)
-    assert bench.shipped_inference(picked, 8) == ("openvino", True)
+    assert bench_report.shipped(picked, model) == ("openvino", False)
+    assert bench_report.shipped(picked, 8) == ("openvino", True)
     assert bench.size_of(model) == 256 and bench.size_of(8) == bench.SIZE
     config = bench.config_of(model)
     assert (config.encoder, config.image_size) == ("efficientnet-lite0", 256)

@@ -232,7 +232,7 @@ def test_a_step_climbed_a_fold_at_a_time(folder, shapes_dir, monkeypatch):
     assert list(merged["folds"]) == ["0", "1"]
     # The first fold's record alone leaves the other to train.
     assert folds.missing({"folds": {"1": records[0]}}) == [0]
-    summary = folds.assemble(merged, recorded, study)
+    summary = quality.assemble(merged, recorded, study)
     # The same rows as the ladder climbed at once: the same runs (found by
     # key in the run store), so the same decision.
     ours = [s for s in summary["steps"] if not s.get("recorded")]
