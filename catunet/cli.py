@@ -221,6 +221,13 @@ def _add_inference(p):
                    "below this fraction of the photo: a cat seen large needs "
                    "no closer look (default: inference.json, else 1: every "
                    "photo)")
+    p.add_argument("--cat-gate", type=_score, default=None,
+                   help="the mended detector gate: erase only the predicted "
+                   "regions that a COCO detector's boxes of other classes "
+                   "(a person, a dog) hold with at least this score; a "
+                   "region touching a cat box is kept whole, and one the "
+                   "detector did not see is kept (default: inference.json, "
+                   "else 0: off)")
     p.add_argument("--cat-boxes", type=_score, default=None,
                    help="keep foreground only inside the boxes a detector "
                    "trained on COCO finds cats in with at least this score: "

@@ -119,6 +119,12 @@ class Detector:
     def boxes(self, photo):
         """``(n, 5)``: the photo's cat boxes, corners as fractions of its
         width and height (x1, y1, x2, y2), and their scores, best first."""
+        found = self.detections(photo)
+        return found[found[:, 5].round() == COCO_CAT][:, :5]
+
+    def detections(self, photo):
+        """``(n, 6)``: everything the detector finds in the photo, every
+        COCO class: corners as fractions (x1, y1, x2, y2), score, class."""
         photo = np.ascontiguousarray(photo, np.uint8)
         key = (photo.shape, hashlib.blake2b(photo.tobytes(),
                                             digest_size=16).digest())
@@ -126,11 +132,10 @@ class Detector:
             pixels = cv2.resize(photo, (INPUT_SIZE, INPUT_SIZE),
                                 interpolation=cv2.INTER_LINEAR)
             found = np.asarray(self._run(pixels[None].astype(np.float32)))[0]
-            cats = found[found[:, 5].round() == COCO_CAT]
             if len(self._seen) >= REMEMBERED:
                 del self._seen[next(iter(self._seen))]
             self._seen[key] = np.concatenate(
-                [np.clip(cats[:, :4] / INPUT_SIZE, 0, 1), cats[:, 4:5]], 1)
+                [np.clip(found[:, :4] / INPUT_SIZE, 0, 1), found[:, 4:6]], 1)
         return self._seen[key]
 
 
@@ -187,3 +192,51 @@ def keep_inside(probabilities, photos, min_score, detector=None):
                     probability * mask.reshape(probability.shape[:2] +
                                                (1,) * (probability.ndim - 2)))
     return kept
+
+
+def gate_regions(probability, detections, min_score, threshold=0.5):
+    """The mended gate (``--cat-gate``): the probability map with only the
+    foreground regions erased that the detector sees as something else.
+
+    A region (connected pixels above ``threshold``) that touches a cat box
+    is kept whole, even where it reaches past the box, so no outline is cut
+    on a box edge; a region lying mostly inside boxes of other classes (a
+    person, a dog) is erased; any other region, which the detector did not
+    see, is kept, so a cat it misses is never lost to it. Boxes under
+    ``min_score`` are not counted.
+
+    Args:
+        probability: One map, ``(H, W)`` or ``(H, W, 1)``.
+        detections: ``Detector.detections`` of the photo: ``(n, 6)``.
+    """
+    probability = np.asarray(probability)
+    flat = probability.reshape(probability.shape[:2])
+    scored = np.asarray(detections)[np.asarray(detections)[:, 4] >= min_score] \
+        if len(detections) else np.zeros((0, 6))
+    is_cat = scored[:, 5].round() == COCO_CAT
+    if not len(scored):
+        return probability
+    count, labels = cv2.connectedComponents(
+        (flat > threshold).astype(np.uint8), connectivity=8)
+    if count < 2:
+        return probability
+    sizes = np.bincount(labels.ravel(), minlength=count)
+
+    def inside(boxes):
+        mask = box_mask(boxes[:, :5], flat.shape, min_score)
+        return np.zeros(count) if mask is None else \
+            np.bincount(labels.ravel(), mask.ravel(), minlength=count)
+
+    on_cat, on_other = inside(scored[is_cat]), inside(scored[~is_cat])
+    erase = (on_cat == 0) & (on_other > sizes / 2)
+    erase[0] = False  # the background
+    gated = flat.copy()
+    gated[erase[labels]] = 0
+    return gated.reshape(probability.shape)
+
+
+def gate(probabilities, photos, min_score, detector=None):
+    """``gate_regions`` of each map with its photo's detections."""
+    detector = detector or shared()
+    return [gate_regions(p, detector.detections(photo), min_score)
+            for p, photo in zip(probabilities, photos)]

@@ -47,6 +47,10 @@ class Settings:
             detector finds cats in with at least this score
             (``detector.keep_inside``); a photo with none keeps its
             whole map (0: off).
+        cat_gate: The mended gate (``detector.gate_regions``): erase only
+            the foreground regions that the detector's boxes of other
+            classes (people, dogs) hold, at this score or more, and keep
+            every region touching a cat box whole (0: off).
     """
 
     tta: bool = False
@@ -57,6 +61,7 @@ class Settings:
     zoom_merge: str = "mean"
     zoom_max_area: float = 1.0
     cat_boxes: float = 0.0
+    cat_gate: float = 0.0
 
     def __post_init__(self):
         check_fields(self, SETTING_RULES)
@@ -94,7 +99,8 @@ SETTING_RULES = {
     "fill_holes": Flag(), "min_area": Number(0, 1, open="high"),
     "zoom": Whole(1, 4), "zoom_merge": Choice(ZOOM_MERGES),
     "zoom_max_area": Number(0, 1, open="low"),
-    "cat_boxes": Number(0, 1, open="high")}
+    "cat_boxes": Number(0, 1, open="high"),
+    "cat_gate": Number(0, 1, open="high")}
 
 
 def _forward(model, images, batch_size):
@@ -106,7 +112,7 @@ def _forward(model, images, batch_size):
 
 def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
                           zoom=1, zoom_merge="mean", zoom_max_area=1.0,
-                          cat_boxes=0.0):
+                          cat_boxes=0.0, cat_gate=0.0):
     """Foreground probabilities ``(N, H, W, 1)`` (float32) of images.
 
     Args:
@@ -136,6 +142,9 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
     if cat_boxes:
         probabilities = np.stack(detector.keep_inside(probabilities, images,
                                                       cat_boxes))
+    if cat_gate:
+        probabilities = np.stack(detector.gate(probabilities, images,
+                                               cat_gate))
     return probabilities
 
 
@@ -258,7 +267,8 @@ def predict_masks(model, images, settings=Settings(), batch_size=BATCH_SIZE):
                                           settings.tta, settings.zoom,
                                           settings.zoom_merge,
                                           settings.zoom_max_area,
-                                          settings.cat_boxes)
+                                          settings.cat_boxes,
+                                          settings.cat_gate)
     return np.stack([settings.to_mask(p) for p in probabilities])
 
 
@@ -287,6 +297,8 @@ def photo_probabilities(model, photos, settings=Settings(),
             settings.zoom_max_area, batch_size, settings.tta)
     if settings.cat_boxes:
         maps = detector.keep_inside(maps, photos, settings.cat_boxes)
+    if settings.cat_gate:
+        maps = detector.gate(maps, photos, settings.cat_gate)
     return maps
 
 

@@ -70,8 +70,8 @@ class Segmenter:
         self.settings = settings or Settings.beside(model_path)
         # Before any request: the detector is fetched (29 MB, once) or its
         # absence is an error here, not a failed request later.
-        self.detector = detector.shared() if self.settings.cat_boxes \
-            else None
+        self.detector = detector.shared() if (
+            self.settings.cat_boxes or self.settings.cat_gate) else None
         config = self.model_path.parent / "config.json"
         self.config = TrainConfig.load(config) if config.is_file() else None
         self.max_batch = max_batch

@@ -274,3 +274,45 @@ def test_the_real_detector_finds_a_training_cat(cats_dir):
     assert len(boxes) and boxes[0, 4] > 0.3
     inside = detector.box_mask(boxes[:1], truth.shape, 0)
     assert (inside * truth).sum() > 0.8 * truth.sum()
+
+
+def test_the_mended_gate_keeps_cats_whole_and_erases_only_what_it_sees():
+    """Issue 43: a region touching a cat box is kept whole past the box
+    (no straight edge), a region inside a person's box is erased, and a
+    region the detector did not see stays."""
+    found = np.array([[0.3, 0.3, 0.6, 0.6, 0.9, detector.COCO_CAT],
+                      [0.0, 0.7, 0.3, 1.0, 0.9, 0]])  # a cat, a person
+    probability = np.zeros((10, 10, 1), np.float32)
+    probability[2:8, 3:9] = 0.9   # the cat, reaching past its box
+    probability[8:10, 0:2] = 0.8  # inside the person's box
+    probability[0:2, 8:10] = 0.7  # nowhere near a box
+    gated = detector.gate_regions(probability, found, 0.5)
+    assert gated.shape == probability.shape
+    np.testing.assert_array_equal(gated[2:8, 3:9], probability[2:8, 3:9])
+    assert not gated[8:10, 0:2].any()
+    np.testing.assert_array_equal(gated[0:2, 8:10], probability[0:2, 8:10])
+    # Boxes under the score count for nothing; no detection changes nothing.
+    np.testing.assert_array_equal(
+        detector.gate_regions(probability, found, 0.95), probability)
+    np.testing.assert_array_equal(
+        detector.gate_regions(probability, np.zeros((0, 6)), 0.5),
+        probability)
+
+
+def test_the_mended_gate_runs_in_every_inference_path():
+    from catunet import inference
+
+    photos = [np.zeros((16, 16, 3), np.uint8)]
+    # The stand-in detector: a cat in the middle (0.3), a person over all
+    # (0.9): the one all-cat region touches the cat box and stays whole.
+    plain = inference.photo_probabilities(_AllCat(), photos)
+    gated = inference.photo_probabilities(
+        _AllCat(), photos, inference.Settings(cat_gate=0.2))
+    np.testing.assert_array_equal(gated[0], plain[0])
+    # Above the cat's score only the person is seen: the region is erased.
+    erased = inference.photo_probabilities(
+        _AllCat(), photos, inference.Settings(cat_gate=0.5))
+    assert not erased[0].any()
+    masks = inference.predict_masks(_AllCat(), np.zeros((1, 16, 16, 3)),
+                                    inference.Settings(cat_gate=0.5))
+    assert not masks.any()
