@@ -25,8 +25,8 @@ import types
 import typing
 from pathlib import Path
 
-from catunet.config import (ENCODERS, PRECISIONS, STAGES, STRATEGIES,
-                            TrainConfig, field_help)
+from catunet.config import (ENCODERS, LOSSES, PRECISIONS, STAGES,
+                            STRATEGIES, TrainConfig, field_help)
 from catunet import shipped
 from catunet.recipes import DEFAULT, RECIPES
 
@@ -90,8 +90,6 @@ def _plain(text):
 def add_config_flags(parser, defaults=TrainConfig()):
     """Adds ``--field-name`` for every field of ``TrainConfig``, typed and
     documented from the field itself."""
-    from catunet.losses import LOSSES
-
     helps = field_help(type(defaults))
     choices = {**CHOICES, "loss": tuple(LOSSES)}
     hints = typing.get_type_hints(type(defaults))
@@ -481,7 +479,12 @@ def parse(name, argv, prog=None):
 
 
 def run_command(name, argv, prog=None):
-    """Parses ``argv`` for one command and runs it; returns the exit code."""
+    """Parses ``argv`` for one command and runs it; returns the exit code.
+    ``train``'s settings are checked before TensorFlow starts, so a bad
+    value is refused at once."""
+    if name == "train":
+        with _errors_as_one_line():
+            config_from_args(parse(name, argv, prog))
     quiet_tensorflow("--verbose" in argv)
     args = parse(name, argv, prog)
     with _errors_as_one_line():
