@@ -286,12 +286,15 @@ class TrainConfig:
 
         unused = changed(SELF_TRAINING[1:])
         if unused and not self.unlabelled:
-            notes.append(f"{', '.join(unused)} only shape self-training, "
-                         "which needs --unlabelled: ignored")
+            notes.append(f"{', '.join(unused)} only "
+                         f"{'shapes' if len(unused) == 1 else 'shape'} "
+                         "self-training, which needs --unlabelled: ignored")
         unused = changed(PAPER_SHAPE)
         if unused and self.encoder != "paper":
-            notes.append(f"{', '.join(unused)} shape the paper's U-Net; "
-                         f"--encoder {self.encoder} ignores them")
+            notes.append(f"{', '.join(unused)} "
+                         f"{'shapes' if len(unused) == 1 else 'shape'} the "
+                         f"paper's U-Net; --encoder {self.encoder} ignores "
+                         f"{'it' if len(unused) == 1 else 'them'}")
         if self.data_dir and self.stage == "voc":
             notes.append("--data-dir is not read by --stage voc (it reads "
                          "Pascal VOC through tensorflow-datasets)")

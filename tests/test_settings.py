@@ -166,8 +166,14 @@ def test_flags_without_effect_are_named():
     assert TrainConfig().without_effect() == []
     notes = TrainConfig(pseudo_keep=0.9, encoder="efficientnet-lite0",
                         width=16).without_effect()
-    assert any("--pseudo-keep" in n and "--unlabelled" in n for n in notes)
-    assert any("--width" in n and "ignores them" in n for n in notes)
+    assert "--pseudo-keep only shapes self-training, which needs " \
+        "--unlabelled: ignored" in notes
+    assert "--width shapes the paper's U-Net; --encoder efficientnet-lite0 " \
+        "ignores it" in notes
+    both = TrainConfig(encoder="efficientnet-lite0", width=16,
+                       depth=3).without_effect()
+    assert any("--width, --depth shape" in n and "ignores them" in n
+               for n in both)
 
 
 @pytest.mark.slow
