@@ -162,15 +162,24 @@ def bootstrap_interval(per_photo, draws=BOOTSTRAP, seed=0):
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
+def final_folder(runs_dir, recipe, seed):
+    """Where ``final`` trains ``recipe`` with ``seed``: named by the
+    recipe's changes to ``BASE``."""
+    changes = [{k: v} for k, v in recipe.items() if BASE.get(k) != v]
+    return Path(runs_dir) / f"final-{label_of(changes)}-s{seed}"
+
+
 def final(study, recipe, settings, seeds, runs_dir):
     """The recipe trained on all training photos with ``seeds`` seeds, its
     inference settings saved beside each model, and the test photos scored
-    once (``catunet.evaluate``)."""
+    once (``catunet.evaluate``). Each run folder is named by the recipe's
+    changes to ``BASE`` (``final-<changes>-s<seed>``), so another recipe
+    never lands in a finished one's folder."""
     results = []
     for seed in range(seeds):
         config = dataclasses.replace(
             study.base, **recipe, folds=0, val_fold=0, seed=seed,
-            out=str(Path(runs_dir) / f"final-s{seed}"))
+            out=str(final_folder(runs_dir, recipe, seed)))
         print(f"== final recipe, seed {seed} (all training photos)",
               flush=True)
         run = RunStore().run(config)
@@ -386,11 +395,14 @@ def markdown(summary):
     return "\n".join(lines)
 
 
-def ship(seed, runs_dir=RUNS / "encoder", folder=shipped.FOLDER):
-    """Copies the finished recipe's seed-``seed`` run (its model without
-    the optimizer's state, its records and test scores) into the package, as the model ``catunet predict``
-    and ``serve`` use by default (``catunet.shipped``)."""
-    run = Path(runs_dir) / f"final-s{seed}"
+def ship(seed, report=REPORT, folder=shipped.FOLDER):
+    """Copies the finished recipe's seed-``seed`` run, as ``report``'s
+    ``ladder.json`` records it (its model without the optimizer's state,
+    its records and test scores), into the package, as the model
+    ``catunet predict`` and ``serve`` use by default (``catunet.shipped``)."""
+    summary = json.loads((Path(report) / "ladder.json").read_text())
+    run = Path(next(r["folder"] for r in summary["final"]["runs"]
+                    if r["seed"] == seed))
     if not (run / "eval-test.json").is_file():  # the scores final() made
         atomic.write_json(run / "eval-test.json", evaluate(run / "cats.keras"))
     for name in shipped.FILES[1:]:
@@ -428,7 +440,7 @@ def main(argv=None):
                         help="folder of ladder.json and ladder.md")
     args = parser.parse_args(argv)
     if args.ship is not None:
-        return ship(args.ship)
+        return ship(args.ship, args.report)
     if not args.frames:
         parser.error("--frames is needed to climb the ladder")
     command = "python -m catunet.study.encoder_ladder " + " ".join(

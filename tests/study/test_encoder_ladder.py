@@ -70,3 +70,14 @@ def test_no_comparison_with_a_ladder_scored_on_other_scenes():
     ours = {"scenes": {"per_fold": [76, 76, 76]}}
     theirs = {"scenes": {"scenes_per_fold": [70, 76, 76]}}
     assert ladder.against_previous(ours, theirs) is None
+
+
+def test_each_recipe_trains_its_final_runs_in_its_own_folder():
+    """A recipe that changed since the last finished one must not land in
+    that one's folder (which the run store refuses, ending the ladder)."""
+    base = ladder.final_folder("runs/encoder", ladder.BASE, 0)
+    colour = ladder.final_folder(
+        "runs/encoder", {**ladder.BASE, "augment": "recommended,hue"}, 0)
+    assert base.name == "final-base-s0"
+    assert colour.name == "final-augment-recommended,hue-s0"
+    assert base != colour
