@@ -480,13 +480,13 @@ def parse(name, argv, prog=None):
 
 def run_command(name, argv, prog=None):
     """Parses ``argv`` for one command and runs it; returns the exit code.
-    ``train``'s settings are checked before TensorFlow starts, so a bad
-    value is refused at once."""
-    if name == "train":
-        with _errors_as_one_line():
-            config_from_args(parse(name, argv, prog))
-    quiet_tensorflow("--verbose" in argv)
+    Parsing imports no TensorFlow, so ``train``'s settings are checked
+    before it starts and a bad value is refused at once."""
     args = parse(name, argv, prog)
+    with _errors_as_one_line():
+        if name == "train":
+            config_from_args(args)
+    quiet_tensorflow("--verbose" in argv)
     with _errors_as_one_line():
         return COMMANDS[name][2](args) or 0
 

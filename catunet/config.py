@@ -14,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+from catunet.augment_spec import parse_spec
 from catunet.checks import (Choice, Flag, Number, SettingError, Text, Whole,
                             check_fields, flag, refuse)
 from catunet.errors import CatunetError
@@ -222,7 +223,6 @@ class TrainConfig:
 
     def __post_init__(self):
         check_fields(self, RULES)
-        from catunet.augment_spec import parse_spec
         parse_spec(self.augment)
         if self.mosaic or self.mosaic_grids != "2":
             parse_mosaic_grids(self.mosaic_grids)

@@ -18,7 +18,6 @@ once: the numbers README's quick start states. Everything lands in
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -30,7 +29,9 @@ from catunet.cli import HelpFormatter
 from catunet.inference import Settings
 from catunet.recipes import RECIPES
 from catunet.study import stats
-from catunet.study.encoder_ladder import KINDS, final, fold_runs
+from catunet.study.encoder_ladder import (KINDS, add_validation_flags,
+                                          command_line, final, fold_runs,
+                                          fold_scores)
 from catunet.study.experiments import Study
 from catunet.study.quality import keeps, ladder_scenes
 from catunet.study.runstore import RUNS
@@ -73,14 +74,7 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
 
 
 def candidate(name, runs):
-    return {"recipe": RECIPES[name],
-            "val_dice": [r["val_dice"] for r in runs],
-            "scene_dice": [r["scenes"]["dice"] for r in runs],
-            "scene_kinds": {kind: [r["scenes"]["kinds"][kind]["dice"]
-                                   for r in runs] for kind in KINDS},
-            "score": [r["score"] for r in runs],
-            "train_minutes": [r["seconds"] / 60 for r in runs],
-            "folders": [r["folder"] for r in runs]}
+    return {"recipe": RECIPES[name], **fold_scores(runs)}
 
 
 def differences(ours, theirs):
@@ -175,27 +169,11 @@ def readme_section(summary):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
-    parser.add_argument("--frames", required=True,
-                        help="frames to paste each fold's validation cats "
-                        "onto (e.g. ../shared/data/davis)")
-    parser.add_argument("--frames-apart", default=None,
-                        help="photos (folders or glob patterns, "
-                        "comma-separated) whose video sequences no scene "
-                        "frame may come from (the encoder ladder's)")
-    parser.add_argument("--data-dir", default=None,
-                        help="the cat set; without it $CATUNET_DATA_DIR")
-    parser.add_argument("--seeds", type=int, default=3,
-                        help="validation folds, one seed each")
-    parser.add_argument("--final-seeds", type=int, default=0,
-                        help="train the default on all training photos "
-                        "with this many seeds and score the test photos "
-                        "once (0: no test look)")
-    parser.add_argument("--report", default=str(REPORT),
-                        help="folder of defaults.json and defaults.md")
+    add_validation_flags(parser, REPORT, "the default")
     args = parser.parse_args(argv)
-    command = "python -m catunet.study.defaults " + " ".join(
-        arg if " " not in arg and "*" not in arg else f"'{arg}'"
-        for arg in (argv if argv is not None else sys.argv[1:]))
+    if not args.frames:
+        parser.error("--frames is needed to make the scenes")
+    command = command_line("catunet.study.defaults", argv)
     summary = run(args.frames, args.frames_apart, args.data_dir, args.seeds,
                   args.final_seeds, report=args.report, command=command)
     print(markdown(summary))

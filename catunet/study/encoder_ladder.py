@@ -116,7 +116,14 @@ def fold_runs(study, recipe, label, made, runs_dir):
 
 def row(step, change, runs, kept):
     return {"step": step, "change": change, "kept": bool(kept),
-            "val_dice": [r["val_dice"] for r in runs],
+            **fold_scores(runs)}
+
+
+def fold_scores(runs):
+    """The scores of one run per fold (``fold_runs``), as reports keep
+    them: per fold, validation Dice, scene Dice overall and by kind, the
+    choosing score, training minutes and the run folders."""
+    return {"val_dice": [r["val_dice"] for r in runs],
             "scene_dice": [r["scenes"]["dice"] for r in runs],
             "scene_kinds": {kind: [r["scenes"]["kinds"][kind]["dice"]
                                    for r in runs]
@@ -413,13 +420,11 @@ def ship(seed, report=REPORT, folder=shipped.FOLDER):
     print(f"Shipped {run} in {folder}: {shipped.describe()}")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
-    parser.add_argument("--ship", type=int, default=None, metavar="SEED",
-                        help="only copy the finished recipe's run of this "
-                        "seed into catunet/shipped/, the model predict and "
-                        "serve use by default")
+def add_validation_flags(parser, report, what):
+    """The flags of a study that chooses on the validation folds and scenes
+    and may look at test once: ``--frames``, ``--frames-apart``,
+    ``--data-dir``, ``--seeds``, ``--final-seeds`` (training ``what``) and
+    ``--report`` (default ``report``)."""
     parser.add_argument("--frames", default=None,
                         help="frames to paste each fold's validation cats "
                         "onto (e.g. ../shared/data/davis)")
@@ -433,19 +438,35 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3,
                         help="validation folds, one seed each")
     parser.add_argument("--final-seeds", type=int, default=0,
-                        help="train the chosen recipe on all training "
-                        "photos with this many seeds and score the test "
-                        "photos once (0: no test look)")
-    parser.add_argument("--report", default=str(REPORT),
-                        help="folder of ladder.json and ladder.md")
+                        help=f"train {what} on all training photos with "
+                        "this many seeds and score the test photos once "
+                        "(0: no test look)")
+    parser.add_argument("--report", default=str(report),
+                        help="folder of the report's JSON and markdown")
+
+
+def command_line(module, argv):
+    """The command that ran, as a report records it (quoted where a shell
+    would need it)."""
+    return f"python -m {module} " + " ".join(
+        arg if " " not in arg and "*" not in arg else f"'{arg}'"
+        for arg in (argv if argv is not None else sys.argv[1:]))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    parser.add_argument("--ship", type=int, default=None, metavar="SEED",
+                        help="only copy the finished recipe's run of this "
+                        "seed into catunet/shipped/, the model predict and "
+                        "serve use by default")
+    add_validation_flags(parser, REPORT, "the chosen recipe")
     args = parser.parse_args(argv)
     if args.ship is not None:
         return ship(args.ship, args.report)
     if not args.frames:
         parser.error("--frames is needed to climb the ladder")
-    command = "python -m catunet.study.encoder_ladder " + " ".join(
-        arg if " " not in arg and "*" not in arg else f"'{arg}'"
-        for arg in (argv if argv is not None else sys.argv[1:]))
+    command = command_line("catunet.study.encoder_ladder", argv)
     summary = run(args.frames, args.frames_apart, args.data_dir, args.seeds,
                   args.final_seeds, report=args.report, command=command)
     print(json.dumps({"recipe": summary["recipe"],
