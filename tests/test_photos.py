@@ -99,7 +99,7 @@ CAT = sorted((ROOT.parent / "shared" / "data" / "cats" / "images")
 # Every mode Pillow writes that a phone, a scanner or an editor produces.
 MODES = {"1": 1, "L": 1, "LA": 2, "P": 1, "RGB": 3, "RGBA": 4,
          "I;16": 1, "I": 1, "F": 1, "CMYK": 4}
-FORMAT_MODES = {"PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I"),
+FORMAT_MODES = {"PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"),
                 "JPEG": ("L", "RGB", "CMYK"), "BMP": ("1", "L", "P", "RGB"),
                 "TIFF": ("1", "L", "P", "RGB", "RGBA", "I;16", "I", "F",
                          "CMYK"),
