@@ -61,6 +61,12 @@ STEPS = (
     # a probe (PyTorch, the same photos) found sizes past 256 flat.
     ("input size", "at 128 px the encoder's deepest features are 4x4",
      [{"image_size": 128}]),
+    ("frozen warm-up", "the new decoder learns before it moves the "
+     "ImageNet features", [{"freeze_epochs": 5}]),
+    ("colour", "cats come in every coat and light",
+     [{"augment": "recommended,saturation,hue,grayscale"}]),
+    ("mosaics", "several and small cats in one training image",
+     [{"mosaic": 0.5, "mosaic_grids": "2,3"}]),
 )
 # Inference options, one group at a time (``INFERENCE_GROUPS``), less two:
 # the detector gate, which cuts outlines on box edges and erases the cats
@@ -70,7 +76,8 @@ STEPS = (
 GROUPS = tuple(
     (name, [o for o in options if o.get("zoom", 2) == 2])
     for name, options in INFERENCE_GROUPS
-    if name not in ("cat boxes", "zoom only small cats"))
+    if name not in ("cat boxes", "zoom only small cats")) + (
+    ("mended gate", [{"cat_gate": s} for s in (0.2, 0.3, 0.4)]),)
 BOOTSTRAP = 10_000
 
 
