@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from catunet.serving import Segmenter
-from catunet.web.app import create_app
+from catunet.serving.segmenter import Segmenter
+from catunet.serving.web.app import create_app
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from catunet import augment, data
+from catunet.data import augment, loading
 from catunet.errors import CatunetError
-from catunet.train import train
+from catunet.training.train import train
 from tests.test_train import tiny
 
 
@@ -167,7 +167,7 @@ def test_parse_spec_errors(spec, match):
 def test_only_the_training_images_are_augmented(tmp_path, shapes_dir,
                                                 monkeypatch):
     calls = []
-    stream, plain = data.make_training_dataset, data.make_dataset
+    stream, plain = loading.make_training_dataset, loading.make_dataset
 
     def spy_stream(images, masks, batch_size, **kwargs):
         calls.append(("stream", len(images), kwargs["augment"] is not None))
@@ -177,8 +177,8 @@ def test_only_the_training_images_are_augmented(tmp_path, shapes_dir,
         calls.append(("plain", len(images), False))
         return plain(images, masks, batch_size)
 
-    monkeypatch.setattr(data, "make_training_dataset", spy_stream)
-    monkeypatch.setattr(data, "make_dataset", spy_plain)
+    monkeypatch.setattr(loading, "make_training_dataset", spy_stream)
+    monkeypatch.setattr(loading, "make_dataset", spy_plain)
     train(tiny(tmp_path, shapes_dir, folds=3, augment="recommended"), verbose=0)
     # 12 pairs: 4 test, 8 train = 5 fitted + 3 validation (fold 0 of 3).
     assert calls == [("stream", 5, True),   # fitted: shuffled, augmented

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from catunet import data
+from catunet.data import loading
+from catunet.serving.segmenter import Segmenter
+from catunet.serving.web.app import Background
 from catunet.study import browser
-from catunet.serving import Segmenter
-from catunet.web.app import Background
 
 # CI installs chromium and sets CATUNET_REQUIRE_BROWSER=1: there, a missing
 # browser fails the test instead of skipping it.
@@ -32,7 +32,7 @@ def url(tiny_model):
 def test_upload_a_cat_see_the_outline_download_the_mask(url, cats_dir,
                                                         tmp_path):
     photo_path = sorted((cats_dir / "images").glob("*.jpg"))[0]
-    photo = data.read_image(photo_path)
+    photo = loading.read_image(photo_path)
     with browser.open_page(url) as page:
         assert "width 2" in page.inner_text("#model")
         cards = browser.upload(page, [photo_path])

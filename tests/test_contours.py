@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from catunet import contours
+from catunet.inference import contours
 
 
 def square(size=100, top=20, side=40):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from catunet import copypaste
+from catunet.data import copypaste
 
 
 def one_cat(size=32):

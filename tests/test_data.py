@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from catunet import data
+from catunet.data import loading
 from catunet.errors import CatunetError
 from tests.conftest import write_folder
 
@@ -15,7 +15,7 @@ from tests.conftest import write_folder
 ])
 def test_find_pairs_matches_every_naming(tmp_path, mask_name):
     write_folder(tmp_path, n=3, mask_name=mask_name)
-    pairs = data.find_pairs(tmp_path)
+    pairs = loading.find_pairs(tmp_path)
     assert [p.image.name for p in pairs] == [f"shape.{i}.jpg" for i in range(3)]
     for p in pairs:
         assert p.mask.name == mask_name.format(stem=p.image.stem)
@@ -24,23 +24,23 @@ def test_find_pairs_matches_every_naming(tmp_path, mask_name):
 def test_photos_of_folders_and_patterns(tmp_path):
     first = write_folder(tmp_path / "first", n=3)
     second = write_folder(tmp_path / "second", n=12)
-    found = data.photos_of(f"{first}, {second}/images/shape.1*.jpg,"
+    found = loading.photos_of(f"{first}, {second}/images/shape.1*.jpg,"
                            f"{first}/images/shape.0.jpg")
     assert [(p.parent.parent.name, p.name) for p in found] == [
         ("first", f"shape.{i}.jpg") for i in range(3)] + [
         ("second", name) for name in ("shape.1.jpg", "shape.10.jpg",
                                       "shape.11.jpg")]
     with pytest.raises(CatunetError, match="no photos match"):
-        data.photos_of(f"{first},{second}/masks/*.jpg")
+        loading.photos_of(f"{first},{second}/masks/*.jpg")
     with pytest.raises(CatunetError, match="not found"):
-        data.photos_of(str(tmp_path / "third"))
+        loading.photos_of(str(tmp_path / "third"))
 
 
 def test_find_pairs_lists_lonely_photos_and_masks(shapes_dir):
     (shapes_dir / "masks" / "mask_shape.0.png").unlink()
     (shapes_dir / "images" / "shape.1.jpg").unlink()
     with pytest.raises(CatunetError) as error:
-        data.find_pairs(shapes_dir)
+        loading.find_pairs(shapes_dir)
     message = str(error.value)
     assert "photos with no mask" in message and "shape.0.jpg" in message
     assert "masks with no photo" in message and "mask_shape.1.png" in message
@@ -49,12 +49,12 @@ def test_find_pairs_lists_lonely_photos_and_masks(shapes_dir):
 def test_find_pairs_names_non_image_files(shapes_dir):
     (shapes_dir / "images" / "notes.txt").write_text("hello")
     with pytest.raises(CatunetError, match="notes.txt"):
-        data.find_pairs(shapes_dir)
+        loading.find_pairs(shapes_dir)
 
 
 def test_find_pairs_ignores_hidden_files(shapes_dir):
     (shapes_dir / "images" / ".DS_Store").write_bytes(b"\0")
-    assert len(data.find_pairs(shapes_dir)) == 12
+    assert len(loading.find_pairs(shapes_dir)) == 12
 
 
 @pytest.mark.parametrize("make, reason", [
@@ -66,22 +66,22 @@ def test_find_pairs_ignores_hidden_files(shapes_dir):
 def test_find_pairs_missing_or_empty_folders(tmp_path, make, reason):
     make(tmp_path / "d")
     with pytest.raises(CatunetError, match=reason):
-        data.find_pairs(tmp_path / "d")
+        loading.find_pairs(tmp_path / "d")
 
 
 def test_corrupt_image_is_named(shapes_dir):
     bad = shapes_dir / "images" / "shape.3.jpg"
     bad.write_bytes(b"this is not a jpeg")
-    pairs = data.find_pairs(shapes_dir)
+    pairs = loading.find_pairs(shapes_dir)
     with pytest.raises(CatunetError, match="shape.3.jpg: not a readable image"):
-        data.load_pairs(pairs)
+        loading.load_pairs(pairs)
 
 
 def test_empty_file_is_named(shapes_dir):
     bad = shapes_dir / "masks" / "mask_shape.2.png"
     bad.write_bytes(b"")
     with pytest.raises(CatunetError, match="mask_shape.2.png"):
-        data.load_pairs(data.find_pairs(shapes_dir))
+        loading.load_pairs(loading.find_pairs(shapes_dir))
 
 
 def test_grayscale_and_rgba_photos_become_rgb(tmp_path):
@@ -92,9 +92,9 @@ def test_grayscale_and_rgba_photos_become_rgb(tmp_path):
     bgra[..., 0] = 255  # blue in OpenCV's order
     bgra[..., 3] = 128
     cv2.imwrite(str(rgba), bgra)
-    assert data.read_image(gray).shape == (5, 7, 3)
-    assert (data.read_image(gray) == 100).all()
-    rgb = data.read_image(rgba)
+    assert loading.read_image(gray).shape == (5, 7, 3)
+    assert (loading.read_image(gray) == 100).all()
+    rgb = loading.read_image(rgba)
     assert rgb.shape == (5, 7, 3)
     assert (rgb[..., 2] == 255).all() and (rgb[..., :2] == 0).all()
 
@@ -102,20 +102,20 @@ def test_grayscale_and_rgba_photos_become_rgb(tmp_path):
 def test_mask_is_binarised_at_half(tmp_path):
     path = tmp_path / "m.png"
     cv2.imwrite(str(path), np.array([[0, 100, 127], [128, 200, 255]], np.uint8))
-    np.testing.assert_array_equal(data.read_mask(path), [[0, 0, 0], [1, 1, 1]])
+    np.testing.assert_array_equal(loading.read_mask(path), [[0, 0, 0], [1, 1, 1]])
 
 
 def test_resize_mask_stays_binary_and_keeps_shape():
     mask = np.zeros((300, 500), np.uint8)
     mask[75:225, 125:375] = 1  # the middle half of each side
-    small = data.resize_mask(mask, 128)
+    small = loading.resize_mask(mask, 128)
     assert small.shape == (128, 128)
     assert set(np.unique(small)) <= {0, 1}
     assert abs(small.mean() - 0.25) < 0.01
 
 
 def test_load_pairs_resizes_to_square(shapes_dir):
-    images, masks = data.load_pairs(data.find_pairs(shapes_dir), size=32)
+    images, masks = loading.load_pairs(loading.find_pairs(shapes_dir), size=32)
     assert images.shape == (12, 32, 32, 3) and images.dtype == np.uint8
     assert masks.shape == (12, 32, 32, 1) and set(np.unique(masks)) == {0, 1}
 
@@ -124,12 +124,12 @@ def test_all_background_mask_warns(shapes_dir):
     cv2.imwrite(str(shapes_dir / "masks" / "mask_shape.4.png"),
                 np.zeros((48, 64), np.uint8))
     with pytest.warns(UserWarning, match="mask_shape.4.png: mask is all background"):
-        data.load_pairs(data.find_pairs(shapes_dir))
+        loading.load_pairs(loading.find_pairs(shapes_dir))
 
 
 def test_make_dataset_batches_floats_in_order(shapes_dir):
-    images, masks = data.load_pairs(data.find_pairs(shapes_dir), size=32)
-    batches = list(data.make_dataset(images, masks, batch_size=5))
+    images, masks = loading.load_pairs(loading.find_pairs(shapes_dir), size=32)
+    batches = list(loading.make_dataset(images, masks, batch_size=5))
     assert [b[0].shape[0] for b in batches] == [5, 5, 2]
     x, y = batches[0]
     assert x.dtype.name == "float32" and y.dtype.name == "float32"
@@ -138,8 +138,8 @@ def test_make_dataset_batches_floats_in_order(shapes_dir):
 
 
 def test_training_stream_visits_every_image_once_per_epoch(shapes_dir):
-    images, masks = data.load_pairs(data.find_pairs(shapes_dir), size=16)
-    stream = list(data.make_training_dataset(images, masks, 5, seed=3,
+    images, masks = loading.load_pairs(loading.find_pairs(shapes_dir), size=16)
+    stream = list(loading.make_training_dataset(images, masks, 5, seed=3,
                                              epochs=2))
     assert [len(x) for x, _ in stream] == [5, 5, 2] * 2
     sums = sorted(float(v) for v in images.reshape(12, -1).sum(axis=1))
@@ -153,10 +153,10 @@ def test_training_stream_visits_every_image_once_per_epoch(shapes_dir):
 
 def test_pairs_of_finds_each_photos_mask_or_says_why(tmp_path):
     folder = write_folder(tmp_path / "people", n=3)
-    photos = data.photos_of(f"{folder}/images/shape.[02].*")
-    assert [(p.image.name, p.mask.name) for p in data.pairs_of(photos)] == [
+    photos = loading.photos_of(f"{folder}/images/shape.[02].*")
+    assert [(p.image.name, p.mask.name) for p in loading.pairs_of(photos)] == [
         ("shape.0.jpg", "mask_shape.0.png"), ("shape.2.jpg", "mask_shape.2.png")]
     hidden = folder / "images" / ".shape.9.jpg"
     hidden.write_bytes((folder / "images" / "shape.0.jpg").read_bytes())
     with pytest.raises(CatunetError, match="pairs with a mask"):
-        data.pairs_of([hidden])
+        loading.pairs_of([hidden])

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from catunet import detector, inference, tfjs_graph
-from catunet.cli import inference_settings, make_parser
+from catunet.cli import make_parser
 from catunet.errors import CatunetError
+from catunet.flags import inference_settings
+from catunet.inference import detector, predict, tfjs_graph
 from tests.conftest import ROOT, found_in_the_middle
 
 
@@ -178,15 +179,15 @@ class _AllCat:
 def test_cat_boxes_gate_every_inference_path():
     """With the stand-in detector (conftest): a box in the middle half."""
     images = np.zeros((2, 16, 16, 3), np.uint8)
-    masks = inference.predict_masks(_AllCat(), images,
-                                    inference.Settings(cat_boxes=0.2))
+    masks = predict.predict_masks(_AllCat(), images,
+                                    predict.Settings(cat_boxes=0.2))
     assert masks.shape == (2, 16, 16, 1) and masks.sum() == 2 * 64
     assert masks[:, 4:12, 4:12].min() == 1
-    plain = inference.predict_masks(_AllCat(), images, inference.Settings())
+    plain = predict.predict_masks(_AllCat(), images, predict.Settings())
     assert plain.sum() == 2 * 256
-    [photo] = inference.predict_photo_masks(
+    [photo] = predict.predict_photo_masks(
         _AllCat(), [np.zeros((40, 20, 3), np.uint8)],
-        inference.Settings(cat_boxes=0.2))
+        predict.Settings(cat_boxes=0.2))
     assert photo.shape == (40, 20) and photo.sum() == 20 * 10
 
 
@@ -300,19 +301,19 @@ def test_the_mended_gate_keeps_cats_whole_and_erases_only_what_it_sees():
 
 
 def test_the_mended_gate_runs_in_every_inference_path():
-    from catunet import inference
+    from catunet.inference import predict
 
     photos = [np.zeros((16, 16, 3), np.uint8)]
     # The stand-in detector: a cat in the middle (0.3), a person over all
     # (0.9): the one all-cat region touches the cat box and stays whole.
-    plain = inference.photo_probabilities(_AllCat(), photos)
-    gated = inference.photo_probabilities(
-        _AllCat(), photos, inference.Settings(cat_gate=0.2))
+    plain = predict.photo_probabilities(_AllCat(), photos)
+    gated = predict.photo_probabilities(
+        _AllCat(), photos, predict.Settings(cat_gate=0.2))
     np.testing.assert_array_equal(gated[0], plain[0])
     # Above the cat's score only the person is seen: the region is erased.
-    erased = inference.photo_probabilities(
-        _AllCat(), photos, inference.Settings(cat_gate=0.5))
+    erased = predict.photo_probabilities(
+        _AllCat(), photos, predict.Settings(cat_gate=0.5))
     assert not erased[0].any()
-    masks = inference.predict_masks(_AllCat(), np.zeros((1, 16, 16, 3)),
-                                    inference.Settings(cat_gate=0.5))
+    masks = predict.predict_masks(_AllCat(), np.zeros((1, 16, 16, 3)),
+                                    predict.Settings(cat_gate=0.5))
     assert not masks.any()

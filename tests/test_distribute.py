@@ -11,9 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.train import train
+from catunet.training.config import TrainConfig
+from catunet.training.train import train
 from tests.conftest import ROOT
 
 SCRIPT = """
@@ -23,8 +23,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from catunet.config import TrainConfig
-from catunet.train import train
+from catunet.training.config import TrainConfig
+from catunet.training.train import train
 
 shapes, root = sys.argv[1], sys.argv[2]
 losses = {}
@@ -107,8 +107,8 @@ def test_two_worker_processes_train_as_one_device(tmp_path, shapes_dir):
         text=True, timeout=600)
     assert one.returncode == 0, one.stderr[-3000:]
 
-    from catunet.evaluate import evaluate
-    from catunet.saving import load_model
+    from catunet.inference.evaluate import evaluate
+    from catunet.models.saving import load_model
 
     chief, other = (load_model(tmp_path / f"w{i}" / "cats.keras")
                     for i in range(2))

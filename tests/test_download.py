@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from catunet.datasets import cats
+from catunet.data.datasets import cats
 from catunet.errors import CatunetError
 
 FILES = {

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from catunet import duplicates
+from catunet.data import duplicates
 from tests.conftest import draw_pair
 
 

@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
-from catunet.config import TrainConfig
-from catunet.encoders import efficientnet_lite, torch_weights
 from catunet.errors import CatunetError
-from catunet.model import build_encoder_unet
-from catunet.train import train
+from catunet.models.encoders import efficientnet_lite, torch_weights
+from catunet.models.unet import build_encoder_unet
+from catunet.training.config import TrainConfig
+from catunet.training.train import train
 from tests.conftest import SHARED_CATS
 
 SHARED = SHARED_CATS.parent
@@ -224,8 +224,8 @@ def test_encoder_unet_shapes_saves_and_reloads(tmp_path):
     import keras
 
     from catunet import atomic
-    from catunet.saving import load_model
-    from catunet.transfer import set_encoder_trainable
+    from catunet.models.saving import load_model
+    from catunet.training.transfer import set_encoder_trainable
 
     model = build_encoder_unet((64, 96, 3), pretrained=False)
     assert model.output_shape == (None, 64, 96, 1)
@@ -263,7 +263,7 @@ def test_trains_with_the_encoder_frozen_then_unfrozen(tmp_path, shapes_dir,
                                                       monkeypatch):
     """Frozen warm-up needs no --init with a pretrained encoder; the frozen
     phase leaves the ImageNet weights as they were."""
-    from catunet.saving import load_model
+    from catunet.models.saving import load_model
 
     monkeypatch.setenv(efficientnet_lite.ENV, str(tmp_path / "cache"))
     config = TrainConfig(data_dir=str(shapes_dir), image_size=64,

@@ -1,12 +1,12 @@
-"""Averaging models into one (``catunet.ensemble``)."""
+"""Averaging models into one (``catunet.training.ensemble``)."""
 
 import numpy as np
 import pytest
 
-from catunet import ensemble
-from catunet.model import build_unet
-from catunet.runtimes import computes_in_bfloat16
-from catunet.saving import load_model, save_model
+from catunet.inference.runtimes import computes_in_bfloat16
+from catunet.models.saving import load_model, save_model
+from catunet.models.unet import build_unet
+from catunet.training import ensemble
 
 
 def _images(n=2, size=32, seed=0):
@@ -57,7 +57,7 @@ def test_precision_of_an_average_is_its_members(monkeypatch):
 
 @pytest.mark.parametrize("runtime", ["openvino", "onnx"])
 def test_an_average_is_served_like_any_model(tmp_path, runtime):
-    from catunet import inference, runtimes
+    from catunet.inference import predict, runtimes
 
     if not runtimes.installed(runtime):
         pytest.skip(f"{runtime} is not installed")
@@ -67,5 +67,5 @@ def test_an_average_is_served_like_any_model(tmp_path, runtime):
     served, _ = runtimes.load_runtime(path, runtime)
     images = _images(n=3)
     np.testing.assert_allclose(
-        inference.predict_probabilities(served, images, batch_size=2),
-        inference.predict_probabilities(averaged, images), atol=1e-3)
+        predict.predict_probabilities(served, images, batch_size=2),
+        predict.predict_probabilities(averaged, images), atol=1e-3)

@@ -8,8 +8,8 @@ import pytest
 
 from catunet import atomic
 from catunet.errors import CatunetError
-from catunet.export import export_model
-from catunet.model import build_encoder_unet, build_unet
+from catunet.inference.export import export_model
+from catunet.models.unet import build_encoder_unet, build_unet
 from tests.conftest import ROOT
 
 
@@ -41,7 +41,7 @@ def _serve_onnx(out, images):
 
 
 def _serve_openvino(out, images):
-    from catunet.runtimes import OpenVinoModel
+    from catunet.inference.runtimes import OpenVinoModel
 
     return OpenVinoModel(out, images.shape).predict_on_batch(images)
 

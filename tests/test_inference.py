@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from catunet import inference
-from catunet.model import build_unet
+from catunet.inference import predict
+from catunet.models.unet import build_unet
 
 
 @pytest.fixture(scope="module")
@@ -19,39 +19,41 @@ def test_tta_makes_predictions_mirror_with_the_photo(model):
     images = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3))
     mirrored = images[:, :, ::-1]
 
-    def predict(x, tta):
-        return inference.predict_probabilities(model, x, tta=tta)
+    def probabilities(x, tta):
+        return predict.predict_probabilities(model, x, tta=tta)
 
-    np.testing.assert_allclose(predict(mirrored, True),
-                               predict(images, True)[:, :, ::-1], atol=1e-6)
-    assert not np.allclose(predict(mirrored, False),
-                           predict(images, False)[:, :, ::-1], atol=1e-6)
+    np.testing.assert_allclose(probabilities(mirrored, True),
+                               probabilities(images, True)[:, :, ::-1],
+                               atol=1e-6)
+    assert not np.allclose(probabilities(mirrored, False),
+                           probabilities(images, False)[:, :, ::-1],
+                           atol=1e-6)
 
 
 def test_batches_do_not_change_the_result(model):
     images = np.random.default_rng(1).integers(0, 255, (5, 32, 32, 3))
     np.testing.assert_allclose(
-        inference.predict_probabilities(model, images, batch_size=2),
-        inference.predict_probabilities(model, images, batch_size=16),
+        predict.predict_probabilities(model, images, batch_size=2),
+        predict.predict_probabilities(model, images, batch_size=16),
         atol=1e-6)
 
 
 def test_settings_saved_beside_the_model_are_used_by_default(tmp_path):
     model_path = tmp_path / "cats.keras"
-    assert inference.Settings.beside(model_path) == inference.Settings()
-    chosen = inference.Settings(tta=True, threshold=0.4, min_area=0.01)
+    assert predict.Settings.beside(model_path) == predict.Settings()
+    chosen = predict.Settings(tta=True, threshold=0.4, min_area=0.01)
     chosen.save_beside(model_path)
-    assert inference.Settings.beside(model_path) == chosen
+    assert predict.Settings.beside(model_path) == chosen
 
 
 def test_threshold_and_clean_ups_turn_probabilities_into_a_mask():
     probabilities = np.array([[0.45, 0.45, 0.1],
                               [0.45, 0.2, 0.45],
                               [0.45, 0.45, 0.45]])
-    assert inference.Settings().to_mask(probabilities).sum() == 0
-    low = inference.Settings(threshold=0.4)
+    assert predict.Settings().to_mask(probabilities).sum() == 0
+    low = predict.Settings(threshold=0.4)
     assert low.to_mask(probabilities).sum() == 7
-    filled = inference.Settings(threshold=0.4, fill_holes=True)
+    filled = predict.Settings(threshold=0.4, fill_holes=True)
     assert filled.to_mask(probabilities)[1, 1] == 1
 
 
@@ -79,7 +81,7 @@ def red_square(height, width, top, left, side):
 @pytest.mark.parametrize("length, side", [(10, 3), (64, 32), (480, 240),
                                           (854, 240), (7, 7), (5, 9)])
 def test_tiles_cover_every_pixel_and_overlap_by_half(length, side):
-    starts = inference.tile_starts(length, side)
+    starts = predict.tile_starts(length, side)
     covered = np.zeros(length, bool)
     for start in starts:
         covered[start:start + side] = True
@@ -89,16 +91,16 @@ def test_tiles_cover_every_pixel_and_overlap_by_half(length, side):
 
 
 def test_tiles_are_squares_zoom_times_smaller_than_the_shorter_side():
-    windows = inference.tiles((40, 60), 2)
+    windows = predict.tiles((40, 60), 2)
     assert {side for _, _, side in windows} == {20}
     # Half a tile apart: tops 0, 10, 20; lefts 0, 10, ..., 40.
     assert len(windows) == 3 * 5
-    assert len(inference.tiles((48, 48), 3)) == 5 * 5
+    assert len(predict.tiles((48, 48), 3)) == 5 * 5
 
 
 def test_zoomed_probabilities_put_each_tile_back_where_it_came_from():
     photo = red_square(40, 60, 4, 44, 12)
-    probabilities = inference.zoomed_probabilities(RedModel(), [photo], 2)[0]
+    probabilities = predict.zoomed_probabilities(RedModel(), [photo], 2)[0]
     assert probabilities.shape == (40, 60)
     assert probabilities[6:14, 46:54].min() > 0.9
     outside = np.ones((40, 60), bool)
@@ -113,12 +115,12 @@ def test_zoomed_probabilities_put_each_tile_back_where_it_came_from():
 def test_zoom_merges_the_whole_photo_with_its_tiles(merge, combine):
     photo = red_square(48, 64, 20, 20, 12)
     model = RedModel()
-    settings = inference.Settings(zoom=2, zoom_merge=merge)
-    whole = inference.photo_probabilities(model, [photo])[0]
-    near = inference.zoomed_probabilities(model, [photo], 2)[0]
-    both = inference.photo_probabilities(model, [photo], settings)[0]
+    settings = predict.Settings(zoom=2, zoom_merge=merge)
+    whole = predict.photo_probabilities(model, [photo])[0]
+    near = predict.zoomed_probabilities(model, [photo], 2)[0]
+    both = predict.photo_probabilities(model, [photo], settings)[0]
     np.testing.assert_allclose(both, combine(whole, near), atol=1e-6)
-    mask = inference.predict_photo_masks(model, [photo], settings)[0]
+    mask = predict.predict_photo_masks(model, [photo], settings)[0]
     assert mask.shape == (48, 64) and mask[22:30, 22:30].all()
     assert mask.sum() < 2 * 12 * 12
 
@@ -131,25 +133,25 @@ def test_zoom_merges_the_two_views_by_hand(merge, expected):
     whole = np.array([[0.9, 0.1, 0.1]], np.float32)
     zoomed = np.array([[0.3, 0.8, 0.1]], np.float32)
     np.testing.assert_allclose(
-        inference.with_zoom(whole, zoomed, merge), expected, atol=1e-6)
+        predict.with_zoom(whole, zoomed, merge), expected, atol=1e-6)
 
 
 def test_zoom_leaves_photos_whose_cat_is_seen_large():
     half = np.full((4, 4), 0.5, np.float32)  # half the photo is cat
-    assert inference.zooms(half) and inference.zooms(half, 0.6)
-    assert not inference.zooms(half, 0.4)
-    assert inference.zooms(np.ones((4, 4)))  # 1: every photo, even all cat
+    assert predict.zooms(half) and predict.zooms(half, 0.6)
+    assert not predict.zooms(half, 0.4)
+    assert predict.zooms(np.ones((4, 4)))  # 1: every photo, even all cat
 
 
 def test_zoom_max_area_is_decided_per_photo(model):
     images = np.random.default_rng(3).integers(0, 255, (2, 32, 32, 3))
-    plain = inference.predict_probabilities(model, images)
-    zoomed = inference.predict_probabilities(model, images, zoom=2)
+    plain = predict.predict_probabilities(model, images)
+    zoomed = predict.predict_probabilities(model, images, zoom=2)
     area = plain.mean(axis=(1, 2, 3))
     cut = float(area.mean())  # one image above, one below
     low, high = sorted(area)
     assert low < cut < high
-    gated = inference.predict_probabilities(model, images, zoom=2,
+    gated = predict.predict_probabilities(model, images, zoom=2,
                                             zoom_max_area=cut)
     for i in range(2):
         expected = plain[i] if area[i] >= cut else zoomed[i]
@@ -166,10 +168,10 @@ def test_photos_seen_large_are_not_cut_into_tiles():
 
     photos = [red_square(48, 48, 2, 2, 44), red_square(48, 48, 20, 20, 6)]
     model = Counting()
-    gated = inference.photo_probabilities(
-        model, photos, inference.Settings(zoom=2, zoom_max_area=0.3))
+    gated = predict.photo_probabilities(
+        model, photos, predict.Settings(zoom=2, zoom_max_area=0.3))
     assert model.shown == 2 + 9  # both whole, the small cat's 9 tiles
-    whole = inference.photo_probabilities(model, photos[:1])[0]
+    whole = predict.photo_probabilities(model, photos[:1])[0]
     np.testing.assert_allclose(gated[0], whole, atol=1e-6)
 
 
@@ -178,13 +180,13 @@ def test_settings_refuse_an_unknown_zoom_merge():
 
     with pytest.raises(SettingError, match="--zoom-merge must be one of "
                        "mean, max, got 'median'"):
-        inference.Settings(zoom=2, zoom_merge="median")
+        predict.Settings(zoom=2, zoom_merge="median")
 
 
 def test_zoom_at_the_models_size_keeps_the_shape(model):
     images = np.random.default_rng(2).integers(0, 255, (3, 32, 32, 3))
-    plain = inference.predict_probabilities(model, images)
-    zoomed = inference.predict_probabilities(model, images, zoom=2)
+    plain = predict.predict_probabilities(model, images)
+    zoomed = predict.predict_probabilities(model, images, zoom=2)
     assert zoomed.shape == plain.shape == (3, 32, 32, 1)
     assert not np.allclose(zoomed, plain)
 
@@ -192,18 +194,19 @@ def test_zoom_at_the_models_size_keeps_the_shape(model):
 def test_settings_saved_before_zoom_existed_still_load(tmp_path):
     (tmp_path / "inference.json").write_text(
         '{"tta": true, "threshold": 0.4, "fill_holes": true, "min_area": 0.005}')
-    settings = inference.Settings.beside(tmp_path / "cats.keras")
+    settings = predict.Settings.beside(tmp_path / "cats.keras")
     assert settings.zoom == 1 and settings.threshold == 0.4
 
 
 def test_zoom_flag_overrides_the_saved_settings_and_refuses_zero(tmp_path):
-    from catunet.cli import inference_settings, make_parser
+    from catunet.cli import make_parser
+    from catunet.flags import inference_settings
 
     model_path = tmp_path / "cats.keras"
-    inference.Settings(tta=True, threshold=0.4).save_beside(model_path)
+    predict.Settings(tta=True, threshold=0.4).save_beside(model_path)
     parser = make_parser(only="evaluate")
     args = parser.parse_args(["--model", str(model_path), "--zoom", "2"])
-    assert inference_settings(args) == inference.Settings(
+    assert inference_settings(args) == predict.Settings(
         tta=True, threshold=0.4, zoom=2)
     with pytest.raises(SystemExit):
         parser.parse_args(["--model", str(model_path), "--zoom", "0"])
@@ -222,7 +225,7 @@ def test_zoom_flag_overrides_the_saved_settings_and_refuses_zero(tmp_path):
 
 
 def test_tile_weights_favour_the_centre_and_never_vanish():
-    weights = inference.tile_weights(16)
+    weights = predict.tile_weights(16)
     assert weights.shape == (16, 16)
     np.testing.assert_allclose(weights, weights.T)
     np.testing.assert_allclose(weights, weights[::-1, ::-1])
@@ -240,13 +243,13 @@ class AllCat:
 
 
 def test_full_size_dice_scores_masks_at_each_photos_own_size(shapes_dir):
-    from catunet import data
-    from catunet.evaluate import full_size_dice
+    from catunet.data import loading
+    from catunet.inference.evaluate import full_size_dice
 
-    pairs = data.find_pairs(shapes_dir)[:3]
+    pairs = loading.find_pairs(shapes_dir)[:3]
     dice = full_size_dice(AllCat(), pairs)
     for pair, got in zip(pairs, dice):
-        truth = data.read_mask(pair.mask)  # 48 x 64, the photo's size
-        assert truth.shape == data.read_image(pair.image).shape[:2]
+        truth = loading.read_mask(pair.mask)  # 48 x 64, the photo's size
+        assert truth.shape == loading.read_image(pair.image).shape[:2]
         assert got == pytest.approx(2 * truth.sum() / (truth.sum()
                                                        + truth.size), 1e-5)

@@ -109,7 +109,7 @@ def import_graph():
 
 def test_no_import_circles():
     graph = import_graph()
-    assert "catunet.split" in graph["catunet.train"]  # the graph is read
+    assert "catunet.data.split" in graph["catunet.training.train"]  # the graph is read
     done, path = set(), []
 
     def visit(module):

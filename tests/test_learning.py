@@ -5,11 +5,11 @@ aligned through tf.data."""
 import numpy as np
 import pytest
 
-from catunet import augment, data
-from catunet.config import TrainConfig
-from catunet.evaluate import score
-from catunet.saving import load_model
-from catunet.train import train
+from catunet.data import augment, loading
+from catunet.inference.evaluate import score
+from catunet.models.saving import load_model
+from catunet.training.config import TrainConfig
+from catunet.training.train import train
 from tests.conftest import write_folder
 
 SMOKE = dict(width=8, depth=3, image_size=64, epochs=25, batch_size=8,
@@ -21,7 +21,7 @@ def shifted(shift):
     the right after augmentation: a misaligned pipeline."""
     import tensorflow as tf
 
-    real = data.make_training_dataset
+    real = loading.make_training_dataset
 
     def make(*args, **kwargs):
         return real(*args, **kwargs).map(
@@ -37,16 +37,16 @@ def test_fits_drawn_shapes_only_when_masks_are_aligned(
     U-Net, BCE + Dice) fits 24 drawn shapes to Dice > 0.9 on the images it
     saw; the same run with masks shifted by 4 px in the pipeline does not."""
     if shift:
-        monkeypatch.setattr(data, "make_training_dataset", shifted(shift))
+        monkeypatch.setattr(loading, "make_training_dataset", shifted(shift))
     shapes = write_folder(tmp_path / "shapes", n=32)
     config = TrainConfig(data_dir=str(shapes), split=str(tmp_path / "s.json"),
                          out=str(tmp_path / "run"), **SMOKE)
     run = train(config, verbose=0)
-    from catunet import split
+    from catunet.data import split
 
     manifest = split.load_split(tmp_path / "s.json")
-    fitted, _ = split.resolve_split(manifest, data.find_pairs(shapes))
-    images, masks = data.load_pairs(fitted, config.image_size)
+    fitted, _ = split.resolve_split(manifest, loading.find_pairs(shapes))
+    images, masks = loading.load_pairs(fitted, config.image_size)
     dice = float(score(load_model(run.model_path), images, masks)["dice"].mean())
     assert (dice > 0.9) == learns, f"Dice {dice:.3f} with a {shift} px shift"
 
@@ -68,7 +68,7 @@ def test_pipeline_keeps_images_and_masks_aligned(technique):
     together."""
     images, masks = marked()
     spec = f"{technique}=8" if technique == "elastic" else technique
-    stream = data.make_training_dataset(
+    stream = loading.make_training_dataset(
         images, masks, 4, seed=1, epochs=3,
         augment=augment.Augmenter(augment.parse_spec(spec)))
     moved = 0
@@ -86,12 +86,12 @@ def test_stream_depends_only_on_seed_epoch_and_step():
     augmenter = augment.Augmenter(augment.parse_spec("recommended"))
 
     def batches(first, seed=3):
-        return [x.numpy() for x, _ in data.make_training_dataset(
+        return [x.numpy() for x, _ in loading.make_training_dataset(
             images, masks, 4, seed=seed, first_epoch=first, epochs=4,
             augment=augmenter)]
 
     whole, resumed = batches(0), batches(2)
-    steps = data.steps_per_epoch(10, 4)
+    steps = loading.steps_per_epoch(10, 4)
     assert len(whole) == 4 * steps and len(resumed) == 2 * steps
     for a, b in zip(whole[2 * steps:], resumed):
         np.testing.assert_array_equal(a, b)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from catunet import losses, metrics
+from catunet.models import losses, metrics
 
 
 def batch(*masks):

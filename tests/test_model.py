@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from catunet import atomic
-from catunet.saving import load_model
-from catunet.losses import LOSSES
-from catunet.model import build_unet
-from catunet.train import compile_model
-from catunet.config import TrainConfig
+from catunet.models.losses import LOSSES
+from catunet.models.saving import load_model
+from catunet.models.unet import build_unet
+from catunet.training.config import TrainConfig
+from catunet.training.train import compile_model
 
 
 def paper_parameter_count(width, depth, channels=3):
@@ -74,7 +74,7 @@ def test_saved_model_reloads_without_custom_objects(tmp_path, loss):
 
 
 def test_nonempty_loss_leaves_dice_out_only_for_empty_masks():
-    from catunet import losses
+    from catunet.models import losses
 
     truth = np.zeros((2, 8, 8, 1), "float32")
     truth[0, 2:6, 2:6] = 1

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from catunet import mosaic
+from catunet.data import mosaic
 from catunet.errors import CatunetError
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catunet import data, photos, uploads
+from catunet.data import loading, photos
 from catunet.errors import CatunetError
+from catunet.serving import uploads
 from tests.conftest import ROOT
 
 
@@ -36,7 +37,7 @@ def sideways_jpeg(orientation=6):
 def test_a_sideways_phone_photo_is_read_upright_by_cli_and_server(tmp_path):
     path = tmp_path / "phone.jpg"
     path.write_bytes(sideways_jpeg())
-    for photo in (data.read_image(path), uploads.decode_photo(path.read_bytes())):
+    for photo in (loading.read_image(path), uploads.decode_photo(path.read_bytes())):
         assert photo.shape == (20, 30, 3)  # as a viewer shows it: wide
         assert photo[10, 3, 0] > 200 and photo[10, 3, 2] < 60  # red left
         assert photo[10, 25, 2] > 200 and photo[10, 25, 0] < 60  # blue right
@@ -54,7 +55,7 @@ def test_a_sixteen_bit_grayscale_png_is_scaled_not_clipped(tmp_path):
     path = tmp_path / "deep.png"
     Image.fromarray(ramp).save(path)
     eight = np.round(ramp / 257).astype(np.uint8)
-    for photo in (data.read_image(path), uploads.decode_photo(path.read_bytes())):
+    for photo in (loading.read_image(path), uploads.decode_photo(path.read_bytes())):
         assert photo.shape == (16, 64, 3)
         np.testing.assert_allclose(photo[..., 0], eight, atol=1)
         assert 120 < photo.mean() < 135  # mid-grey, not nearly white
@@ -63,8 +64,8 @@ def test_a_sixteen_bit_grayscale_png_is_scaled_not_clipped(tmp_path):
 def test_a_gif_is_read_and_named_among_the_formats(tmp_path):
     path = tmp_path / "cat.gif"
     Image.fromarray(upright()).save(path)
-    assert data.read_image(path).shape == (20, 30, 3)
-    assert ".gif" in data.IMAGE_EXTENSIONS and "GIF" in photos.FORMAT_NAMES
+    assert loading.read_image(path).shape == (20, 30, 3)
+    assert ".gif" in loading.IMAGE_EXTENSIONS and "GIF" in photos.FORMAT_NAMES
     with pytest.raises(uploads.UploadError, match="GIF") as error:
         uploads.decode_photo(b"%PDF-1.7 not a photo")
     assert error.value.status == 415
@@ -74,7 +75,7 @@ def test_a_damaged_file_names_the_file(tmp_path):
     path = tmp_path / "broken.jpg"
     path.write_bytes(sideways_jpeg()[:200])
     with pytest.raises(CatunetError, match="broken.jpg: the photo is damaged"):
-        data.read_image(path)
+        loading.read_image(path)
 
 
 def test_a_mask_is_read_upright_too(tmp_path):
@@ -85,7 +86,7 @@ def test_a_mask_is_read_upright_too(tmp_path):
     path = tmp_path / "mask.jpg"
     Image.fromarray(np.ascontiguousarray(np.rot90(mask))).save(
         path, quality=95, exif=exif)
-    read = data.read_mask(path)
+    read = loading.read_mask(path)
     assert read.shape == (20, 30)
     assert read[:, :8].all() and not read[:, 12:].any()
 
@@ -186,17 +187,17 @@ def test_masks_of_every_kind_are_read_as_documented(tmp_path):
         "white-on-colour.png": (np.dstack([square * 255] * 3), None),
     }
     for name, (array, mode) in cases.items():
-        mask = data.read_mask(_save(tmp_path / name, array, mode))
+        mask = loading.read_mask(_save(tmp_path / name, array, mode))
         assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1}
         assert mask.sum() == 8, name
     palette = Image.fromarray(square * 3, "L").convert("P")  # index 3
     palette.save(tmp_path / "palette.png")
-    assert data.read_mask(tmp_path / "palette.png").sum() == 8
+    assert loading.read_mask(tmp_path / "palette.png").sum() == 8
     noisy = square * 255
     noisy[noisy == 0] = 1  # JPEG-like noise on black is not foreground
     _save(tmp_path / "noisy.jpg", noisy)
-    assert data.read_mask(tmp_path / "noisy.jpg").sum() == 8
-    assert data.read_mask(_save(tmp_path / "full.png", np.full(
+    assert loading.read_mask(tmp_path / "noisy.jpg").sum() == 8
+    assert loading.read_mask(_save(tmp_path / "full.png", np.full(
         (6, 8), 255, np.uint8))).sum() == 48
 
 
@@ -214,8 +215,8 @@ def test_a_mask_of_another_size_is_used_and_an_empty_one_warned(tmp_path):
     half[:, :15] = 255
     _save(tmp_path / "masks" / "a.png", half)
     _save(tmp_path / "masks" / "b.png", np.zeros((40, 60), np.uint8))
-    pairs = data.find_pairs(tmp_path)
+    pairs = loading.find_pairs(tmp_path)
     with pytest.warns(UserWarning, match="b.png: mask is all background"):
-        images, masks = data.load_pairs(pairs, 16)
+        images, masks = loading.load_pairs(pairs, 16)
     assert images.shape == (2, 16, 16, 3) and masks.shape[:3] == (2, 16, 16)
     assert masks[0].mean() == pytest.approx(0.5) and masks[1].sum() == 0

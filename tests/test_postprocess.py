@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from catunet import postprocess
+from catunet.inference import postprocess
 
 RING = np.array([[0, 0, 0, 0, 0, 0],
                  [0, 1, 1, 1, 0, 0],

@@ -5,11 +5,12 @@ import json
 
 import pytest
 
-from catunet import recipes
-from catunet.cli import config_from_args, parse
-from catunet.config import TrainConfig
+from catunet.cli import parse
 from catunet.errors import CatunetError
-from catunet.provenance import key_inputs
+from catunet.flags import config_from_args
+from catunet.training import recipes
+from catunet.training.config import TrainConfig
+from catunet.training.provenance import key_inputs
 from tests.conftest import ROOT
 
 
@@ -55,7 +56,7 @@ def test_the_encoder_recipe_is_what_its_ladder_chose():
 
 
 def test_the_encoder_recipes_inference_is_what_its_ladder_chose():
-    from catunet.inference import Settings
+    from catunet.inference.predict import Settings
 
     summary = json.loads((ROOT / "reports" / "encoder-ladder" /
                           "ladder.json").read_text())
@@ -67,8 +68,8 @@ def test_the_encoder_recipes_inference_is_what_its_ladder_chose():
 @pytest.mark.slow
 def test_a_run_of_a_recipe_keeps_its_inference_settings(tmp_path, shapes_dir,
                                                         monkeypatch):
-    from catunet.inference import Settings
-    from catunet.train import train
+    from catunet.inference.predict import Settings
+    from catunet.training.train import train
 
     monkeypatch.setitem(recipes.INFERENCE, "paper", {"tta": True,
                                                      "threshold": 0.6})

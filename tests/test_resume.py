@@ -14,10 +14,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.saving import load_model
-from catunet.train import train
+from catunet.models.saving import load_model
+from catunet.training.config import TrainConfig
+from catunet.training.train import train
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ CRASHES = {
         callbacks.append(Crash())
     """,
     "while writing the checkpoint": """
-        from catunet import checkpoint
+        from catunet.training import checkpoint
         real = keras.Model.save_weights
         def half_written(self, path, *args, **kwargs):
             real(self, path, *args, **kwargs)
@@ -71,7 +71,7 @@ CRASHES = {
         keras.Model.save_weights = half_written
     """,
     "after the new checkpoint, before removing the old": """
-        from catunet import checkpoint
+        from catunet.training import checkpoint
         real = checkpoint.shutil.rmtree
         def crash_when_pruning(path, *args, **kwargs):
             if str(path).endswith("epoch-0001") and \
@@ -86,8 +86,8 @@ CRASHES = {
 def crash_child(config, crash):
     script = textwrap.dedent("""
         import os, sys, keras
-        from catunet.config import TrainConfig
-        from catunet.train import train
+        from catunet.training.config import TrainConfig
+        from catunet.training.train import train
         callbacks = []
     """) + textwrap.dedent(crash) + textwrap.dedent(f"""
         train(TrainConfig(**{config.to_dict()!r}), verbose=0,
@@ -201,10 +201,10 @@ def test_killed_run_with_a_weight_average_resumes_exactly(tmp_path, reference):
     config = TrainConfig(**{**whole.to_dict(), "out": str(tmp_path / "run")})
     assert crash_child(config, CRASHES["between epochs"]).returncode == 137
     before_saving = """
-        import catunet.train
+        import catunet.training.train
         def die(*args, **kwargs):
             os._exit(137)
-        catunet.train.save_model = die
+        catunet.training.train.save_model = die
     """
     assert crash_child(config, before_saving).returncode == 137
     assert not (tmp_path / "run" / "cats.keras").exists()

@@ -8,11 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from catunet import atomic, inference, runtimes
-from catunet.config import TrainConfig
-from catunet.model import build_unet
-from catunet.saving import load_model
-from catunet.train import train
+from catunet import atomic
+from catunet.inference import predict, runtimes
+from catunet.models.saving import load_model
+from catunet.models.unet import build_unet
+from catunet.training.config import TrainConfig
+from catunet.training.train import train
 from tests.conftest import ROOT
 
 needs_openvino = pytest.mark.skipif(not runtimes.installed("openvino"),
@@ -37,8 +38,8 @@ def test_runtime_gives_the_keras_outputs(saved, runtime):
     assert name == runtime and served.input_shape == model.input_shape
     images = np.random.default_rng(0).uniform(0, 255, (5, 32, 32, 3))
     np.testing.assert_allclose(
-        inference.predict_probabilities(served, images, batch_size=2),
-        inference.predict_probabilities(model, images), atol=1e-3)
+        predict.predict_probabilities(served, images, batch_size=2),
+        predict.predict_probabilities(model, images), atol=1e-3)
 
 
 def test_a_bfloat16_model_is_seen_as_one(tmp_path):
@@ -73,11 +74,11 @@ def test_a_bfloat16_trained_model_runs_on_every_runtime(tmp_path, shapes_dir,
     assert runtimes.computes_in_bfloat16(model)
     served, _ = runtimes.load_runtime(run.model_path, runtime)
     images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3))
-    got = inference.predict_probabilities(served, images)
-    np.testing.assert_allclose(got, inference.predict_probabilities(
+    got = predict.predict_probabilities(served, images)
+    np.testing.assert_allclose(got, predict.predict_probabilities(
         model, images), atol=3e-2)  # bfloat16 against float32
     if runtime == "onnx":
-        np.testing.assert_allclose(got, inference.predict_probabilities(
+        np.testing.assert_allclose(got, predict.predict_probabilities(
             runtimes.float32_copy(model), images), atol=1e-3)
 
 
@@ -122,7 +123,7 @@ def test_cli_evaluate_on_both_runtimes(tmp_path, shapes_dir):
 
 @needs_openvino
 def test_export_openvino_writes_the_ir(tmp_path, saved):
-    from catunet.export import export_model
+    from catunet.inference.export import export_model
 
     path, _ = saved
     xml = export_model(path, "openvino", tmp_path / "ir")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from catunet import scenes
+from catunet.data import scenes
 
 
 def cat(value, size=20):

@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from catunet import selftrain
-from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.train import train
+from catunet.training import selftrain
+from catunet.training.config import TrainConfig
+from catunet.training.train import train
 from tests.conftest import write_folder
 
 
@@ -35,8 +35,8 @@ def tiny(tmp_path, data_dir, **overrides):
 
 
 def test_a_wider_student_starts_from_its_init_not_its_teacher(tmp_path):
-    from catunet.model import build_unet
-    from catunet.selftrain import student_start
+    from catunet.models.unet import build_unet
+    from catunet.training.selftrain import student_start
 
     teacher = build_unet((32, 32, 3), base_filters=4, depth=2)
     same = TrainConfig(width=4, depth=2, image_size=32, init="horses.keras")
@@ -57,9 +57,9 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
                   negatives=0.5, negative_pastes=0.5,
                   negative_photos=str(people))
     # A copy of a test photo among the unlabelled ones must be left out.
-    from catunet import data, split
+    from catunet.data import loading, split
 
-    manifest = split.make_split(data.find_pairs(shapes_dir))
+    manifest = split.make_split(loading.find_pairs(shapes_dir))
     split.save_split(manifest, tmp_path / "s.json")
     test_photo = manifest["test"][0][0]
     shutil.copy(shapes_dir / "images" / test_photo, unlabelled / "copy.jpg")
@@ -104,7 +104,7 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
 
     # --round-ensemble 3 averages the teacher and both students, found by
     # key: it trains nothing more.
-    from catunet.saving import load_model
+    from catunet.models.saving import load_model
     from catunet.study.runstore import RunStore
 
     averaged = RunStore(tmp_path).run(dataclasses.replace(

@@ -4,13 +4,13 @@ import shutil
 import numpy as np
 import pytest
 
-from catunet import data, split
+from catunet.data import loading, split
 from catunet.errors import CatunetError
 from tests.conftest import ROOT, write_folder
 
 
 def test_split_is_seeded_disjoint_and_complete(shapes_dir):
-    pairs = data.find_pairs(shapes_dir)
+    pairs = loading.find_pairs(shapes_dir)
     a = split.make_split(pairs, seed=7)
     b = split.make_split(list(reversed(pairs)), seed=7)
     assert a == b  # the disk's listing order does not matter
@@ -23,7 +23,7 @@ def test_split_is_seeded_disjoint_and_complete(shapes_dir):
 
 
 def test_zero_test_fraction_puts_every_pair_in_train(shapes_dir):
-    pairs = data.find_pairs(shapes_dir)
+    pairs = loading.find_pairs(shapes_dir)
     manifest = split.make_split(pairs, test_fraction=0)
     assert manifest["test"] == []
     assert sorted(i for i, _ in manifest["train"]) == sorted(
@@ -35,13 +35,13 @@ def test_zero_test_fraction_puts_every_pair_in_train(shapes_dir):
 
 
 def test_81_pairs_split_57_24(tmp_path):
-    pairs = data.find_pairs(write_folder(tmp_path, n=81))
+    pairs = loading.find_pairs(write_folder(tmp_path, n=81))
     manifest = split.make_split(pairs)
     assert (len(manifest["train"]), len(manifest["test"])) == (57, 24)
 
 
 def test_saved_split_round_trips(shapes_dir, tmp_path):
-    pairs = data.find_pairs(shapes_dir)
+    pairs = loading.find_pairs(shapes_dir)
     manifest = split.make_split(pairs, seed=1)
     split.save_split(manifest, tmp_path / "s.json")
     assert split.load_split(tmp_path / "s.json") == manifest
@@ -51,7 +51,7 @@ def test_saved_split_round_trips(shapes_dir, tmp_path):
 
 
 def test_overlapping_split_is_refused(shapes_dir):
-    pairs = data.find_pairs(shapes_dir)
+    pairs = loading.find_pairs(shapes_dir)
     manifest = split.make_split(pairs)
     manifest["train"].append(manifest["test"][0])
     with pytest.raises(CatunetError, match="share"):
@@ -59,31 +59,31 @@ def test_overlapping_split_is_refused(shapes_dir):
 
 
 def test_missing_file_is_refused(shapes_dir):
-    manifest = split.make_split(data.find_pairs(shapes_dir))
+    manifest = split.make_split(loading.find_pairs(shapes_dir))
     gone = manifest["test"][0]
     (shapes_dir / "images" / gone[0]).unlink()
     (shapes_dir / "masks" / gone[1]).unlink()
     with pytest.raises(CatunetError, match=f"not in the data folder: {gone[0]}"):
-        split.resolve_split(manifest, data.find_pairs(shapes_dir))
+        split.resolve_split(manifest, loading.find_pairs(shapes_dir))
 
 
 def test_changed_file_is_refused(shapes_dir):
-    manifest = split.make_split(data.find_pairs(shapes_dir))
+    manifest = split.make_split(loading.find_pairs(shapes_dir))
     shutil.copy(shapes_dir / "images" / "shape.1.jpg",
                 shapes_dir / "images" / "shape.2.jpg")
     with pytest.raises(CatunetError, match="fingerprint"):
-        split.resolve_split(manifest, data.find_pairs(shapes_dir))
+        split.resolve_split(manifest, loading.find_pairs(shapes_dir))
 
 
 def test_added_files_warn_and_stay_out_of_train(shapes_dir):
-    manifest = split.make_split(data.find_pairs(shapes_dir))
+    manifest = split.make_split(loading.find_pairs(shapes_dir))
     extra = write_folder(shapes_dir.parent / "extra", n=1, seed=5)
     shutil.copy(extra / "images" / "shape.0.jpg",
                 shapes_dir / "images" / "new.jpg")
     shutil.copy(extra / "masks" / "mask_shape.0.png",
                 shapes_dir / "masks" / "mask_new.png")
     with pytest.warns(UserWarning, match="added after the split.*new.jpg"):
-        train, test = split.resolve_split(manifest, data.find_pairs(shapes_dir))
+        train, test = split.resolve_split(manifest, loading.find_pairs(shapes_dir))
     assert "new.jpg" not in {p.image.name for p in train + test}
 
 
@@ -99,7 +99,7 @@ def test_bad_manifest_files(tmp_path, text, reason):
 
 
 def test_validation_folds_partition_train(shapes_dir):
-    pairs = data.find_pairs(shapes_dir)
+    pairs = loading.find_pairs(shapes_dir)
     folds = [split.validation_fold(pairs, 3, k)[1] for k in range(3)]
     names = [p.image.name for fold in folds for p in fold]
     assert sorted(names) == sorted(p.image.name for p in pairs)
@@ -111,7 +111,7 @@ def test_validation_folds_partition_train(shapes_dir):
 def test_committed_cat_split_matches_the_cat_set(cats_dir):
     manifest = json.loads((ROOT / "data" / "splits" / "cats.json").read_text())
     assert (len(manifest["train"]), len(manifest["test"])) == (57, 24)
-    train, test = split.resolve_split(manifest, data.find_pairs(cats_dir))
+    train, test = split.resolve_split(manifest, loading.find_pairs(cats_dir))
     assert not {p.image for p in train} & {p.image for p in test}
     # The manifest is the one make_split gives with its recorded seed.
     assert split.make_split(train + test, seed=manifest["seed"]) == manifest
@@ -120,7 +120,7 @@ def test_committed_cat_split_matches_the_cat_set(cats_dir):
 
 def frames(tmp_path, sequences=8, per_sequence=6):
     """Pairs named like DAVIS frames: SEQUENCE_NNNNN."""
-    from catunet.data import Pair
+    from catunet.data.loading import Pair
 
     return [Pair(tmp_path / "images" / f"seq{s}_{f:05d}.jpg",
                  tmp_path / "masks" / f"seq{s}_{f:05d}.png")
@@ -147,7 +147,7 @@ def test_video_frames_are_split_by_sequence(tmp_path, monkeypatch):
     ([f"s{i}_{j}" for i in range(5) for j in range(2)], True),
 ])
 def test_which_names_carry_groups(tmp_path, names, grouped):
-    from catunet.data import Pair
+    from catunet.data.loading import Pair
 
     pairs = [Pair(tmp_path / f"{n}.jpg", tmp_path / f"{n}.png") for n in names]
     assert (split.groups_of(pairs) is not None) == grouped

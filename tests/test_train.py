@@ -10,13 +10,14 @@ import keras
 import numpy as np
 import pytest
 
-from catunet import data, split
-from catunet.config import TrainConfig
+from catunet.data import loading, split
 from catunet.errors import CatunetError
-from catunet.evaluate import evaluate
-from catunet.saving import load_model
-from catunet.model import build_unet
-from catunet.train import train
+from catunet.inference.evaluate import evaluate
+from catunet.models.saving import load_model
+from catunet.models.unet import build_unet
+from catunet.training.config import TrainConfig
+from catunet.training.machine import has_bf16
+from catunet.training.train import train
 from tests.conftest import ROOT
 
 
@@ -80,7 +81,7 @@ def test_run_folder_with_other_settings_is_refused(tmp_path, shapes_dir):
 
 
 def test_key_changes_name_what_differs():
-    from catunet.provenance import key_changes
+    from catunet.training.provenance import key_changes
 
     recorded = {"config": {"loss": "bce", "width": 8}, "init_sha256": "a",
                 "data": "d", "code_version": "0.2.0"}
@@ -92,7 +93,7 @@ def test_key_changes_name_what_differs():
 
 
 def test_training_refuses_an_overlapping_manifest(tmp_path, shapes_dir):
-    manifest = split.make_split(data.find_pairs(shapes_dir))
+    manifest = split.make_split(loading.find_pairs(shapes_dir))
     manifest["train"].append(manifest["test"][0])
     split.save_split(manifest, tmp_path / "split.json")
     with pytest.raises(CatunetError, match="share"):
@@ -102,8 +103,8 @@ def test_training_refuses_an_overlapping_manifest(tmp_path, shapes_dir):
 
 def test_training_never_sees_test_images(tmp_path, shapes_dir, monkeypatch):
     seen = []
-    real = data.load_pairs
-    monkeypatch.setattr(data, "load_pairs",
+    real = loading.load_pairs
+    monkeypatch.setattr(loading, "load_pairs",
                         lambda pairs, size: seen.extend(pairs) or real(pairs, size))
     train(tiny(tmp_path, shapes_dir, folds=3), verbose=0)
     test = {image for image, _ in
@@ -155,7 +156,7 @@ def test_cli_train_then_evaluate_all(tmp_path, shapes_dir):
     assert "12 all images" in result.stdout
     saved = json.loads((tmp_path / "run" / "eval-shapes.json").read_text())
     assert saved["count"] == 12 and len(saved["images"]) == 12
-    from catunet.inference import Settings
+    from catunet.inference.predict import Settings
     assert Settings.beside(tmp_path / "run" / "cats.keras") == Settings(
         tta=True, threshold=0.4)
 
@@ -182,8 +183,8 @@ def test_cli_train_bad_data_dir(tmp_path):
 
 
 def test_init_restores_weights_by_name(tmp_path, shapes_dir):
-    from catunet.model import build_model
-    from catunet.saving import restore_weights
+    from catunet.models.saving import restore_weights
+    from catunet.models.unet import build_model
 
     first = train(tiny(tmp_path, shapes_dir, out=str(tmp_path / "a")), verbose=0)
     b = build_model(tiny(tmp_path, shapes_dir))
@@ -344,7 +345,7 @@ def test_pretrain_needs_a_data_dir(monkeypatch):
 
 
 def test_voc_stage_on_dummy_voc(tmp_path):
-    from catunet.datasets.voc_segmentation import voc_segmentation_dataset_builder as voc
+    from catunet.data.datasets.voc_segmentation import voc_segmentation_dataset_builder as voc
 
     dummy = voc.__file__.replace("voc_segmentation_dataset_builder.py", "dummy_data")
     config = TrainConfig(stage="voc", manual_dir=dummy,
@@ -444,8 +445,8 @@ def test_mosaics_are_added_beside_copy_paste_composites(tmp_path, shapes_dir,
 
 def test_negatives_are_added_with_empty_masks_and_enter_the_key(tmp_path,
                                                               shapes_dir):
-    from catunet import provenance
-    from catunet.train import load_arrays, resolve_paths
+    from catunet.training import provenance
+    from catunet.training.inputs import load_arrays, resolve_paths
     from tests.conftest import write_folder
 
     others = write_folder(tmp_path / "others", n=6, seed=3)
@@ -478,8 +479,8 @@ def test_negatives_are_added_with_empty_masks_and_enter_the_key(tmp_path,
 
 
 def test_negative_pastes_add_cat_photos_with_less_cat(tmp_path, shapes_dir):
-    from catunet import provenance
-    from catunet.train import load_arrays, resolve_paths
+    from catunet.training import provenance
+    from catunet.training.inputs import load_arrays, resolve_paths
     from tests.conftest import write_folder
 
     others = write_folder(tmp_path / "others", n=6, seed=3)
@@ -526,7 +527,7 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path, shapes_dir):
 
 def test_weight_average_is_kept_only_where_the_encoder_trains(tmp_path,
                                                               shapes_dir):
-    from catunet.train import compile_model
+    from catunet.training.train import compile_model
 
     config = tiny(tmp_path, shapes_dir, ema=0.95)
     optimizer = compile_model(config).optimizer
@@ -539,7 +540,7 @@ def test_weight_average_is_kept_only_where_the_encoder_trains(tmp_path,
 
 def test_auto_precision_is_resolved_and_recorded(tmp_path, shapes_dir,
                                                  monkeypatch):
-    from catunet import machine
+    from catunet.training import machine
 
     monkeypatch.setattr(machine, "best_precision",
                         lambda encoder="paper": "float32")
@@ -550,7 +551,7 @@ def test_auto_precision_is_resolved_and_recorded(tmp_path, shapes_dir,
     assert record["config"]["precision"] == "float32"
 
 
-@pytest.mark.skipif(not __import__("catunet.machine").machine.has_bf16(),
+@pytest.mark.skipif(not has_bf16(),
                     reason="this CPU has no AVX512-BF16 or AMX: bfloat16 "
                     "would be emulated, so auto precision stays float32")
 def test_bfloat16_reaches_the_dice_of_float32(tmp_path, shapes_dir):
@@ -570,7 +571,7 @@ def test_the_protected_folder_is_one_key_however_its_path_is_written(
         tmp_path, shapes_dir, monkeypatch):
     import dataclasses
 
-    from catunet.train import run_key_for
+    from catunet.training.train import run_key_for
 
     monkeypatch.chdir(tmp_path)
     base = TrainConfig(stage="pretrain", data_dir=str(shapes_dir), width=2,
@@ -589,7 +590,7 @@ def test_init_must_hold_the_model_the_encoder_flag_builds(tmp_path,
     """``--init`` continues a saved model: a paper U-Net under the default
     (pretrained-encoder) recipe is refused with the flag that fixes it,
     before anything trains."""
-    from catunet.model import build_model
+    from catunet.models.unet import build_model
 
     paper = tmp_path / "paper.keras"
     build_model(TrainConfig(width=2, depth=2, image_size=32)).save(paper)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catunet import uploads
-from catunet.uploads import UploadError, decode_photo
+from catunet.serving import uploads
+from catunet.serving.uploads import UploadError, decode_photo
 
 
 def jpeg(height=40, width=60):

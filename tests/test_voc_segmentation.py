@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from catunet.datasets.voc_segmentation import voc_segmentation_dataset_builder as voc
+from catunet.data.datasets.voc_segmentation import voc_segmentation_dataset_builder as voc
 
 DUMMY = Path(voc.__file__).with_name("dummy_data")
 
@@ -40,7 +40,7 @@ def test_offline_error_says_what_to_put_where(tmp_path, monkeypatch):
 
 
 def test_voc_becomes_binary_foreground(monkeypatch, tmp_path):
-    from catunet.datasets import voc
+    from catunet.data.datasets import voc
 
     images, masks = voc.load_voc("train", size=32, tfds_dir=str(tmp_path),
                                  manual_dir=str(DUMMY))
@@ -53,7 +53,7 @@ def test_voc_becomes_binary_foreground(monkeypatch, tmp_path):
 
 
 def test_foreground_counts_void_and_chosen_classes():
-    from catunet.datasets import voc
+    from catunet.data.datasets import voc
 
     segmentation = np.array([[0, 8, 255], [12, 15, 0]])
     np.testing.assert_array_equal(voc.foreground(segmentation, [8, 12]),

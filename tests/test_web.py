@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from catunet import data
-from catunet.inference import Settings, predict_photo_masks
-from catunet.runtimes import load_runtime
-from catunet.serving import Segmenter
-from catunet.web.app import Background, create_app
+from catunet.data import loading
+from catunet.inference.predict import Settings, predict_photo_masks
+from catunet.inference.runtimes import load_runtime
+from catunet.serving.segmenter import Segmenter
+from catunet.serving.web.app import Background, create_app
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def photos(tiny_model):
     """The tiny model's drawn photos (64 x 48) as JPEG bytes and arrays."""
     folder = tiny_model.parent.parent / "shapes" / "images"
     paths = sorted(folder.glob("*.jpg"))
-    return [(p.read_bytes(), data.read_image(p)) for p in paths]
+    return [(p.read_bytes(), loading.read_image(p)) for p in paths]
 
 
 def mask_of(body):
@@ -149,7 +149,7 @@ def test_a_tiny_photo_gets_a_valid_answer(client, height, width):
 
 
 def test_polygons_have_three_points_or_more():
-    from catunet.serving import Segmentation
+    from catunet.serving.segmenter import Segmentation
 
     mask = np.zeros((20, 20), np.uint8)
     mask[2, 2] = 1  # one pixel: a one-point outline
@@ -176,8 +176,8 @@ def test_an_unexpected_error_is_json_and_logged(segmenter, photos, caplog,
 
 def test_the_detector_is_loaded_at_start_not_in_a_request(tiny_model,
                                                          monkeypatch):
-    from catunet import detector
     from catunet.errors import CatunetError
+    from catunet.inference import detector
 
     with_boxes = Settings(cat_boxes=0.1)
     segmenter = Segmenter(tiny_model, runtime="keras", settings=with_boxes)

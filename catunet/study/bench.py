@@ -10,13 +10,13 @@ times, at each width:
   binary cross-entropy, float32); each of catunet's differences added alone
   (the augmented tf.data pipeline, the BCE + Dice loss and Dice metric, the
   precision ``auto`` picks); and all of them together, which is what
-  ``train.py`` runs (``catunet.train.compile_model``). XLA is off on both
+  ``train.py`` runs (``catunet.training.train.compile_model``). XLA is off on both
   sides, set explicitly: ``jit_compile=False`` is also what Keras's default
   ``"auto"`` resolves to without a GPU, and what ``train.py`` runs;
 * **inference**, photos per second (batch 16) and single-photo latency:
   plain Keras's ``model.predict`` against the path evaluate, visualize and
-  the web page use (``catunet.inference.predict_probabilities`` on a model
-  from ``catunet.runtimes.load_runtime``) on every runtime installed.
+  the web page use (``catunet.inference.predict.predict_probabilities`` on a model
+  from ``catunet.inference.runtimes.load_runtime``) on every runtime installed.
 
 Every measurement runs in its own process (the precision policy and peak
 memory are per process), and so does each model's export and conversion,
@@ -40,12 +40,13 @@ import numpy as np
 
 import catunet
 
-from catunet import atomic, machine
-from catunet.cli import HelpFormatter
-from catunet.config import TrainConfig
+from catunet import atomic
+from catunet.flags import HelpFormatter
 from catunet.errors import CatunetError
 from catunet.study.bench_report import (BFLOAT16_RUNTIMES, inference_name,
                                         write_bench_report)
+from catunet.training import machine
+from catunet.training.config import TrainConfig
 
 BATCH = 8
 SIZE = 128
@@ -143,9 +144,9 @@ def measure_training(width, pipeline=False, loss=False, precision="float32",
     """
     import keras
 
-    from catunet import data
-    from catunet.augment import Augmenter, parse_spec
-    from catunet.train import compile_model
+    from catunet.data import loading
+    from catunet.data.augment import Augmenter, parse_spec
+    from catunet.training.train import compile_model
 
     keras.utils.set_random_seed(0)
     model = compile_model(config_of(width, precision))
@@ -164,7 +165,7 @@ def measure_training(width, pipeline=False, loss=False, precision="float32",
             times.append(time.perf_counter() - self.start)
 
     if pipeline:
-        stream = data.make_training_dataset(
+        stream = loading.make_training_dataset(
             images, masks, BATCH, seed=0,
             augment=Augmenter(parse_spec("recommended"), seed=0))
         model.fit(stream, epochs=1, verbose=0, callbacks=[Clock()],
@@ -193,9 +194,9 @@ def export_models(folder, width, runtimes, bfloat16=False):
     conversion seconds and its largest difference from Keras's outputs."""
     import keras
 
-    from catunet import runtimes as engines
-    from catunet.inference import predict_probabilities
-    from catunet.model import build_model
+    from catunet.inference import runtimes as engines
+    from catunet.inference.predict import predict_probabilities
+    from catunet.models.unet import build_model
 
     keras.utils.set_random_seed(0)
     if bfloat16:
@@ -223,12 +224,12 @@ def measure_inference(folder, width, runtime, bfloat16=False, repeats=10):
     """Photos/second (batch 16) and single-photo latency of one runtime, in
     this process. ``runtime`` ``predict`` is plain Keras's ``model.predict``;
     the others run what evaluate and visualize run."""
-    from catunet import runtimes as engines
-    from catunet.inference import predict_probabilities
+    from catunet.inference import runtimes as engines
+    from catunet.inference.predict import predict_probabilities
 
     path = _model_path(folder, width, bfloat16)
     if runtime == "predict":
-        from catunet.saving import load_model
+        from catunet.models.saving import load_model
 
         model = load_model(path, compile=False)
         model.compile(jit_compile=False)  # XLA off, as for every runtime
@@ -267,7 +268,7 @@ def _in_subprocess(task, kwargs):
 
 def levers():
     """What catunet's ``auto`` settings pick on this machine."""
-    from catunet import runtimes
+    from catunet.inference import runtimes
 
     installed = [r for r in runtimes.PREFERENCE if runtimes.installed(r)]
     return {"precision": machine.best_precision(),
@@ -309,13 +310,13 @@ def plan(widths, picked):
 def pipeline_rates(pairs, repeats=20):
     """Images/second of decoding + resizing the cat photos, and of the
     augmented tf.data pipeline over the decoded arrays (no model)."""
-    from catunet import data
-    from catunet.augment import Augmenter, parse_spec
+    from catunet.data import loading
+    from catunet.data.augment import Augmenter, parse_spec
 
     start = time.perf_counter()
-    images, masks = data.load_pairs(pairs, SIZE)
+    images, masks = loading.load_pairs(pairs, SIZE)
     decode = len(pairs) / (time.perf_counter() - start)
-    dataset = data.make_training_dataset(
+    dataset = loading.make_training_dataset(
         images, masks, BATCH, seed=0, epochs=10_000,
         augment=Augmenter(parse_spec("recommended"), seed=0))
     batches = iter(dataset)
@@ -342,10 +343,10 @@ def run_bench(widths=WIDTHS, repeats=3, data_dir=None, progress=print,
         CatunetError: The cat photos are not found (checked before any
             measuring).
     """
-    from catunet import data
-    from catunet.datasets.cats import resolve_data_dir
+    from catunet.data import loading
+    from catunet.data.datasets.cats import resolve_data_dir
 
-    pairs = data.find_pairs(resolve_data_dir(data_dir))  # fail fast
+    pairs = loading.find_pairs(resolve_data_dir(data_dir))  # fail fast
     start = time.perf_counter()
     described, picked = machine.describe(), levers()
     progress(f"Machine: {machine.summary(described)}; auto picks precision "

@@ -9,8 +9,9 @@ ranges over the interleaved repeats do not overlap; otherwise it is
 
 from pathlib import Path
 
-from catunet import atomic, machine
+from catunet import atomic
 from catunet.study import render
+from catunet.training import machine
 
 TARGETS = {"pipeline": 10, "train": 1.8, "infer": 2, "export": 1e-3}
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward)
@@ -300,8 +301,8 @@ def write_bench_report(summary, folder):
         "## Inference, by runtime", "", *inference_table(summary), "",
         "*keras predict*: plain Keras's `model.predict`. The other rows run "
         "what evaluate, visualize and the web page run "
-        "(`catunet.inference.predict_probabilities` on "
-        "`catunet.runtimes.load_runtime`), each runtime in its own process "
+        "(`catunet.inference.predict.predict_probabilities` on "
+        "`catunet.inference.runtimes.load_runtime`), each runtime in its own process "
         "that only loads the converted model; *bfloat16 model* is a model "
         "saved under `mixed_bfloat16`, which is what `train.py` saves on "
         "this machine when `auto` picks it.", "",

@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 
 import catunet
-from catunet import atomic, machine
-from catunet.cli import HelpFormatter
-from catunet.inference import Settings
-from catunet.recipes import RECIPES
+from catunet import atomic
+from catunet.flags import HelpFormatter
+from catunet.inference.predict import Settings
 from catunet.study import stats
 from catunet.study.encoder_ladder import (KINDS, add_validation_flags,
                                           command_line, final, fold_runs,
@@ -35,6 +34,8 @@ from catunet.study.encoder_ladder import (KINDS, add_validation_flags,
 from catunet.study.experiments import Study
 from catunet.study.quality import keeps, ladder_scenes
 from catunet.study.runstore import RUNS
+from catunet.training import machine
+from catunet.training.recipes import RECIPES
 
 REPORT = Path("reports") / "defaults"
 CANDIDATES = ("paper", "quick")

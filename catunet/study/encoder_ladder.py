@@ -33,17 +33,19 @@ from pathlib import Path
 import numpy as np
 
 import catunet
-from catunet import atomic, data, machine, shipped
-from catunet.cli import HelpFormatter
-from catunet.evaluate import evaluate, score
-from catunet.inference import Settings
-from catunet.saving import load_model
+from catunet import atomic, shipped
+from catunet.flags import HelpFormatter
+from catunet.data import loading
+from catunet.inference.evaluate import evaluate, score
+from catunet.inference.predict import Settings
+from catunet.models.saving import load_model
 from catunet.study import stats
 from catunet.study.experiments import Study
 from catunet.study.quality import (INFERENCE_GROUPS, by_score,
                                    greedy_inference, keeps, ladder_scenes)
 from catunet.study.runstore import RUNS, RunStore
 from catunet.study.scenes import settings_measure, with_scene_scores
+from catunet.training import machine
 
 REPORT = Path("reports") / "encoder-ladder"
 # The best recipe before the encoder, its inference chosen on the same
@@ -84,7 +86,7 @@ def sized(study, size):
     """The study with its validation folds decoded for a model of ``size``
     px: photos at ``size``, masks at the study's 128 px."""
     return dataclasses.replace(study, val=[
-        data.load_pairs(study.fold_pairs(k), size, data.IMAGE_SIZE)
+        loading.load_pairs(study.fold_pairs(k), size, loading.IMAGE_SIZE)
         for k in range(len(study.val))])
 
 
@@ -101,8 +103,8 @@ def fold_runs(study, recipe, label, made, runs_dir):
         run = RunStore().run(config)
 
         def val_scores():  # decoded only when not cached
-            fold = data.load_pairs(study.fold_pairs(seed),
-                                   config.image_size, data.IMAGE_SIZE)
+            fold = loading.load_pairs(study.fold_pairs(seed),
+                                   config.image_size, loading.IMAGE_SIZE)
             return {"val_dice_per_image": score(
                 load_model(run.model_path), *fold)["dice"].tolist()}
 
@@ -179,7 +181,7 @@ def final_folder(runs_dir, recipe, seed):
 def final(study, recipe, settings, seeds, runs_dir):
     """The recipe trained on all training photos with ``seeds`` seeds, its
     inference settings saved beside each model, and the test photos scored
-    once (``catunet.evaluate``). Each run folder is named by the recipe's
+    once (``catunet.inference.evaluate``). Each run folder is named by the recipe's
     changes to ``BASE`` (``final-<changes>-s<seed>``), so another recipe
     never lands in a finished one's folder."""
     results = []

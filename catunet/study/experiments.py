@@ -27,22 +27,25 @@ import numpy as np
 
 import catunet
 
-from catunet import atomic, data, machine, selftrain, split as splits
-from catunet.cli import HelpFormatter
-from catunet.config import TrainConfig
-from catunet.datasets.cats import resolve_data_dir
+from catunet import atomic
+from catunet.flags import HelpFormatter
+from catunet.data import loading, split as splits
+from catunet.data.datasets.cats import resolve_data_dir
+from catunet.data.split import load_split_for, split_path_for
 from catunet.errors import CatunetError
-from catunet.evaluate import score
-from catunet.saving import load_model
-from catunet.losses import COMPARED, LOSSES
-from catunet.metrics import dice_coefficient
+from catunet.inference.evaluate import score
+from catunet.models.losses import COMPARED, LOSSES
+from catunet.models.metrics import dice_coefficient
+from catunet.models.saving import load_model
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
                                    write_augmentation_report,
                                    write_losses_report, write_sources_report,
                                    write_transfer_report)
 from catunet.study.runstore import RUNS, RunStore, describe
-from catunet.train import data_folders, load_split_for, split_path_for
+from catunet.training import machine, selftrain
+from catunet.training.config import TrainConfig
+from catunet.training.inputs import data_folders
 
 # Validation Dice as Keras logged it after the last epoch may differ from the
 # study's own scoring of the saved model by float rounding only.
@@ -60,7 +63,7 @@ def split_folds(data_dir, seeds, **overrides):
                            "on fold s of a --seeds-fold partition")
     data_dir = resolve_data_dir(data_dir)
     base = TrainConfig(data_dir=str(data_dir), folds=seeds, **overrides)
-    pairs = data.find_pairs(data_dir)
+    pairs = loading.find_pairs(data_dir)
     train_pairs, test_pairs, manifest = load_split_for(base, pairs, data_dir)
     folds = [splits.validation_fold(train_pairs, seeds, k, manifest["seed"])[1]
              for k in range(seeds)]
@@ -84,8 +87,8 @@ class Study:
             data_dir, seeds, **overrides)
         size = base.image_size
         return cls(base, manifest, train_pairs, test_pairs,
-                   data.load_pairs(test_pairs, size),
-                   [data.load_pairs(fold, size) for fold in folds])
+                   loading.load_pairs(test_pairs, size),
+                   [loading.load_pairs(fold, size) for fold in folds])
 
     def fold_pairs(self, k):
         """Validation fold ``k``'s pairs, in the order of ``val[k]``."""
@@ -280,7 +283,7 @@ def pretrain(data_dir, out, epochs=40, cats_split=None, **settings):
     Returns:
         A dict: config, seconds, model path, held-out and zero-shot Dice.
     """
-    from catunet.evaluate import evaluate
+    from catunet.inference.evaluate import evaluate
 
     config = TrainConfig(stage="pretrain", data_dir=str(data_dir),
                          epochs=epochs, out=str(out), **settings)
@@ -403,7 +406,7 @@ def compare_sources(sources, data_dir=None, seeds=3, runs_dir=RUNS / "sources",
 
     def training_pairs(folders, split=None):
         own_split = dataclasses.replace(study.base, split=split)
-        return sum(len(load_split_for(own_split, data.find_pairs(f), f)[0])
+        return sum(len(load_split_for(own_split, loading.find_pairs(f), f)[0])
                    for f in data_folders(folders))
 
     def fine_tune(init):
@@ -515,12 +518,12 @@ def pipeline_rates(study, spec="recommended"):
     model; training by ``train_on_batch`` on one fixed full batch, so
     neither waits for the other.
     """
-    from catunet.augment import Augmenter, parse_spec
-    from catunet.train import compile_model
+    from catunet.data.augment import Augmenter, parse_spec
+    from catunet.training.train import compile_model
 
     config = study.base
     images, masks = study.train_arrays()
-    dataset = data.make_training_dataset(
+    dataset = loading.make_training_dataset(
         images, masks, config.batch_size, seed=0, epochs=10_000,
         augment=Augmenter(parse_spec(spec), seed=0))
     batches = iter(dataset)
@@ -543,7 +546,7 @@ def default_run(data_dir=None, out=RUNS / "default", report=REPORTS):
     """Trains ``TrainConfig``'s defaults (the paper's U-Net) on the whole
     training part, times it and scores it on the test part: the study's
     default row, ``python train.py --recipe paper --stage cats``."""
-    from catunet.evaluate import evaluate
+    from catunet.inference.evaluate import evaluate
 
     run = RunStore().run(TrainConfig(data_dir=data_dir, out=str(out)))
     scores = RunStore.cached(run, "test-scores", lambda: {

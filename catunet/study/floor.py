@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import __version__, atomic, machine
-from catunet.cli import HelpFormatter
+from catunet import __version__, atomic
+from catunet.flags import HelpFormatter
 from catunet.errors import CatunetError
 from catunet.study import experiments, render
+from catunet.training import machine
 
 REPORTS = Path("reports")
 FLOOR = 0.5

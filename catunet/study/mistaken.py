@@ -6,7 +6,7 @@ mark as cat: ``python -m catunet.study.mistaken``.
         --frames ../shared/data/davis
 
 The ladder's scene Dice leaves out each frame's own foreground (a person,
-a dog, a car: ``catunet.scenes.dice``), so a model that outlines the
+a dog, a car: ``catunet.data.scenes.dice``), so a model that outlines the
 person beside a cat loses nothing there. This report scores the fold
 models of every step of a recorded ladder whose runs are still in
 ``runs/`` on the same validation scenes as that ladder (each fold's own
@@ -14,7 +14,7 @@ cats, the same frames and scene seed, the frames of its
 ``--negative-photos`` sequences left out), at the plain inference
 settings as the ladder scores scenes. For each it gives the scene Dice
 again (the ladder's number, as a check) and the share of the frames' own
-foreground marked as cat (``catunet.scenes.marked``), paired by fold
+foreground marked as cat (``catunet.data.scenes.marked``), paired by fold
 against the kept recipe. Only validation cats take part; it chooses
 nothing, and says whether a step aimed at "a person is not a cat" changed
 what it aimed at. With ``--with-inference`` it also scores the kept
@@ -31,14 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import __version__, atomic, machine, scenes
-from catunet.cli import HelpFormatter
+from catunet import __version__, atomic
+from catunet.flags import HelpFormatter
+from catunet.data import scenes
 from catunet.errors import CatunetError
-from catunet.inference import Settings
-from catunet.saving import load_model
+from catunet.inference.predict import Settings
+from catunet.models.saving import load_model
 from catunet.study import experiments, render, stats
 from catunet.study.quality import ladder_scenes
 from catunet.study.scenes import Remembered, score_scenes, summarize_kinds
+from catunet.training import machine
 
 REPORTS = Path("reports")
 BASELINE = "kept recipe, retrained"

@@ -10,15 +10,15 @@ on the validation folds.
 2. ``self-training``: the same, plus the ``--unlabelled`` photos: each
    seed's step-1 model is the teacher of that seed (it has seen only that
    fold's training photos), and the student learns from its pseudo-masks
-   (``catunet.selftrain``).
+   (``catunet.training.selftrain``).
 3. ``capacity``: the last kept recipe at width 16 (``ARCHITECTURE``), from
    its own pre-training on ``--pretrain-dir`` at that width; a wider
    student than its width-8 teacher starts from that pre-training
-   (``catunet.selftrain.student_start``).
+   (``catunet.training.selftrain.student_start``).
 4. ``schedule``: cosine decay of the learning rate with a short linear
    warm-up (``SCHEDULE``) in every phase, instead of a constant rate.
 5. ``copy-paste``: the last kept recipe plus copy-paste synthesis on
-   ``--paste-backgrounds`` (``catunet.copypaste``).
+   ``--paste-backgrounds`` (``catunet.data.copypaste``).
 6. ``copy-paste-on-cats``: the same synthesis pasted onto the other fitted
    cat photos, each keeping its own mask, instead: no background holds an
    animal or a person that its composite calls background.
@@ -57,9 +57,9 @@ on the validation folds.
    the last two models of the self-training chain (``ROUND_ENSEMBLE``: with
    two rounds, both students) instead of keeping the last alone: a second
    opinion on the photos whose Dice swings from run to run, for no more
-   training (``catunet.ensemble``).
+   training (``catunet.training.ensemble``).
 19. ``mosaic``: half as many mosaics as fitted photos added in every
-   phase, the pseudo-labelled photos' too (``MOSAIC``, ``catunet.mosaic``):
+   phase, the pseudo-labelled photos' too (``MOSAIC``, ``catunet.data.mosaic``):
    four photos at half size in one, several smaller cats on real
    backgrounds, each pixel labelled by its own photo's mask.
 20. ``colour``: saturation, hue and grayscale augmentation added in every
@@ -80,7 +80,7 @@ on the validation folds.
 23. ``paste-negatives``: instead of whole photos without a cat, their
    foreground (the people of ``--negative-photos``, cut out by their own
    masks) pasted large onto half as many fitted cat photos, as
-   background (``NEGATIVE_PASTES``, ``catunet.copypaste.paste_negatives``):
+   background (``NEGATIVE_PASTES``, ``catunet.data.copypaste.paste_negatives``):
    a person beside or holding the cat, on the cat photos' own
    backgrounds, so no photo has an empty mask and no video frame is
    learned as "no cat here". Validation photos hold people too (a girl
@@ -100,7 +100,7 @@ on the validation folds.
    tiles merged with the whole photo by mean or max; then only for photos
    whose whole-photo foreground is small), the threshold and the clean-ups,
    tried one group at a time on the best model so far, each kept only if
-   it raises the mean validation Dice (``catunet.inference.Settings``).
+   it raises the mean validation Dice (``catunet.inference.predict.Settings``).
 
 Seed *s* is validated on fold *s*; the test photos are scored and reported,
 never used to choose.
@@ -133,12 +133,13 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic, data, machine, provenance
-from catunet.cli import HelpFormatter
+from catunet import atomic
+from catunet.flags import HelpFormatter
+from catunet.data import loading
 from catunet.errors import CatunetError
-from catunet.evaluate import score
-from catunet.inference import ZOOM_MERGES, Settings
-from catunet.saving import load_model
+from catunet.inference.evaluate import score
+from catunet.inference.predict import Settings, ZOOM_MERGES
+from catunet.models.saving import load_model
 from catunet.study import experiments, render
 from catunet.study import folds as folds_book, runstore
 from catunet.study.reports import (RETRAINED_RECIPE,  # noqa: F401 (API)
@@ -148,6 +149,7 @@ from catunet.study.runstore import RUNS
 from catunet.study.scenes import (check_frames_apart, choosing_score,
                                   fold_scenes, frames_apart, load_frames,
                                   settings_measure, with_scene_scores)
+from catunet.training import machine, provenance
 
 REPORTS = Path("reports")
 TRANSFER = "frozen-then-unfrozen"
@@ -348,7 +350,7 @@ def ladder_scenes(study, scenes_frames, negative_photos=None):
     from; returns ``(frames, scenes of each fold)``."""
     frames = load_frames(scenes_frames)
     if negative_photos:
-        frames = frames_apart(frames, data.photos_of(negative_photos))
+        frames = frames_apart(frames, loading.photos_of(negative_photos))
     return frames, fold_scenes(study, frames, 0)
 
 

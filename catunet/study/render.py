@@ -33,7 +33,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from catunet.cli import flag
+from catunet.flags import flag
 from catunet.study import stats
 
 # Versions made before summaries recorded their code version, and the commit
@@ -219,7 +219,7 @@ def inference_flags(settings, since=None):
     """``evaluate.py``'s flags for the inference ``settings`` (a dict) that
     differ from ``since`` (default: the plain settings), one string each
     (``--tta``, ``--threshold 0.4``)."""
-    from catunet.inference import Settings
+    from catunet.inference.predict import Settings
 
     since = Settings.as_dict(since or {})
     return [" ".join(flag(k, v)) for k, v in Settings.as_dict(settings).items()

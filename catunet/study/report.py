@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from catunet import atomic
-from catunet.cli import HelpFormatter, flag
-from catunet.config import TrainConfig
+from catunet.flags import HelpFormatter, flag
 from catunet.errors import CatunetError
-from catunet.inference import Settings
+from catunet.inference.predict import Settings
 from catunet.study import render, reproduce, scenes, stats, valscenes
 from catunet.study.bench_report import (readme_speed, speed_summary,
                                         write_bench_report)
@@ -34,6 +33,7 @@ from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    write_augmentation_report,
                                    write_losses_report, write_quality_report,
                                    write_transfer_report, quality_table)
+from catunet.training.config import TrainConfig
 
 REPORT = Path("REPORT.md")
 README = Path("README.md")
@@ -470,9 +470,9 @@ def paper_flags():
 
 
 def recipes_table():
-    """README's table of the named recipes, from ``catunet.recipes`` (whose
+    """README's table of the named recipes, from ``catunet.training.recipes`` (whose
     tests tie each recipe to the report that chose it)."""
-    from catunet import recipes
+    from catunet.training import recipes
 
     lines = ["| recipe | train flags it stands for | inference saved beside "
              "the model | chosen in |", "|---|---|---|---|"]
@@ -591,7 +591,7 @@ def readme_best(quality, reproduced=None, later=(), later_reproduced=None,
             chosen again on validation by a later ladder, used in the
             commands instead of the ladder's own, or None.
     """
-    from catunet.cli import flags_for
+    from catunet.flags import flags_for
 
     final = quality.get("final")
     if not final:

@@ -354,24 +354,24 @@ def _best_transferred(summary):
 # --- figures that need the models (experiment time) -----------------------------
 
 def _model_of(run):
-    from catunet.saving import load_model
+    from catunet.models.saving import load_model
 
     return load_model(Path(run["config"]["out"]) / f"{run['config']['stage']}.keras")
 
 
 def _predict(model, images):
-    from catunet.inference import predict_probabilities
+    from catunet.inference.predict import predict_probabilities
 
     return predict_probabilities(model, images)
 
 
 def augmentation_figures(summary, study):
     """The technique gallery and the test-image figures."""
-    from catunet import data
-    from catunet.augment import Augmenter, TECHNIQUES, parse_spec
+    from catunet.data import loading
+    from catunet.data.augment import Augmenter, TECHNIQUES, parse_spec
     from catunet.figures import prediction_grid, technique_gallery
 
-    image, mask = data.load_pair(study.train_pairs[0], study.base.image_size)
+    image, mask = loading.load_pair(study.train_pairs[0], study.base.image_size)
     augmenters = {name: Augmenter(parse_spec(name), seed=1) for name in TECHNIQUES}
     augmenters["all (one random draw)"] = Augmenter(parse_spec("recommended"),
                                                     seed=2)
@@ -430,17 +430,17 @@ def before_after(study, before, after, labels, picks=None):
 
 def held_out_figure(pretrain_run, count=4):
     """Predictions of the pre-trained model on its own held-out images."""
-    from catunet import data, split as splits
+    from catunet.data import loading, split as splits
     from catunet.figures import prediction_grid
-    from catunet.metrics import dice_coefficient
-    from catunet.saving import load_model
+    from catunet.models.metrics import dice_coefficient
+    from catunet.models.saving import load_model
 
     folder = Path(pretrain_run["model"]).parent
     data_dir = pretrain_run["config"]["data_dir"]
     manifest = splits.load_split(folder / "split.json")
-    _, test = splits.resolve_split(manifest, data.find_pairs(data_dir))
+    _, test = splits.resolve_split(manifest, loading.find_pairs(data_dir))
     picks = test[:: max(1, len(test) // count)][:count]
-    images, masks = data.load_pairs(picks, pretrain_run["config"]["image_size"])
+    images, masks = loading.load_pairs(picks, pretrain_run["config"]["image_size"])
     probabilities = _predict(load_model(pretrain_run["model"]), images)
     dice = dice_coefficient(masks.astype(np.float32), probabilities)
     return prediction_grid(
@@ -501,7 +501,7 @@ def ladder_rows(summary):
     """The ladder table's rows: each step, then each inference option
     tried, paired against the last kept step or option (what it was
     tried on top of)."""
-    from catunet.inference import Settings
+    from catunet.inference.predict import Settings
     from catunet.study.scenes import choosing_score
 
     on_scenes = summary.get("scenes")
@@ -543,7 +543,7 @@ def quality_table(summary, figures=""):
         figures: Prefix of figure links, e.g. ``"reports/"`` from the
             repository root; empty from the reports folder itself.
     """
-    from catunet import machine
+    from catunet.training import machine
 
     on_scenes = summary.get("scenes")
     rule = "the mean validation Dice (fold *s* for seed *s*)"
@@ -621,7 +621,7 @@ def quality_table(summary, figures=""):
 def folds_lines(summary):
     """Markdown lines on the sittings of a ladder climbed a fold at a time
     (``catunet.study.folds``); none for one climbed at once."""
-    from catunet import machine
+    from catunet.training import machine
 
     folds = summary.get("folds")
     if not folds:
@@ -638,7 +638,7 @@ def continuation_lines(summary):
     """Markdown lines on the earlier ladder a continued one starts from
     (``quality.continue_from``); none for a ladder climbed from
     ``transfer``."""
-    from catunet import machine
+    from catunet.training import machine
 
     earlier = summary.get("continues")
     if not earlier:

@@ -31,15 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic, machine, provenance
-from catunet.cli import HelpFormatter, flag
-from catunet.config import TrainConfig
-from catunet.datasets.cats import resolve_data_dir
+from catunet import atomic
+from catunet.flags import HelpFormatter, flag
+from catunet.data.datasets.cats import resolve_data_dir
 from catunet.errors import CatunetError
-from catunet.evaluate import evaluate
-from catunet.inference import Settings
+from catunet.inference.evaluate import evaluate
+from catunet.inference.predict import Settings
 from catunet.study import render, stats
 from catunet.study.runstore import RUNS, RunStore, describe
+from catunet.training import machine, provenance
+from catunet.training.config import TrainConfig
 
 REPORTS = Path("reports")
 FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -5,7 +5,7 @@
         --model default=runs/default-s0/cats.keras,...
 
 pastes every *test* cat of the models' split onto outdoor frames (DAVIS)
-large, medium, small and three at a time (``catunet.scenes``), predicts
+large, medium, small and three at a time (``catunet.data.scenes``), predicts
 every scene with each model and the inference settings saved beside it
 (the photo resized to the model's size, the probabilities brought back to
 the frame's), and scores Dice (the frame's own foreground left out) and
@@ -26,16 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import __version__, atomic, data, machine, scenes
-from catunet.cli import HelpFormatter
-from catunet.config import TrainConfig
+from catunet import __version__, atomic
+from catunet.flags import HelpFormatter
+from catunet.data import loading, scenes
+from catunet.data.split import group_of, groups_of
 from catunet.errors import CatunetError
-from catunet.evaluate import evaluate, model_test_pairs, score
-from catunet.inference import Settings, predict_photo_masks
-from catunet.runtimes import load_runtime
-from catunet.saving import load_model
-from catunet.split import group_of, groups_of
+from catunet.inference.evaluate import evaluate, model_test_pairs, score
+from catunet.inference.predict import Settings, predict_photo_masks
+from catunet.inference.runtimes import load_runtime
+from catunet.models.saving import load_model
 from catunet.study import render, stats
+from catunet.training import machine
+from catunet.training.config import TrainConfig
 
 REPORTS = Path("reports")
 FIGURE = "scenes.png"
@@ -49,9 +51,9 @@ def load_frames(folder):
     folder = Path(folder)
     if not (folder / "masks").is_dir():
         return [(p.name, image, np.zeros(image.shape[:2], np.uint8))
-                for p in data.list_photos(folder)
-                for image in [data.read_image(p)]]
-    pairs = data.find_pairs(folder)
+                for p in loading.list_photos(folder)
+                for image in [loading.read_image(p)]]
+    pairs = loading.find_pairs(folder)
     groups = groups_of(pairs)
     if groups is not None:
         members = {}
@@ -78,7 +80,7 @@ def frames_apart(frames, photos):
 
 def load_pairs(pairs):
     """``(name, image, mask)`` of labelled pairs at their own sizes."""
-    return [(p.image.name, data.read_image(p.image), data.read_mask(p.mask))
+    return [(p.image.name, loading.read_image(p.image), loading.read_mask(p.mask))
             for p in pairs]
 
 
@@ -299,8 +301,8 @@ def check_frames_apart(frames_dir, paste_backgrounds):
 
 def worst_figure(made, predicted, label, folder):
     """The worst scene of every kind for one model, outlined."""
-    from catunet.contours import overlay
     from catunet.figures import outline_grid
+    from catunet.inference.contours import overlay
 
     pictures, titles = [], []
     for kind in scenes.KINDS:

@@ -10,7 +10,7 @@ cat, so a step aimed at several cats or small cats cannot win there
 (copy-paste and a wider zoom lost on them). Here every fold run is scored
 on its validation photos *and* on scenes made of that fold's own
 validation cats, pasted large, medium, small and three at a time onto
-frames of ``--frames`` (``catunet.scenes``, as ``catunet.study.scenes``
+frames of ``--frames`` (``catunet.data.scenes``, as ``catunet.study.scenes``
 does with the test cats). No test photo takes part in any choice; the
 test photos are scored and reported only.
 
@@ -36,16 +36,18 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import atomic, machine, scenes
-from catunet.cli import HelpFormatter
+from catunet import atomic
+from catunet.flags import HelpFormatter
+from catunet.data import scenes
 from catunet.errors import CatunetError
-from catunet.inference import Settings
+from catunet.inference.predict import Settings
 from catunet.study import experiments, quality, render, stats
 from catunet.study.quality import greedy_inference
 from catunet.study.runstore import RUNS
 from catunet.study.scenes import (check_frames_apart, fold_scenes,
                                   kinds_text, load_frames, settings_measure,
                                   with_scene_scores)
+from catunet.training import machine
 
 REPORTS = Path("reports")
 TRANSFER = quality.TRANSFER

@@ -5,9 +5,9 @@ import copy
 
 import pytest
 
-from catunet import runtimes
 from catunet.errors import CatunetError
-from catunet.model import build_unet
+from catunet.inference import runtimes
+from catunet.models.unet import build_unet
 from catunet.study import bench
 from catunet.study import bench_report
 from catunet.study.bench_report import (findings, readme_speed, target_rows,

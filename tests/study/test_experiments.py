@@ -3,14 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from catunet.study import experiments, runstore
-from catunet.train import run_key_for
-from catunet.config import TrainConfig
 from catunet.errors import CatunetError
+from catunet.study import experiments, runstore
 from catunet.study.reports import (_pretrain_section, draw_augmentation_figures,
                                    draw_transfer_figures,
                                    write_augmentation_report,
                                    write_transfer_report)
+from catunet.training.config import TrainConfig
+from catunet.training.train import run_key_for
 from tests.conftest import ROOT, write_folder
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catunet import augment
+from catunet.data import augment
 from catunet.errors import CatunetError
 from catunet.study import quality
 from catunet.study.reports import ladder_seconds
@@ -29,7 +29,7 @@ def folder(tmp_path_factory):
 
 
 def test_every_step_changes_training_settings():
-    from catunet.config import TrainConfig
+    from catunet.training.config import TrainConfig
 
     adds = quality.step_settings("pets", "teachers", "davis")
     assert set(adds) | set(quality.ARCHITECTURE) == set(quality.STEPS)

@@ -6,14 +6,15 @@ import json
 
 import pytest
 
-from catunet import data, machine
-from catunet.config import TrainConfig
+from catunet.data import loading
+from catunet.data.split import load_split_for
 from catunet.errors import CatunetError
-from catunet.evaluate import evaluate
-from catunet.inference import Settings
+from catunet.inference.evaluate import evaluate
+from catunet.inference.predict import Settings
 from catunet.study import render, reproduce
 from catunet.study.report import readme_best
-from catunet.train import load_split_for
+from catunet.training import machine
+from catunet.training.config import TrainConfig
 from tests.conftest import write_folder
 
 
@@ -45,7 +46,7 @@ def _quality(tmp_path, shapes_dir):
     # The cat split exists before the pre-training guards its test photos,
     # as data/splits/cats.json does in the repository.
     *_, manifest = load_split_for(TrainConfig(data_dir=str(shapes_dir)),
-                                  data.find_pairs(shapes_dir), shapes_dir)
+                                  loading.find_pairs(shapes_dir), shapes_dir)
     per_image = [0.1 * (i + 1) for i in range(len(manifest["test"]))]
     horses = write_folder(tmp_path / "horses", n=10, seed=1)
     pre = TrainConfig(stage="pretrain", data_dir="elsewhere/horses",

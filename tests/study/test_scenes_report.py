@@ -91,7 +91,7 @@ def test_a_missing_model_is_named(tmp_path):
 
 
 def test_a_remembered_model_runs_each_batch_once():
-    from catunet.inference import Settings, predict_photo_masks
+    from catunet.inference.predict import Settings, predict_photo_masks
     from catunet.study.scenes import Remembered
 
     class Counting:

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from catunet import scenes
+from catunet.data import scenes
 from catunet.errors import CatunetError
-from catunet.inference import Settings
+from catunet.inference.predict import Settings
 from catunet.study import experiments, quality, valscenes
 from catunet.study import scenes as study_scenes
 from catunet.study.quality import greedy_inference
