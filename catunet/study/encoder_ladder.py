@@ -9,10 +9,10 @@ synthesis, no detector) and tries the ``STEPS`` one at a time, each a group
 of alternatives: every alternative is trained on the validation folds (seed
 *s* validates on fold *s* of the 57 training photos) and the group's best
 is kept only if its mean choosing score beats the kept recipe's
-(``catunet.study.quality.keeps``): validation photo Dice (masks at the
-study's 128 px) and validation-cat scene Dice (``catunet.study.scenes``,
+(``catunet.study.choosing.keeps``): validation photo Dice (masks at the
+study's 128 px) and validation-cat scene Dice (``catunet.study.choosing``,
 each fold's own cats on DAVIS frames) averaged. Inference options are then
-chosen the same way (``catunet.study.quality.greedy_inference``).
+chosen the same way (``catunet.study.choosing.greedy_inference``).
 
 The test photos are never scored here. ``--final-seeds N`` trains the
 chosen recipe on all 57 training photos with N seeds and scores the test
@@ -40,17 +40,18 @@ from catunet.inference.evaluate import evaluate, score
 from catunet.inference.predict import Settings
 from catunet.models.saving import load_model
 from catunet.study import stats
+from catunet.study.choosing import (INFERENCE_GROUPS, by_score,
+                                    greedy_inference, keeps, ladder_scenes,
+                                    settings_measure, with_scene_scores)
 from catunet.study.experiments import Study
-from catunet.study.quality import (INFERENCE_GROUPS, by_score,
-                                   greedy_inference, keeps, ladder_scenes)
 from catunet.study.runstore import RUNS, RunStore
-from catunet.study.scenes import settings_measure, with_scene_scores
 from catunet.training import machine
 
 REPORT = Path("reports") / "encoder-ladder"
 # The best recipe before the encoder, its inference chosen on the same
 # validation scenes (the same frames, seed and frames left out).
-PREVIOUS = Path("reports") / "ladder-cat-boxes" / "quality.json"
+PREVIOUS = (Path("reports") / "from-scratch" / "ladder-cat-boxes"
+            / "quality.json")
 KINDS = ("large", "medium", "small", "several")
 # The simplest recipe over the pretrained encoder: 40 epochs of Adam with
 # cosine decay, the default augmentation, BCE + Dice, batches of 8.
@@ -253,7 +254,7 @@ def kept_inference(summary):
 
 def against_previous(summary, previous):
     """Fold-by-fold differences between this ladder's kept recipe (with
-    its chosen inference) and ``previous`` (a ``catunet.study.quality``
+    its chosen inference) and ``previous`` (the from-scratch ladder's
     summary chosen on the same scenes): ``{measure: paired difference}``
     for validation Dice, scene Dice and each kind of scene; None when the
     scenes were not the same."""
@@ -334,7 +335,7 @@ def readme_section(summary, previous=None):
                   "the best recipe before it (horse pre-training, "
                   "self-training, mosaics, cat boxes; "
                   f"[{PREVIOUS.parent.name}]"
-                  f"(reports/{PREVIOUS.parent.name}/quality.md)):", ""]
+                  f"({PREVIOUS.parent.as_posix()}/quality.md)):", ""]
         lines += comparison_lines(summary, previous)
     return "\n".join(lines)
 

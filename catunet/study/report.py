@@ -24,29 +24,23 @@ import numpy as np
 from catunet import atomic
 from catunet.flags import HelpFormatter, flag
 from catunet.errors import CatunetError
-from catunet.inference.predict import Settings
-from catunet.study import render, reproduce, scenes, stats, valscenes
+from catunet.study import render, stats
 from catunet.study.bench_report import (readme_speed, speed_summary,
                                         write_bench_report)
 from catunet.study.reports import (REPORTS, draw_augmentation_figures,
                                    draw_transfer_figures,
                                    write_augmentation_report,
-                                   write_losses_report, write_quality_report,
-                                   write_transfer_report, quality_table)
+                                   write_losses_report, write_transfer_report)
 from catunet.training.config import TrainConfig
 
 REPORT = Path("REPORT.md")
 README = Path("README.md")
 # Where each generated section lives (paths from the repository's root):
 # README holds what a user reads first; the guide the manual's measured
-# parts; from-scratch.md the ladder before the pretrained encoder.
+# parts.
 HOMES = {"recipes": README, "defaults": README, "encoder": README,
-         "results": README,
-         "speed-summary": README,
-         "speed": Path("docs") / "guide.md", "serve": Path("docs") / "guide.md",
-         "best": Path("reports") / "from-scratch.md",
-         "scenes": Path("reports") / "from-scratch.md",
-         "valscenes": Path("reports") / "from-scratch.md"}
+         "results": README, "speed-summary": README,
+         "speed": Path("docs") / "guide.md", "serve": Path("docs") / "guide.md"}
 STEPS = ("losses", "augmentation", "transfer")
 # The smallest study that still answers every question: two losses,
 # augmentation on and off, the transfer variants (``--core``; None: all).
@@ -196,87 +190,10 @@ def _section(title, name, figures, values, folder):
     return lines
 
 
-def later_ladders(folder=REPORTS):
-    """``{sub-folder name: summary}`` of the ladders continued in a folder
-    of their own (``reports/<name>/quality.json``, e.g. a step climbed a
-    fold at a time), by name."""
-    return {path.parent.name: json.loads(path.read_text())
-            for path in sorted(Path(folder).glob("*/quality.json"))}
-
-
-def later_steps(folder=REPORTS):
-    """The steps that the ladders continued in a folder of their own kept
-    (not their recorded rows, not their retrained baselines), in the order
-    climbed: ``[(folder name, step name, {field: value})]``, each value
-    read as its ``TrainConfig`` field's type."""
-    from catunet.study.quality import kept_step
-
-    kept = []
-    for name, summary in _in_climbing_order(folder):
-        for step in summary["steps"]:
-            if kept_step(step) and not step.get("recorded"):
-                adds = {}
-                for key, value in step["adds"].items():
-                    adds.update(reproduce.parse_change(f"{key}={value}"))
-                kept.append((name, step["name"], adds))
-    return kept
-
-
-def _in_climbing_order(folder):
-    """``later_ladders``' items, the earliest climbed first: a continuation
-    holds the rows of the ladder it continues, so fewer rows came earlier."""
-    return sorted(later_ladders(folder).items(),
-                  key=lambda item: len(item[1]["steps"]))
-
-
-def later_inference(folder=REPORTS):
-    """``(folder name, settings dict)`` of the inference settings that the
-    last ladder continued in a folder of its own chose on validation itself
-    (not taken from the ladder it continued), or None."""
-    chose = [(name, summary["inference"]["chosen"])
-             for name, summary in _in_climbing_order(folder)
-             if "inference" in summary
-             and not summary["inference"].get("from_recorded")]
-    return chose[-1] if chose else None
-
-
-def later_changes(later):
-    """``later_steps``' additions to the final recipe as one ``{field:
-    value}``, a later step's value over an earlier one's."""
-    return {k: v for _, _, adds in later for k, v in adds.items()}
-
-
-def later_reproduction(folder, changes, inference=None):
-    """``(path, summary)`` of the ``reports/*/reproduce.json`` that retrained
-    the final recipe with exactly ``changes`` added (and scored it with the
-    ``inference`` settings, where given), or None."""
-    for path in sorted(Path(folder).glob("*/reproduce.json")):
-        summary = json.loads(path.read_text())
-        if summary.get("changes") == changes and summary["runs"] and (
-                inference is None or Settings.as_dict(summary["inference"])
-                == Settings.as_dict(inference)):
-            return path, summary
-    return None
-
-
-def later_ladders_lines(folder=REPORTS):
-    """REPORT.md's lines on ``later_ladders``: each one's table, in the
-    order climbed."""
-    lines = []
-    for name, summary in _in_climbing_order(folder):
-        lines += [f"### The ladder continued: `reports/{name}`", "",
-                  f"Full report: [reports/{name}/quality.md]"
-                  f"(reports/{name}/quality.md).", "",
-                  *quality_table(summary, f"reports/{name}/")]
-    return lines
-
-
-def write_report(steps, default, contours, folder=None, path=None,
-                 quality=None):
+def write_report(steps, default, contours, folder=None, path=None):
     """Writes ``REPORT.md`` from the summaries alone.
 
     Args:
-        quality: The quality ladder's summary (``quality.json``), if any.
         folder: The reports folder (discussions, figures); default REPORTS.
         path: Where to write; default REPORT.
     """
@@ -348,10 +265,7 @@ def write_report(steps, default, contours, folder=None, path=None,
           for label, s in contours["samples"].items()], "",
         "All test photos:", "", "![contact sheet](reports/contours/"
         "contact-sheet.png)", "",
-        *(["## 5. The quality ladder", "", "Full report: "
-           "[reports/quality.md](reports/quality.md).", "",
-           *quality_table(quality, "reports/")] if quality else []),
-        *later_ladders_lines(folder),
+        *encoder_lines(folder),
         "## Settings", "",
         "Shared by every cat run of the three steps (what a step varies is "
         "in its report):", "",
@@ -360,6 +274,36 @@ def write_report(steps, default, contours, folder=None, path=None,
         "each run folder keeps `config.json`, `split.json`, `history.csv` "
         "and `timing.json`.", ""]
     atomic.write_text(path, "\n".join(lines))
+
+
+ARCHIVE = Path("reports") / "from-scratch"
+ARCHIVED_AT = "a8a9a25"  # the last commit whose code made the archive
+
+
+def encoder_lines(folder=REPORTS):
+    """REPORT.md's section on the recipe over the pretrained encoder (its
+    ladder, when ``encoder-ladder/ladder.json`` is there) and on the ladder
+    before it, archived."""
+    from catunet.study import encoder_ladder
+
+    lines = ["## 5. The recipe over a pretrained encoder", ""]
+    found = Path(folder) / "encoder-ladder" / "ladder.json"
+    if found.is_file():
+        previous = Path(folder) / encoder_ladder.PREVIOUS.relative_to(REPORTS)
+        lines += ["Full report: [reports/encoder-ladder/ladder.md]"
+                  "(reports/encoder-ladder/ladder.md).", "",
+                  encoder_ladder.readme_section(
+                      json.loads(found.read_text()),
+                      json.loads(previous.read_text())
+                      if previous.is_file() else None), ""]
+    return lines + [
+        "Before it, a ladder of steps over the paper's U-Net trained from "
+        "scratch (pre-training on horses, self-training on unlabelled "
+        "photos, synthetic photos, a detector gate, test-time options) "
+        "made the best recipe. The pretrained encoder replaced that recipe "
+        "and its code was retired; its reports stay, as they were "
+        f"rendered, in [{ARCHIVE}]({ARCHIVE}/README.md), and `git checkout "
+        f"{ARCHIVED_AT}` gives the code that made them.", ""]
 
 
 # --- README's generated sections ----------------------------------------------
@@ -503,26 +447,6 @@ def generated_sections(folder=REPORTS):
     if bench:
         sections["speed"] = readme_speed(bench)
         sections["speed-summary"] = speed_summary(bench)
-    quality = folder / "quality.json"
-    reproduced = folder / "reproduce.json"
-    if quality.is_file():
-        quality = json.loads(quality.read_text())
-        later = later_steps(folder)
-        inference = later_inference(folder)
-        sections["best"] = readme_best(
-            quality,
-            json.loads(reproduced.read_text()) if reproduced.is_file()
-            else None, later,
-            later_reproduction(folder, later_changes(later),
-                               inference[1] if inference else None),
-            inference)
-    found = folder / "scenes.json"
-    if found.is_file():
-        sections["scenes"] = scenes.paragraph(json.loads(found.read_text()))
-    found = folder / "valscenes.json"
-    if found.is_file():
-        sections["valscenes"] = valscenes.paragraph(
-            json.loads(found.read_text()))
     found = folder / "encoder-ladder" / "ladder.json"
     if found.is_file():
         from catunet.study import encoder_ladder
@@ -575,125 +499,6 @@ def readme_serve(serve):
     ])
 
 
-def readme_best(quality, reproduced=None, later=(), later_reproduced=None,
-                later_inference=None):
-    """README's best-model section: the commands that train the final
-    recipe of the quality ladder, and what they measured (and, with
-    ``reproduce.json``, what they measured on another machine).
-
-    Args:
-        later: ``later_steps``: steps kept by ladders continued in a folder
-            of their own, added to the commands.
-        later_reproduced: ``later_reproduction``: ``(path, summary)`` of
-            the final recipe retrained with those steps (and scored with
-            ``later_inference``'s settings), or None.
-        later_inference: ``later_inference``: ``(folder name, settings)``
-            chosen again on validation by a later ladder, used in the
-            commands instead of the ladder's own, or None.
-    """
-    from catunet.flags import flags_for
-
-    final = quality.get("final")
-    if not final:
-        kept = [s["name"] for s in quality["steps"] if s["kept"]]
-        return (f"The ladder kept {', '.join(kept)} on validation; its final "
-                "recipe has not been trained on all the training photos yet "
-                "(`python -m catunet.study.quality` without `--final-seeds "
-                "0` does it), so no best-model commands are given here.")
-    source = reproduce.pretraining_of(quality)
-    pretrain = source["config"]
-    width = "" if pretrain["width"] == TrainConfig.width else \
-        f" --width {pretrain['width']}"
-    test = [r["test_dice"] for r in final]
-    measured = " ".join(render.inference_flags(
-        quality["inference"]["chosen"]))
-    inference = " ".join(render.inference_flags(
-        later_inference[1] if later_inference
-        else quality["inference"]["chosen"]))
-    changes = later_changes(later)
-    anything_later = bool(later or later_inference)
-    flags = " ".join(flags_for({**final[0]["config"], **changes},
-                               skip=("out", "data_dir", "split", "protect",
-                                     "init", "seed", "teacher", "precision")))
-    lines = [
-        "```bash",
-        "export CATUNET_DATA_DIR=../shared/data/cats  # guards its test photos",
-        f".venv/bin/python train.py --recipe paper --stage pretrain --data-dir "
-        f"{pretrain['data_dir']} --epochs {pretrain['epochs']}{width} --out "
-        "runs/best-pretrain",
-        "for seed in " + " ".join(str(r["seed"]) for r in final) + "; do",
-        f"  .venv/bin/python train.py --recipe paper --stage cats --data-dir "
-        f"../shared/data/cats --init runs/best-pretrain/pretrain.keras "
-        f"{flags} --seed $seed --out runs/best-s$seed",
-        "  .venv/bin/python evaluate.py --model runs/best-s$seed/cats.keras"
-        + (f" {inference} --save-settings" if inference else ""),
-        "done",
-        "```",
-        "",
-        *later_lines(later, later_reproduced, quality["command"],
-                     later_inference),
-        f"{'Without them, m' if anything_later else 'M'}easured by "
-        f"`{quality['command']}` (catunet "
-        f"{quality['code_version']}, {render.machine_text(quality['machine'])}): test "
-        f"Dice {stats.format_mean_sd(test)} over seeds "
-        f"{', '.join(str(r['seed']) for r in final)} (per seed "
-        f"{', '.join(f'{t:.3f}' for t in test)}), "
-        f"{np.mean([r['seconds'] for r in final]) / 60:.1f} min of training "
-        f"per seed plus {source['seconds'] / 60:.1f} min of "
-        "pre-training once, in "
-        f"{final[0]['config']['precision']} (what `--precision auto`, the "
-        "default, picked there). Inference settings chosen on validation: "
-        + (measured or "none (plain threshold at 0.5)") + ".",
-    ]
-    if reproduced and reproduced["runs"]:
-        changes = reproduce.changes_since(reproduced, quality)
-        earlier = ("It retrained an earlier final recipe, without what the "
-                   "ladder has changed since (" + ", ".join(changes) + "); "
-                   "`python -m catunet.study.reproduce` retrains this one. "
-                   if changes else "")
-        text = reproduce.paragraph(
-            reproduced,
-            "Without them, retrained" if anything_later else "Retrained")
-        lines += ["", text + " " + earlier
-                  + "Per seed: [reports/reproduce.md](reports/reproduce.md)."]
-    return "\n".join(lines)
-
-
-def later_lines(later, reproduced, command, inference=None):
-    """The best-model section's words on ``later`` steps and ``inference``
-    settings chosen again: which ladder kept or chose each, and what the
-    final recipe with them measured (``reproduced``)."""
-    if not later and not inference:
-        return []
-    adds = later_changes(later).items()
-    added = " ".join(" ".join(flag(k, v)) for k, v in adds)
-    kept = "; ".join(f"`{step}` by the ladder continued in "
-                     f"[reports/{name}](reports/{name}/quality.md)"
-                     for name, step, _ in later)
-    what = [f"`{added}` added, kept on the validation folds ({kept})"] \
-        if later else []
-    rerun = "".join(f" --add {k}={v}" for k, v in adds)
-    if inference:
-        name, settings = inference
-        flags = " ".join(render.inference_flags(settings)) or "none"
-        what.append(f"the inference settings (`{flags}`) chosen again on "
-                    "the validation folds, on that recipe's own fold "
-                    f"models, in [reports/{name}](reports/{name}/quality.md)")
-        rerun += f" --inference reports/{name}/quality.json"
-    lines = [f"These are the final recipe of `{command}` with "
-             + " and ".join(what) + "."]
-    if reproduced:
-        path, summary = reproduced
-        lines[0] += (" " + reproduce.paragraph(summary)
-                     + f" Per seed: [reports/{path.parent.name}/reproduce.md]"
-                       f"(reports/{path.parent.name}/reproduce.md).")
-    else:
-        lines[0] += (" With them, the recipe has not been trained on all the "
-                     "training photos and scored yet (`python -m "
-                     f"catunet.study.reproduce{rerun}` does it).")
-    return lines + [""]
-
-
 def section(text, name):
     """What lies between ``name``'s markers in ``text`` (None if no markers)."""
     match = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->",
@@ -730,23 +535,6 @@ def render_all(folder=REPORTS, root=Path("."), report=REPORT):
     write_transfer_report(steps["transfer"], folder)
     if bench:
         write_bench_report(bench, folder)
-    quality = None
-    if (Path(folder) / "quality.json").is_file():
-        quality = json.loads((Path(folder) / "quality.json").read_text())
-        write_quality_report(quality, folder)
-    for name, later in later_ladders(folder).items():
-        write_quality_report(later, Path(folder) / name)
-    for found in [Path(folder) / "reproduce.json",
-                  *sorted(Path(folder).glob("*/reproduce.json"))]:
-        if found.is_file():
-            reproduce.write_reproduce_report(json.loads(found.read_text()),
-                                             found.parent)
-    if (Path(folder) / "scenes.json").is_file():
-        scenes.write_scenes_report(json.loads(
-            (Path(folder) / "scenes.json").read_text()), folder)
-    if (Path(folder) / "valscenes.json").is_file():
-        valscenes.write_report(json.loads(
-            (Path(folder) / "valscenes.json").read_text()), folder)
     found = Path(folder) / "encoder-ladder" / "ladder.json"
     if found.is_file():
         from catunet.study import encoder_ladder
@@ -759,7 +547,7 @@ def render_all(folder=REPORTS, root=Path("."), report=REPORT):
 
         atomic.write_text(found.with_suffix(".md"), defaults.markdown(
             json.loads(found.read_text())))
-    write_report(steps, default, contours, folder, report, quality)
+    write_report(steps, default, contours, folder, report)
     sections = generated_sections(folder)
     for home in sorted(set(HOMES.values())):
         path = Path(root) / home

@@ -1,14 +1,16 @@
-"""The scenes report, end to end on a tiny model and drawn frames."""
+"""How the study chooses: the validation-cat scenes of each fold, the
+choosing score, the greedy inference search."""
 
-import json
+import dataclasses
 
 import cv2
 import numpy as np
 import pytest
 
+from catunet.data import scenes
 from catunet.errors import CatunetError
-from catunet.study import scenes
-
+from catunet.inference.predict import Settings, predict_photo_masks
+from catunet.study import choosing, experiments
 
 def write_frames(root, groups=6, per_group=3, with_masks=True):
     """Frames named like DAVIS's (``SEQUENCE_NNNNN``), a bright square of
@@ -30,70 +32,64 @@ def write_frames(root, groups=6, per_group=3, with_masks=True):
 
 
 def test_frames_are_one_per_sequence_and_may_come_without_masks(tmp_path):
-    frames = scenes.load_frames(write_frames(tmp_path / "davis"))
+    frames = choosing.load_frames(write_frames(tmp_path / "davis"))
     assert [name for name, _, _ in frames] == [f"seq{g}_00001.jpg"
                                                 for g in range(6)]
     assert all(mask.sum() == 64 for _, _, mask in frames)
-    plain = scenes.load_frames(write_frames(tmp_path / "plain",
+    plain = choosing.load_frames(write_frames(tmp_path / "plain",
                                             with_masks=False))
     assert len(plain) == 18 and all(not m.any() for _, _, m in plain)
 
 
 def test_frames_of_sequences_a_run_trained_on_are_left_out(tmp_path):
     davis = write_frames(tmp_path / "davis")
-    frames = scenes.load_frames(davis)
+    frames = choosing.load_frames(davis)
     trained = [davis / "images" / "seq2_00000.jpg",
                davis / "images" / "seq4_00002.jpg"]
-    kept = scenes.frames_apart(frames, trained)
+    kept = choosing.frames_apart(frames, trained)
     assert [name for name, _, _ in kept] == [
         f"seq{g}_00001.jpg" for g in (0, 1, 3, 5)]
     with pytest.raises(CatunetError, match="every scene frame"):
-        scenes.frames_apart(frames, [f"seq{g}_00009.png" for g in range(6)])
+        choosing.frames_apart(frames, [f"seq{g}_00009.png" for g in range(6)])
 
 
-def test_the_report_scores_every_kind_and_pairs_the_groups(
-        tmp_path, tiny_model, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    frames = write_frames(tmp_path / "davis")
-    scenes.main(["--frames", str(frames), "--report", "out",
-                 "--model", f"first={tiny_model},{tiny_model}",
-                 "--model", f"second={tiny_model},{tiny_model}"])
-    summary = json.loads((tmp_path / "out" / "scenes.json").read_text())
-    assert summary["command"].endswith("--report out")
-    runs = summary["models"]["second"]
-    assert summary["frames"]["count"] == 6 and len(runs) == 2
-    cats = summary["test_cats"]
-    assert len(runs[0]["scenes"]) == cats * 4
-    for kind, found in runs[0]["kinds"].items():
-        assert found["scenes"] == cats and 0 <= found["dice"] <= 1
-        assert found["cats"] == cats * (3 if kind == "several" else 1)
-    report = (tmp_path / "out" / "scenes.md").read_text()
-    assert "| small |" in report and "never used to choose" in report
-    # The same model in both groups: every paired difference is zero.
-    assert "second against first, paired by seed" in report
-    assert "+0.000 (95% CI" in report
-    assert (tmp_path / "out" / "scenes.png").is_file()
-    readme = scenes.paragraph(summary)
-    assert "*second* (seeds 0, 0)" in readme and "several" in readme
+def test_scenes_of_a_fold_hold_only_that_folds_cats(tmp_path, shapes_dir):
+    study = experiments.Study.load(str(shapes_dir), seeds=2,
+                                   split=str(tmp_path / "split.json"))
+    frames = [("f.jpg", np.zeros((36, 64, 3), np.uint8),
+               np.zeros((36, 64), np.uint8))]
+    made = choosing.fold_scenes(study, frames, seed=0)
+    for k, fold in enumerate(made):
+        names = set(study.fold_names(k))
+        assert {cat for scene in fold for cat in scene.cats} <= names
+        assert len(fold) == len(names) * len(scenes.KINDS)
+    test = {p.image.name for p in study.test_pairs}
+    assert not test & {c for fold in made for s in fold for c in s.cats}
 
 
-@pytest.mark.parametrize("value", ["nolabel", "=a.keras", "x="])
-def test_a_malformed_model_group_is_refused(value, tmp_path):
-    with pytest.raises(SystemExit, match="expected LABEL=PATH"):
-        scenes.main(["--frames", str(tmp_path), "--model", value])
+def test_the_choosing_score_is_the_mean_of_photos_and_scenes():
+    assert choosing.choosing_score(0.8, 0.4) == pytest.approx(0.6)
+    assert choosing.choosing_score([0.8, 0.6], [0.4, 0.2]) == \
+        pytest.approx([0.6, 0.4])
 
 
-def test_a_missing_model_is_named(tmp_path):
-    with pytest.raises(SystemExit, match="nothing.keras: model not found"):
-        scenes.main(["--frames", str(tmp_path), "--model",
-                     f"a={tmp_path / 'nothing.keras'}"])
+def test_greedy_inference_keeps_a_group_only_when_it_raises_the_criterion():
+    # A made-up score: best at threshold 0.3, helped by filling holes and
+    # most by zoom 2, hurt by test-time augmentation and by dropping specks.
+    def measure(settings):
+        value = (-abs(settings.threshold - 0.3) + 0.1 * settings.fill_holes
+                 - 0.1 * settings.tta - settings.min_area
+                 + {1: 0, 2: 0.05, 3: 0.02}[settings.zoom])
+        return {"settings": dataclasses.asdict(settings), "value": value}
 
+    chosen = choosing.greedy_inference(measure, lambda r: r["value"])
+    assert chosen["chosen"] == dataclasses.asdict(
+        Settings(threshold=0.3, fill_holes=True, zoom=2))
+    kept = [t["group"] for t in chosen["tried"] if t["kept"]]
+    assert kept == ["plain", "zoom", "threshold", "fill holes"]
 
 
 def test_a_remembered_model_runs_each_batch_once():
-    from catunet.inference.predict import Settings, predict_photo_masks
-    from catunet.study.scenes import Remembered
-
     class Counting:
         input_shape = (None, 8, 8, 3)
         passes = 0
@@ -104,7 +100,7 @@ def test_a_remembered_model_runs_each_batch_once():
 
     photo = np.zeros((20, 30, 3), np.uint8)
     photo[5:15, 5:15, 0] = 255
-    model = Remembered(Counting())
+    model = choosing.Remembered(Counting())
     first = predict_photo_masks(model, [photo], Settings(zoom=2))
     passes = Counting.passes
     again = predict_photo_masks(model, [photo],
