@@ -1,27 +1,26 @@
-"""Discussion templates and the values that fill them.
+"""Templates and the values that fill them.
 
-The discussions beside the reports (``reports/<name>-discussion.md``) are
-hand-written prose whose numbers and data-dependent claims come from the
-JSON summaries. Two rules, both handled by ``fill``:
+The words of the study's reports live in Jinja2 templates
+(``catunet/study/templates/``): the discussions beside the reports
+(``<name>-discussion.md.j2``), README's results prose and REPORT.md. Their
+numbers and every data-dependent claim come from the JSON summaries:
 
-* ``{losses.winner_val}`` is replaced by the value ``winner_val`` of the
-  namespace ``losses`` (Python's ``str.format_map``; a literal brace is
-  written ``{{``). Values are strings formatted here, one function per
-  report (``losses_values``, ``augmentation_values``, ``transfer_values``;
-  the benchmark's are in ``bench_report``, the study's in ``report``).
-* ``<!-- if losses.clear_winner -->A<!-- else -->B<!-- endif -->`` keeps A
-  when the value is true and B (optional) otherwise; ``if not`` inverts,
-  and blocks nest. A claim that could flip when the numbers change sits in
-  such a block, or is a sentence built here.
+* ``{{ losses.winner_val }}`` is the value ``winner_val`` of the namespace
+  ``losses``. Values are strings formatted here, one function per report
+  (``losses_values``, ``augmentation_values``, ``transfer_values``; the
+  benchmark's are in ``bench_report``, the study's in ``report``). A value
+  that is missing is an error, never an empty string.
+* ``{% if losses.clear_winner %}A{% else %}B{% endif %}`` keeps A when the
+  value is true; a claim that could flip when the numbers change sits in
+  such a block, or is a sentence built here. ``has_<variant>`` values are
+  absent for a variant that was not run: ``| default(false)``.
 
-A leading ``<!-- Template: ... -->`` line says what fills the file; it is
-dropped from the output.
-
-Observations a person made by looking at figures (a learning curve, a
-prediction) cannot be recomputed from the JSON: they sit in blocks on
-``figures_described``, true only for summaries made by the code version
-whose figures were looked at (``curves_observed``: and only where there is
-no history to compute from and the curves figure is there to see).
+Filled text is re-wrapped (``reflow``). Observations a person made by
+looking at figures (a learning curve, a prediction) cannot be recomputed
+from the JSON: they sit in blocks on ``figures_described``, true only for
+summaries made by the code version whose figures were looked at
+(``curves_observed``: and only where there is no history to compute from
+and the curves figure is there to see).
 """
 
 import json
@@ -29,8 +28,8 @@ import math
 import re
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
+import jinja2
 import numpy as np
 
 from catunet.flags import flag
@@ -55,67 +54,28 @@ LABELS = {"dice": "soft Dice", "bce": "BCE", "mse": "MSE",
           "no-elastic": "all but elastic", "elastic-only": "elastic only",
           "scratch": "from scratch"}
 
-_DIRECTIVE = re.compile(r"<!-- (?:if (not )?([\w.]+)|(else)|(endif)) -->")
-_HEADER = re.compile(r"\A<!-- Template:.*?-->\n")
+TEMPLATES = Path(__file__).with_name("templates")
+ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True, autoescape=False)
 
 
 # --- templates ---------------------------------------------------------------
 
-def _flag(spaces, dotted):
-    space, _, name = dotted.partition(".")
-    values = spaces[space]
-    if name.startswith("has_"):  # a variant that was not run
-        return getattr(values, name, False)
-    return getattr(values, name)
-
-
-def _choose(parts, spaces):
-    """Text of ``parts`` (text and directives, from ``_DIRECTIVE.split``)
-    with every if-block resolved; a flag is looked up only when its block's
-    surroundings are kept."""
-    out, stack = [], []  # per open block: [surroundings kept, flag, in else]
-
-    def keeping():
-        if not stack:
-            return True
-        kept, flag, in_else = stack[-1]
-        return kept and flag != in_else
-    for k in range(0, len(parts), 5):
-        if keeping():
-            out.append(parts[k])
-        if k + 1 == len(parts):
-            break
-        negate, name, is_else, _ = parts[k + 1:k + 5]
-        if name:
-            kept = keeping()
-            flag = kept and bool(_flag(spaces, name)) != bool(negate)
-            stack.append([kept, flag, False])
-        elif is_else and stack:
-            stack[-1][2] = True
-        elif stack:
-            stack.pop()
-        else:
-            raise ValueError("<!-- else --> or <!-- endif --> outside a block")
-    if stack:
-        raise ValueError("an if-block has no <!-- endif -->")
-    return "".join(out)
-
-
 def fill(template, values, source="template"):
-    """The template with its blocks chosen and its fields filled.
-
-    Args:
-        template: Text with ``{space.name}`` fields and if-blocks.
-        values: ``{space: {name: value}}``.
-        source: Named in the error when a value is missing.
-    """
-    spaces = {k: SimpleNamespace(**v) for k, v in values.items()}
+    """``template`` (Jinja2 text) filled from ``values`` (``{space: {name:
+    value}}``) and re-wrapped; ``source`` is named when a value is
+    missing."""
     try:
-        text = _choose(_DIRECTIVE.split(_HEADER.sub("", template)), spaces)
-        text = text.format_map(spaces)
-    except (KeyError, AttributeError) as error:
-        raise ValueError(f"{source}: no value for {error}") from None
+        text = ENVIRONMENT.from_string(template).render(**values)
+    except jinja2.UndefinedError as error:
+        raise ValueError(f"{source}: no value for {error.message}") from None
     return reflow(text)
+
+
+def template(name):
+    """The text of the template ``name`` in ``TEMPLATES``."""
+    return (TEMPLATES / name).read_text()
 
 
 _KEEP = ("#", "|", "```", "![", "<!--")
@@ -152,12 +112,10 @@ def reflow(text, width=76):
     return "\n\n".join(out) + "\n"
 
 
-def discussion(folder, name, values):
-    """``<name>-discussion.md`` filled, or None when there is none."""
-    path = Path(folder) / f"{name}-discussion.md"
-    if not path.exists():
-        return None
-    return fill(path.read_text(), values, str(path))
+def discussion(name, values):
+    """The discussion ``<name>-discussion.md.j2`` filled from ``values``."""
+    return fill(template(f"{name}-discussion.md.j2"), values,
+                f"{name}-discussion.md.j2")
 
 
 # --- what made the numbers ---------------------------------------------------

@@ -175,175 +175,78 @@ def shared_settings(steps):
             if all(k in s and s[k] == v for s in rest)}
 
 
-def _section(title, name, figures, values, folder):
-    """A step's section: its figures and its discussion."""
-    lines = [f"## {title}", "", f"Full report: [reports/{name}.md]"
-             f"(reports/{name}.md).", ""]
-    lines += [f"![{caption}](reports/{file})" for file, caption in figures
-              if (Path(folder) / file).exists()]
-    lines.append("")
-    text = render.discussion(folder, name, values)
-    if text:
-        text = text.replace("## ", "### ")
-        lines += [text.replace("](", "](reports/").replace(
-            "](reports/http", "](http"), ""]
-    return lines
-
-
-def write_report(steps, default, contours, folder=None, path=None):
-    """Writes ``REPORT.md`` from the summaries alone.
-
-    Args:
-        folder: The reports folder (discussions, figures); default REPORTS.
-        path: Where to write; default REPORT.
-    """
-    folder, path = Path(folder or REPORTS), Path(path or REPORT)
-    runs, core = unique_runs(steps, default), unique_runs(steps, default, CORE)
-    total, core_total = sum(runs.values()) / 60, sum(core.values()) / 60
-    split, settings = steps["losses"]["split"], shared_settings(steps)
-    values = study_values(steps, default, contours, folder)
-    fold = values["losses"]["fold_photos"]
-    lines = [
-        "# catunet: the whole study",
-        "",
-        "A U-Net (Ronneberger et al., 2015) segmenting cats from "
-        f"{split['train']} labelled training photos, tested on the same "
-        f"{split['test']} photos at every step (`data/splits/cats.json`, made "
-        f"once with seed {split['seed']}). Every number below is rendered "
-        "from the JSON summaries in `reports/` (`python -m "
-        "catunet.study.report --render`); `python -m catunet.study.report` "
-        "reruns or reuses every run (keyed by its saved config) first.",
-        "",
-        f"Numbers made by {_versions(steps, default, contours)}.",
-        "",
-        "## Results",
-        "",
-        *results_table(steps, default, contours),
-        "",
-        "Test Dice is the mean ± sample sd over seeds (over nothing for one "
-        "run). Seeds are cross-validation folds: seed *s* trains on the "
-        f"{split['train']} training photos minus fold *s* ({fold} photos) and "
-        "picks winners by its Dice on fold *s*; the test set never chooses "
-        f"anything. The default model trains on all {split['train']}. Each "
-        "step's report gives the paired per-seed differences behind every "
-        "comparison.",
-        "",
-        f"**Time.** {len(runs)} distinct training runs at width "
-        f"{settings['width']}, {settings['epochs']} epochs, on "
-        f"{_machines(steps, default)}: {total:.0f} min of training from "
-        "scratch, as recorded by each run. `python -m catunet.study.report "
-        "--core` runs the smallest study that answers every question — "
-        f"{', '.join(CORE['losses'])} for the losses, augmentation "
-        f"{' vs '.join(CORE['augmentation'])}, the transfer variants — in "
-        f"{len(core)} runs, {core_total:.0f} min.",
-        "",
-    ]
-    text = render.discussion(folder, "summary", values)
-    if text:
-        lines += [text, ""]
-    lines += _section("1. Loss functions", "losses", [
-        ("losses.png", "Dice per loss"), ("losses-curves.png", "curves")],
-        values, folder)
-    lines += _section("2. Data augmentation", "augmentation", [
-        ("augmentation-techniques.png", "techniques"),
-        ("augmentation.png", "Dice per variant"),
-        ("augmentation-test-large.png", "with and without augmentation")],
-        values, folder)
-    lines += _section("3. Transfer learning", "transfer", [
-        ("transfer-pretrain.png", "pre-trained model, held-out images"),
-        ("transfer.png", "Dice per variant"),
-        ("transfer-before-after.png", "before and after transfer")],
-        values, folder)
-    lines += [
-        "## 4. Contours", "",
-        "The default model's predicted outline (red) and the hand-drawn one "
-        "(green) on the best, median and worst test photo by Dice, drawn at "
-        "the photo's own size (the prediction is upsampled smoothly, then "
-        "thresholded):", "",
-        "![samples](reports/contours/samples.png)", "",
-        *[f"- {label}: {s['image']}, Dice {s['dice']:.3f}"
-          for label, s in contours["samples"].items()], "",
-        "All test photos:", "", "![contact sheet](reports/contours/"
-        "contact-sheet.png)", "",
-        *encoder_lines(folder),
-        "## Settings", "",
-        "Shared by every cat run of the three steps (what a step varies is "
-        "in its report):", "",
-        "```json", json.dumps(settings, indent=2), "```", "",
-        "Each step's report lists its exact command and every run's config; "
-        "each run folder keeps `config.json`, `split.json`, `history.csv` "
-        "and `timing.json`.", ""]
-    atomic.write_text(path, "\n".join(lines))
-
-
+# Each step's figures in REPORT.md, with their captions, where drawn.
+FIGURES = {
+    "losses": [("losses.png", "Dice per loss"),
+               ("losses-curves.png", "curves")],
+    "augmentation": [("augmentation-techniques.png", "techniques"),
+                     ("augmentation.png", "Dice per variant"),
+                     ("augmentation-test-large.png",
+                      "with and without augmentation")],
+    "transfer": [("transfer-pretrain.png",
+                  "pre-trained model, held-out images"),
+                 ("transfer.png", "Dice per variant"),
+                 ("transfer-before-after.png", "before and after transfer")]}
 ARCHIVE = Path("reports") / "from-scratch"
 ARCHIVED_AT = "a8a9a25"  # the last commit whose code made the archive
 
 
-def encoder_lines(folder=REPORTS):
-    """REPORT.md's section on the recipe over the pretrained encoder (its
-    ladder, when ``encoder-ladder/ladder.json`` is there) and on the ladder
-    before it, archived."""
+def _discussion(name, values):
+    """A step's discussion as REPORT.md shows it: headings a level down,
+    links from the repository's root."""
+    text = render.discussion(name, values).replace("## ", "### ")
+    return text.replace("](", "](reports/").replace("](reports/http", "](http")
+
+
+def encoder_section(folder=REPORTS):
+    """README's text on the recipe over the pretrained encoder, from its
+    ladder (``encoder-ladder/ladder.json``), or None before it ran."""
     from catunet.study import encoder_ladder
 
-    lines = ["## 5. The recipe over a pretrained encoder", ""]
     found = Path(folder) / "encoder-ladder" / "ladder.json"
-    if found.is_file():
-        previous = Path(folder) / encoder_ladder.PREVIOUS.relative_to(REPORTS)
-        lines += ["Full report: [reports/encoder-ladder/ladder.md]"
-                  "(reports/encoder-ladder/ladder.md).", "",
-                  encoder_ladder.readme_section(
-                      json.loads(found.read_text()),
-                      json.loads(previous.read_text())
-                      if previous.is_file() else None), ""]
-    return lines + [
-        "Before it, a ladder of steps over the paper's U-Net trained from "
-        "scratch (pre-training on horses, self-training on unlabelled "
-        "photos, synthetic photos, a detector gate, test-time options) "
-        "made the best recipe. The pretrained encoder replaced that recipe "
-        "and its code was retired; its reports stay, as they were "
-        f"rendered, in [{ARCHIVE}]({ARCHIVE}/README.md), and `git checkout "
-        f"{ARCHIVED_AT}` gives the code that made them.", ""]
+    if not found.is_file():
+        return None
+    previous = Path(folder) / encoder_ladder.PREVIOUS.relative_to(REPORTS)
+    return encoder_ladder.readme_section(
+        json.loads(found.read_text()),
+        json.loads(previous.read_text()) if previous.is_file() else None)
+
+
+def write_report(steps, default, contours, folder=None, path=None):
+    """Writes ``REPORT.md`` (``templates/REPORT.md.j2``) from the summaries
+    alone.
+
+    Args:
+        folder: The reports folder (figures, the encoder ladder); default
+            REPORTS.
+        path: Where to write; default REPORT.
+    """
+    folder, path = Path(folder or REPORTS), Path(path or REPORT)
+    runs, core = unique_runs(steps, default), unique_runs(steps, default, CORE)
+    settings = shared_settings(steps)
+    values = study_values(steps, default, contours, folder)
+    text = render.ENVIRONMENT.get_template("REPORT.md.j2").render(
+        split=steps["losses"]["split"],
+        versions=_versions(steps, default, contours),
+        results_table="\n".join(results_table(steps, default, contours)),
+        fold_photos=values["losses"]["fold_photos"],
+        runs=len(runs), minutes=sum(runs.values()) / 60,
+        core=CORE, core_runs=len(core), core_minutes=sum(core.values()) / 60,
+        settings=settings, settings_json=json.dumps(settings, indent=2),
+        machines=_machines(steps, default),
+        discussions={name: _discussion(name, values) if name in FIGURES
+                     else render.discussion(name, values)
+                     for name in (*FIGURES, "summary")},
+        figures={name: [(file, caption) for file, caption in figures
+                        if (folder / file).exists()]
+                 for name, figures in FIGURES.items()},
+        samples=contours["samples"], encoder=encoder_section(folder),
+        archive=ARCHIVE.as_posix(), archived_at=ARCHIVED_AT)
+    atomic.write_text(path, text)
 
 
 # --- README's generated sections ----------------------------------------------
 
-RESULTS_PROSE = """\
-<!-- if losses.has_dice -->Soft Dice alone fails on {losses.dice_failed} of
-{losses.dice_runs} seeds (test Dice less than {losses.fail_margin} above
-predicting "all cat").<!-- endif --> {losses.winner_label} wins on
-validation; paired per seed against the runner-up, {losses.runner_up_label},
-its gain is {losses.winner_vs_runner_up_val}<!-- if not losses.clear_winner_val -->,
-an interval that includes zero<!-- endif -->.
-<!-- if augmentation.null_result -->At this budget ({augmentation.epochs}
-epochs) augmentation changes Dice by less than {augmentation.seeds} seeds
-can tell from zero — a measured null
-result<!-- if not augmentation.winner_is_control -->: `{augmentation.winner}`
-against {augmentation.control_label}, paired per seed, is
-{augmentation.winner_vs_control_val} on validation and
-{augmentation.winner_vs_control_test} on test<!-- endif -->.<!-- if augmentation.curves_observed -->
-It stops the memorising, but the augmented runs are still improving when
-the budget ends (see the report's learning curves).<!-- endif --><!-- else -->Augmentation
-against none, paired per seed: {augmentation.effects}.<!-- endif --> The
-default run, trained on all {default.train_photos} photos rather than
-{losses.train_per_run}, scores {default.test} (a single seed, so no spread
-to compare it with). Transfer
-learning<!-- if transfer.clearly_helps --> is the step that clearly
-helps<!-- else --><!-- if transfer.val_helps --> is the step that
-measurably helps on validation<!-- endif --><!-- endif -->: pre-trained on
-{transfer.source}<!-- if transfer.has_held_out --> (Dice
-{transfer.held_out_dice} on its own held-out images)<!-- endif -->, then
-fine-tuned as `{transfer.winner}`, the U-Net gains
-{transfer.winner_vs_scratch_test} test Dice and
-{transfer.winner_vs_scratch_val} validation Dice over training from
-scratch, paired per seed, and improves {transfer.improved} of the
-{transfer.test_photos} test photos (averaged over
-seeds).<!-- if transfer.has_failure --> It also makes one much worse:
-`{transfer.failure_photo}`<!-- if transfer.failure_note -->,
-{transfer.failure_note}<!-- endif -->.<!-- endif --> No Pascal VOC number
-is claimed: this report's pre-training source is {transfer.source}. See the
-reports for why, and for what the margin over the baselines means.
-"""
 
 
 def readme_results(steps, default, contours, folder=REPORTS):
@@ -385,7 +288,8 @@ def readme_results(steps, default, contours, folder=REPORTS):
               f"{default['test']['mean']['dice']:.3f} | "
               f"{default['train_seconds'] / 60:.1f} min | "
               "[default.json](reports/default.json) |", ""]
-    prose = render.fill(RESULTS_PROSE, values, "README results")
+    prose = render.fill(render.template("readme-results.md.j2"), values,
+                        "readme-results.md.j2")
     return render.reflow("\n".join(lines) + "\n\n" + prose)
 
 
@@ -447,14 +351,9 @@ def generated_sections(folder=REPORTS):
     if bench:
         sections["speed"] = readme_speed(bench)
         sections["speed-summary"] = speed_summary(bench)
-    found = folder / "encoder-ladder" / "ladder.json"
-    if found.is_file():
-        from catunet.study import encoder_ladder
-
-        previous = folder / encoder_ladder.PREVIOUS.relative_to(REPORTS)
-        sections["encoder"] = encoder_ladder.readme_section(
-            json.loads(found.read_text()),
-            json.loads(previous.read_text()) if previous.is_file() else None)
+    encoder = encoder_section(folder)
+    if encoder:
+        sections["encoder"] = encoder
     sections["recipes"] = recipes_table()
     found = folder / "defaults" / "defaults.json"
     if found.is_file():

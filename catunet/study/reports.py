@@ -181,9 +181,7 @@ def settings_section(summary, command):
 def _finish(lines, summary, folder, name, values):
     """Appends the filled discussion, if there is one (``values``: the
     function that computes its values), and writes ``<name>.md``."""
-    if (Path(folder) / f"{name}-discussion.md").exists():
-        lines.append(render.discussion(
-            folder, name, {name: values(summary, folder)}))
+    lines.append(render.discussion(name, {name: values(summary, folder)}))
     atomic.write_text(Path(folder) / f"{name}.md", "\n".join(lines))
 
 

@@ -114,7 +114,7 @@ def test_every_discussion_fills_from_the_committed_json(committed):
     steps, default, contours, bench = committed
     values = report.study_values(steps, default, contours, REPORTS)
     for name in ("losses", "augmentation", "transfer", "summary"):
-        text = render.discussion(REPORTS, name, values)
+        text = render.discussion(name, values)
         assert "{" not in text and "<!--" not in text, name
 
 
@@ -194,16 +194,16 @@ def test_paired_differences_pair_runs_by_seed():
 
 def test_templates_fill_fields_and_choose_blocks():
     values = {"x": {"n": "3", "yes": True, "no": False}}
-    template = ("<!-- Template: dropped -->\n{x.n} seeds<!-- if x.yes -->, "
-                "kept<!-- if x.no --> (never)<!-- else --> (else)<!-- endif "
-                "--><!-- endif --><!-- if not x.has_other -->, no other"
-                "<!-- endif -->.")
+    template = ("{# dropped #}\n{{ x.n }} seeds{% if x.yes %}, "
+                "kept{% if x.no %} (never){% else %} (else){% endif "
+                "%}{% endif %}{% if not x.has_other | default(false) %}, "
+                "no other{% endif %}.")
     assert render.fill(template, values) == "3 seeds, kept (else), no other.\n"
     with pytest.raises(ValueError, match="missing"):
-        render.fill("{x.missing}", values)
+        render.fill("{{ x.missing }}", values)
     # A flag inside a block that is dropped is never looked up.
-    assert render.fill("<!-- if x.no --><!-- if x.nothing -->a<!-- endif "
-                       "--><!-- endif -->b", values) == "b\n"
+    assert render.fill("{% if x.no %}{% if x.nothing %}a{% endif "
+                       "%}{% endif %}b", values) == "b\n"
 
 
 def test_reflow_never_starts_a_line_with_a_list_marker():
