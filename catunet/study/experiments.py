@@ -28,18 +28,18 @@ import numpy as np
 import catunet
 
 from catunet import atomic
-from catunet.flags import HelpFormatter
 from catunet.data import loading, split as splits
 from catunet.data.datasets.cats import resolve_data_dir
 from catunet.data.split import load_split_for, split_path_for
 from catunet.errors import CatunetError
+from catunet.flags import HelpFormatter
 from catunet.inference.evaluate import score
 from catunet.models.losses import COMPARED, LOSSES
 from catunet.models.metrics import dice_coefficient
 from catunet.models.saving import load_model
-from catunet.study.reports import (REPORTS, draw_augmentation_figures,
-                                   draw_transfer_figures,
-                                   write_augmentation_report,
+from catunet.study.model_figures import (draw_augmentation_figures,
+                                         draw_transfer_figures)
+from catunet.study.reports import (REPORTS, write_augmentation_report,
                                    write_losses_report, write_sources_report,
                                    write_transfer_report)
 from catunet.study.runstore import RUNS, RunStore, describe

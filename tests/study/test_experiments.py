@@ -5,8 +5,9 @@ import pytest
 
 from catunet.errors import CatunetError
 from catunet.study import experiments, runstore
-from catunet.study.reports import (_pretrain_section, draw_augmentation_figures,
-                                   draw_transfer_figures,
+from catunet.study.model_figures import (draw_augmentation_figures,
+                                         draw_transfer_figures)
+from catunet.study.reports import (_pretrain_section,
                                    write_augmentation_report,
                                    write_transfer_report)
 from catunet.training.config import TrainConfig

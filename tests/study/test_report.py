@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from catunet.study import render, report
+from catunet.study import discussions, render, report, report_page
 from catunet.study.reports import write_losses_report
 from tests.conftest import ROOT
 
@@ -46,7 +46,7 @@ CONTOURS = {"mean_dice": 0.76, "samples": {
 
 
 def test_table_has_every_step_with_mean_sample_sd_seeds_and_time(steps):
-    table = "\n".join(report.results_table(steps, DEFAULT, CONTOURS))
+    table = "\n".join(report_page.results_table(steps, DEFAULT, CONTOURS))
     assert "| 0 baseline | all-cat (ignores the photo) | 0.600 |" in table
     assert "| 1 loss | bce+dice **(winner)** | 0.700 | 1 | 1.0 min" in table
     # 0.8 and 0.9: sample sd sqrt(2 · 0.05² / 1) = 0.0707
@@ -59,13 +59,13 @@ def test_table_has_every_step_with_mean_sample_sd_seeds_and_time(steps):
 
 
 def test_runs_shared_between_steps_are_counted_once(steps):
-    seconds = report.unique_runs(steps, DEFAULT)
+    seconds = report_page.unique_runs(steps, DEFAULT)
     assert len(seconds) == 6  # 2 loss runs (one shared), 2 transfer,
     assert sum(seconds.values()) == 60 + 60 + 30 + 90 + 120 + 300  # pre, default
 
 
 def test_core_study_counts_only_its_variants(steps):
-    seconds = report.unique_runs(steps, DEFAULT, report.CORE)
+    seconds = report_page.unique_runs(steps, DEFAULT, report_page.CORE)
     assert "runs/losses/dice-s0" not in seconds
     assert len(seconds) == 5
 
@@ -112,7 +112,7 @@ def test_a_changed_json_value_changes_the_readme_table(committed, tmp_path):
 
 def test_every_discussion_fills_from_the_committed_json(committed):
     steps, default, contours, bench = committed
-    values = report.study_values(steps, default, contours, REPORTS)
+    values = report_page.study_values(steps, default, contours, REPORTS)
     for name in ("losses", "augmentation", "transfer", "summary"):
         text = render.discussion(name, values)
         assert "{" not in text and "<!--" not in text, name
@@ -167,7 +167,7 @@ def test_curves_are_drawn_from_the_history_runs_carry(committed, tmp_path):
     assert (tmp_path / "losses-curves.png").stat().st_size > 0
     assert "![learning curves](losses-curves.png)" in (
         tmp_path / "losses.md").read_text()
-    values = render.losses_values(steps["losses"], tmp_path)
+    values = discussions.losses_values(steps["losses"], tmp_path)
     assert values["has_history"] and values["memorises_winner"]
     assert "training Dice ends at 0.95 and validation Dice at 0.50" in \
         values["winner_curves"]
@@ -175,11 +175,11 @@ def test_curves_are_drawn_from_the_history_runs_carry(committed, tmp_path):
 
 def test_winner_claims_follow_the_numbers(committed):
     losses = copy.deepcopy(committed[0]["losses"])
-    assert not render.losses_values(losses, REPORTS)["clear_winner_val"]
+    assert not discussions.losses_values(losses, REPORTS)["clear_winner_val"]
     # Make BCE + Dice better than MSE by 0.1 on every fold: now it is clear.
     for mse, ours in zip(losses["results"]["mse"], losses["results"]["bce+dice"]):
         ours["val_dice"] = mse["val_dice"] + 0.1 + 0.01 * mse["config"]["seed"]
-    assert render.losses_values(losses, REPORTS)["clear_winner_val"]
+    assert discussions.losses_values(losses, REPORTS)["clear_winner_val"]
 
 
 # --- the pieces --------------------------------------------------------------
