@@ -155,7 +155,7 @@ def settings_measure(study, runs, made=None, with_test=True):
     once.
 
     Args:
-        study: The ``experiments.Study``; ``runs``: one run per seed.
+        study: The ``variants.Study``; ``runs``: one run per seed.
         with_test: Score the test photos too (False: a ladder that must
             not look at them, such as ``catunet.study.encoder_ladder``).
     """

@@ -29,11 +29,12 @@ from catunet.flags import HelpFormatter
 from catunet.inference.predict import Settings
 from catunet.study import stats
 from catunet.study.choosing import keeps, ladder_scenes
-from catunet.study.encoder_ladder import (KINDS, add_validation_flags,
+from catunet.study.encoder_ladder import (add_validation_flags,
                                           command_line, final, fold_runs,
                                           fold_scores)
-from catunet.study.experiments import Study
+from catunet.study.encoder_report import KINDS
 from catunet.study.runstore import RUNS
+from catunet.study.variants import Study
 from catunet.training import machine
 from catunet.training.recipes import RECIPES
 

@@ -235,9 +235,9 @@ def render_all(folder=REPORTS, root=Path("."), report=REPORT):
         write_bench_report(bench, folder)
     found = Path(folder) / "encoder-ladder" / "ladder.json"
     if found.is_file():
-        from catunet.study import encoder_ladder
+        from catunet.study import encoder_report
 
-        atomic.write_text(found.with_suffix(".md"), encoder_ladder.markdown(
+        atomic.write_text(found.with_suffix(".md"), encoder_report.markdown(
             json.loads(found.read_text())))
     found = Path(folder) / "defaults" / "defaults.json"
     if found.is_file():
@@ -262,7 +262,7 @@ def run_all(pretrain_dir=None, pretrained=None, data_dir=None, core=False):
     Args:
         core: Run only the ``CORE`` variants of each step.
     """
-    from catunet.study import experiments
+    from catunet.study import experiments, pretraining
     from catunet.visualize import outline_test_set, save_test_figures
 
     print("== 1. losses", flush=True)
@@ -276,7 +276,7 @@ def run_all(pretrain_dir=None, pretrained=None, data_dir=None, core=False):
     draw_augmentation_figures(summary, study)
     write_augmentation_report(summary)
     print("== 3. transfer", flush=True)
-    summary, study = experiments.compare_transfer(
+    summary, study = pretraining.compare_transfer(
         pretrain_dir, data_dir, pretrained=pretrained)
     draw_transfer_figures(summary, study)
     write_transfer_report(summary)

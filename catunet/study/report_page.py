@@ -171,13 +171,13 @@ def _discussion(name, values):
 def encoder_section(folder=REPORTS):
     """README's text on the recipe over the pretrained encoder, from its
     ladder (``encoder-ladder/ladder.json``), or None before it ran."""
-    from catunet.study import encoder_ladder
+    from catunet.study import encoder_report
 
     found = Path(folder) / "encoder-ladder" / "ladder.json"
     if not found.is_file():
         return None
-    previous = Path(folder) / encoder_ladder.PREVIOUS.relative_to(REPORTS)
-    return encoder_ladder.readme_section(
+    previous = Path(folder) / encoder_report.PREVIOUS.relative_to(REPORTS)
+    return encoder_report.readme_section(
         json.loads(found.read_text()),
         json.loads(previous.read_text()) if previous.is_file() else None)
 

@@ -10,7 +10,7 @@ import pytest
 from catunet.data import scenes
 from catunet.errors import CatunetError
 from catunet.inference.predict import Settings, predict_photo_masks
-from catunet.study import choosing, experiments
+from catunet.study import choosing, variants
 
 def write_frames(root, groups=6, per_group=3, with_masks=True):
     """Frames named like DAVIS's (``SEQUENCE_NNNNN``), a bright square of
@@ -54,7 +54,7 @@ def test_frames_of_sequences_a_run_trained_on_are_left_out(tmp_path):
 
 
 def test_scenes_of_a_fold_hold_only_that_folds_cats(tmp_path, shapes_dir):
-    study = experiments.Study.load(str(shapes_dir), seeds=2,
+    study = variants.Study.load(str(shapes_dir), seeds=2,
                                    split=str(tmp_path / "split.json"))
     frames = [("f.jpg", np.zeros((36, 64, 3), np.uint8),
                np.zeros((36, 64), np.uint8))]

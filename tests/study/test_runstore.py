@@ -7,7 +7,7 @@ import pytest
 
 import catunet
 from catunet.errors import CatunetError
-from catunet.study import experiments, runstore
+from catunet.study import runstore, variants
 from catunet.study.runstore import RunStore
 from catunet.training.config import TrainConfig
 from catunet.training.train import run_key_for
@@ -127,6 +127,6 @@ def test_scores_are_cached_under_the_run_key(tmp_path, shapes_dir):
 def test_held_out_fold_check():
     run = {"folder": "r", "config": {"val_fold": 1},
            "history": [{"val_dice_coefficient": 0.70}]}
-    experiments.check_held_out_fold(run, 0.7004)
+    variants.check_held_out_fold(run, 0.7004)
     with pytest.raises(CatunetError, match="not the same images"):
-        experiments.check_held_out_fold(run, 0.62)
+        variants.check_held_out_fold(run, 0.62)
