@@ -58,6 +58,14 @@ TEMPLATES = Path(__file__).with_name("templates")
 ENVIRONMENT = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True, autoescape=False)
+# How the templates write numbers: ``{{ runs | mean_sd }}`` (0.700 ± 0.018),
+# ``{{ d | difference }}`` (a paired difference with its interval),
+# ``{{ x | f(3) }}`` (0.700), ``{{ xs | each(2) }}`` (0.54, 0.61, 0.42).
+ENVIRONMENT.filters.update(
+    mean_sd=stats.format_mean_sd, difference=stats.format_difference,
+    mean=lambda values: float(np.mean(values)),
+    f=lambda value, digits=3: f"{value:.{digits}f}",
+    each=lambda values, digits=3: ", ".join(f"{v:.{digits}f}" for v in values))
 
 
 # --- templates ---------------------------------------------------------------
