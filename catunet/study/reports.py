@@ -27,44 +27,14 @@ from catunet.study import discussions, render, stats
 REPORTS = Path("reports")
 
 
-# --- tables and numeric plots (from the summary alone) -----------------------
+# --- numeric plots and what the pages compare (from the summary alone) ------
 
-def results_table(summary, label, extra_rows=()):
-    """Markdown table: validation and test Dice of every variant, then the
-    baselines and ``extra_rows``."""
-    lines = [
-        f"| {label} | validation Dice (mean ± sd over folds) | "
-        "test Dice (mean ± sd over seeds) | train time per run |",
-        "|---|---|---|---|",
-    ]
-    for name, runs in summary["results"].items():
-        mark = " **(winner)**" if name == summary["winner"] else ""
-        lines.append(
-            f"| {name}{mark} | "
-            f"{stats.format_mean_sd([r['val_dice'] for r in runs])} | "
-            f"{stats.format_mean_sd([r['test_dice'] for r in runs])} | "
-            f"{np.mean([r['seconds'] for r in runs]):.0f} s |")
-    for name, value in summary["baselines"].items():
-        lines.append(f"| *{name} baseline* | | {value:.3f} | |")
-    lines += [*extra_rows, "", "Spreads are sample standard deviations (n − 1)."]
-    return lines
-
-
-def paired_table(summary, control=None):
-    """Markdown section: paired per-seed differences between variants."""
-    lines = [
-        "## Paired differences", "",
-        "Seed *s* of every variant is validated on fold *s* and tested on the "
-        "same photos, so variants are compared seed by seed: the mean of the "
-        "per-seed differences A − B, with a 95% t-interval (mean ± t · sd / "
-        "√n, sample sd of the n differences). An interval that includes zero "
-        "means these seeds cannot tell A and B apart.", "",
-        "| A − B | validation Dice | test Dice |", "|---|---|---|"]
-    for a, b in render.comparisons(summary, control):
-        cells = [stats.format_difference(render.paired(summary, a, b, metric))
-                 for metric in ("val_dice", "test_dice")]
-        lines.append(f"| {a} − {b} | {cells[0]} | {cells[1]} |")
-    return lines + [""]
+def paired_rows(summary, control=None):
+    """The pairs a step's page compares (``render.comparisons``), each with
+    its paired differences: ``{"a", "b", "val", "test"}``."""
+    return [{"a": a, "b": b, "val": render.paired(summary, a, b),
+             "test": render.paired(summary, a, b, "test_dice")}
+            for a, b in render.comparisons(summary, control)]
 
 
 def dice_plot(summary, title):
@@ -130,59 +100,26 @@ def save_figures(figures, folder):
 
 def _numeric_plots(summary, folder, name, title):
     """Saves ``<name>.png`` and, where runs have a history,
-    ``<name>-curves.png``; returns the Markdown that shows them."""
+    ``<name>-curves.png`` (the page links what is there)."""
     save_figures({f"{name}.png": dice_plot(summary, title),
-           f"{name}-curves.png": learning_curves(summary)}, folder)
-    lines = [f"![validation and test Dice per variant]({name}.png)", ""]
-    if (Path(folder) / f"{name}-curves.png").exists():
-        lines += ["Training (dotted) and validation (solid) Dice per epoch "
-                  "of every run:", "", f"![learning curves]({name}-curves.png)",
-                  ""]
-    return lines
+                  f"{name}-curves.png": learning_curves(summary)}, folder)
 
 
-def _figure(folder, name, alt, before=()):
-    """The Markdown of a model-drawn figure, or nothing when it is missing."""
-    if not (Path(folder) / name).exists():
-        return []
-    return [*before, f"![{alt}]({name})", ""]
-
-
-def header(summary, title):
-    return [f"# {title}", "", f"Numbers made by {render.provenance(summary)}.",
-            ""]
-
-
-def settings_section(summary, command):
-    s = summary["settings"]
-    return [
-        "## Settings",
-        "",
-        f"Command: `{command}`. Raw numbers and every run's config: the "
-        "JSON file beside this report; each run folder also keeps its "
-        "`config.json`, `history.csv` and `split.json`.",
-        "",
-        "```json",
-        json.dumps(s, indent=2),
-        "```",
-        "",
-        f"Split: seed {summary['split']['seed']}, {summary['split']['train']} "
-        f"train / {summary['split']['test']} test pairs "
-        "(`data/splits/cats.json`). Seed *s* trains on the training part minus "
-        f"fold *s* of a {summary['seeds']}-fold partition and is validated on "
-        "fold *s*; validation Dice picks the winner, test Dice is only reported.",
-        "",
-        f"Machine: {render.machine_text(summary['machine'])}. Training time of "
-        f"all runs: {summary['train_seconds_total'] / 60:.1f} min.",
-        "",
-    ]
-
-
-def _finish(lines, summary, folder, name, values):
-    """Appends the filled discussion, if there is one (``values``: the
-    function that computes its values), and writes ``<name>.md``."""
-    lines.append(render.discussion(name, {name: values(summary, folder)}))
-    atomic.write_text(Path(folder) / f"{name}.md", "\n".join(lines))
+def write_step(summary, folder, name, command, values, **view):
+    """Writes ``<name>.md`` from ``templates/<name>.md.j2`` (which extends
+    ``step.md.j2``), filled from ``summary``, the figures in ``folder``,
+    the filled discussion (``values``: the function that computes its
+    values) and ``view``, what the page alone needs. Draw the figures
+    first: the page links those that are there."""
+    folder = Path(folder)
+    text = render.ENVIRONMENT.get_template(f"{name}.md.j2").render(
+        s=summary, command=command, provenance=render.provenance(summary),
+        machine=render.machine_text(summary["machine"]),
+        settings_json=json.dumps(summary["settings"], indent=2),
+        figures={path.name for path in folder.glob("*.png")},
+        discussion=render.discussion(name, {name: values(summary, folder)}),
+        **view)
+    atomic.write_text(folder / f"{name}.md", text)
 
 
 def _command(summary, step, extra=""):
@@ -198,17 +135,9 @@ def write_losses_report(summary, folder=REPORTS):
     """Saves ``losses.json`` and renders ``losses.md`` and its plots from it."""
     folder = Path(folder)
     atomic.write_json(folder / "losses.json", summary)
-    lines = [*header(summary, "Loss comparison"),
-             *results_table(summary, "loss"), "",
-             *paired_table(summary),
-             *_numeric_plots(summary, folder, "losses",
-                             "Loss comparison on the cat set"),
-             "Per-seed test Dice:", ""]
-    for name, runs in summary["results"].items():
-        lines.append(f"- {name}: "
-                     + ", ".join(f"{r['test_dice']:.3f}" for r in runs))
-    lines += ["", *settings_section(summary, _command(summary, "losses"))]
-    _finish(lines, summary, folder, "losses", discussions.losses_values)
+    _numeric_plots(summary, folder, "losses", "Loss comparison on the cat set")
+    write_step(summary, folder, "losses", _command(summary, "losses"),
+               discussions.losses_values, pairs=paired_rows(summary))
 
 
 def write_augmentation_report(summary, folder=REPORTS):
@@ -216,93 +145,40 @@ def write_augmentation_report(summary, folder=REPORTS):
     plots from it; links the figures ``draw_augmentation_figures`` saved."""
     folder = Path(folder)
     atomic.write_json(folder / "augmentation.json", summary)
-    s, rates, winner = summary["settings"], summary["rates"], summary["winner"]
+    rates = summary["rates"]
     command = _command(summary, "augmentation") + "".join(
         f" --variant {name}" for name in summary["variants"])
-    lines = [*header(summary, "Data augmentation"),
-             f"Loss `{s['loss']}` (the loss comparison's winner), "
-             f"{s['epochs']} epochs for every variant: the same number of "
-             "training steps with and without augmentation.", "",
-             *results_table(summary, "augmentation"), "",
-             "| variant | techniques (`--augment`) |", "|---|---|"]
-    for name, spec in summary["variants"].items():
-        lines.append(f"| {name} | `{spec['augment'] or '(none)'}` |")
-    lines += ["", *paired_table(summary, "none"),
-              *_numeric_plots(summary, folder, "augmentation",
-                              "Augmentation on the cat set")]
-    lines += _figure(folder, "augmentation-techniques.png", "techniques", [
-        "## What each technique does", "",
-        "One training photo and its mask under each technique at its "
-        "default strength, and one draw of all of them together:", ""])
-    lines += _figure(folder, "augmentation-test-grid.png", "test grid", [
-        "## Test images", "",
-        f"Every test image with the prediction of `{winner}` (seed 0):", ""])
-    if winner != "none":
-        lines += _figure(folder, "augmentation-test-large.png", "large", [
-            "Its worst, median and best test image, with and without "
-            "augmentation (seed 0; each row gives Dice without -> with):", ""])
-    headroom = rates["pipeline_images_per_s"] / rates["train_images_per_s"]
-    verdict = ("so the pipeline is not what limits training" if headroom > 1
-               else "so the pipeline IS what limits training")
-    lines += ["## Input pipeline vs training step", "",
-              f"With `--augment {rates['augment']}`, batch {rates['batch_size']}: "
-              f"the pipeline alone delivers {rates['pipeline_images_per_s']:.0f} "
-              f"images/s, a training step consumes "
-              f"{rates['train_images_per_s']:.1f} images/s ({headroom:.1f}×), "
-              f"{verdict}. Both timed in the same process, one after the "
-              f"other (`{render.module(summary, 'experiments')}.pipeline_rates`).", "",
-              *settings_section(summary, command)]
-    _finish(lines, summary, folder, "augmentation", discussions.augmentation_values)
+    _numeric_plots(summary, folder, "augmentation",
+                   "Augmentation on the cat set")
+    write_step(summary, folder, "augmentation", command,
+               discussions.augmentation_values,
+               pairs=paired_rows(summary, "none"),
+               headroom=rates["pipeline_images_per_s"]
+               / rates["train_images_per_s"],
+               experiments=render.module(summary, "experiments"))
 
 
-def _variant_line(name, spec, epochs, base_rate):
-    rate = spec.get("learning_rate", base_rate)
-    start = "pre-trained" if spec.get("init") else "random"
-    if spec.get("freeze_epochs"):
-        k = spec["freeze_epochs"]
-        return (f"| {name} | {start} | encoder frozen for epochs 1–{k}, "
-                f"then all layers to {epochs} | {rate:g}, then "
-                f"{spec['fine_tune_learning_rate']:g} |")
-    return f"| {name} | {start} | all layers, {epochs} epochs | {rate:g} |"
+def pretrain_view(source, folder=None, summary=None):
+    """What ``templates/transfer-pretrain.md.j2`` is filled from: ``source``
+    (a transfer summary's ``pretrain``), its name, the sample sds of its
+    scores over images (``summary``: the transfer summary, for the version
+    that scored them) and whether ``folder`` holds the held-out figure (or
+    no folder is given)."""
+    version = summary or source
+    held, zero = source.get("held_out"), source.get("zero_shot_cats")
+    return {"source": source, "source_name": render.source_name(source),
+            "held_sd": render.image_sd(held, version) if held else None,
+            "zero": zero,
+            "zero_sd": render.image_sd(zero, version) if zero else None,
+            "held_out_figure": folder is None
+            or (Path(folder) / "transfer-pretrain.png").exists()}
 
 
 def _pretrain_section(source, folder=None, summary=None):
-    """What the model was pre-trained on and how well it does there; links
-    the held-out figure when ``folder`` holds it (or no folder is given).
-    ``summary``: the transfer summary, for the version that scored it."""
-    name, pc = render.source_name(source), source["config"]
-    version = summary or source
-    if "held_out" not in source:
-        return [f"Pre-trained model: `{source['model']}` ({name}), trained "
-                "by another command; its own held-out Dice is not measured "
-                "here.", ""]
-    held = source["held_out"]
-    lines = [
-        f"Pre-training source: **{name}** (`{pc['data_dir']}`), not Pascal "
-        "VOC: no VOC number is claimed here. To pre-train on VOC, run "
-        "`python train.py "
-        "--recipe paper --stage voc` and pass its model to this command with `--pretrained "
-        "runs/voc/voc.keras`.",
-        "",
-        "## Pre-training", "",
-        f"`--stage pretrain` on {name}: {pc['epochs']} epochs, width "
-        f"{pc['width']}, loss `{pc['loss']}`, augmentation `{pc['augment']}`, "
-        f"the folder's own 70/30 split (seed {pc['split_seed']}, "
-        f"`data/splits/{name}.json`)"
-        + (f", {source['seconds'] / 60:.1f} min" if source["seconds"] else "")
-        + f". Dice on its own {held['count']} held-out images: "
-        f"**{held['mean']['dice']:.3f} ± "
-        f"{render.image_sd(held, version):.3f}** (mean ± sd over images).",
-        ""]
-    if folder is None or (Path(folder) / "transfer-pretrain.png").exists():
-        lines += ["![pre-trained model on held-out images]"
-                  "(transfer-pretrain.png)", ""]
-    zero = source.get("zero_shot_cats")
-    if zero:
-        lines += [f"The same model, as it is, on the {zero['count']} cat test "
-                  f"images (no fine-tuning): Dice {zero['mean']['dice']:.3f} "
-                  f"± {render.image_sd(zero, version):.3f} (over images).", ""]
-    return lines
+    """What the model was pre-trained on and how well it does there, as
+    lines (``pretrain_view`` says what fills them)."""
+    return render.ENVIRONMENT.get_template("transfer-pretrain.md.j2").render(
+        **pretrain_view(source, folder, summary)).split("\n")
 
 
 def write_transfer_report(summary, folder=REPORTS):
@@ -310,34 +186,18 @@ def write_transfer_report(summary, folder=REPORTS):
     it; links the figures ``draw_transfer_figures`` saved."""
     folder = Path(folder)
     atomic.write_json(folder / "transfer.json", summary)
-    results, source, s = summary["results"], summary["pretrain"], summary["settings"]
+    source = summary["pretrain"]
     pretrain = (f" --pretrain-dir {source['config']['data_dir']} "
                 f"--pretrain-epochs {source['config']['epochs']}"
                 if "held_out" in source else f" --pretrained {source['model']}")
     command = _command(summary, "transfer", pretrain) + "".join(
-        f" --variant {v}" for v in results)
-    lines = [*header(summary, "Transfer learning"),
-             *_pretrain_section(source, folder, summary),
-             "## Fine-tuning on the cats", "",
-             "| variant | start | what trains | Adam learning rate |",
-             "|---|---|---|---|"]
-    lines += [_variant_line(n, summary["variants"][n], s["epochs"],
-                            s["learning_rate"]) for n in results]
-    zero = source.get("zero_shot_cats")
-    extra = [f"| *{render.source_name(source)} model, no fine-tuning* | | "
-             f"{zero['mean']['dice']:.3f} | |"] if zero else []
-    lines += ["", *results_table(summary, "variant", extra)]
-    lines += ["", *paired_table(summary, "scratch"),
-              *_numeric_plots(summary, folder, "transfer",
-                              "Transfer learning, cat set")]
-    best = best_transferred(summary)
-    lines += _figure(folder, "transfer-before-after.png", "before and after", [
-        "## Before and after transfer, same test images", "",
-        f"The worst, median and best test image of `{best}` (seed 0), with "
-        "the prediction of the from-scratch model (seed 0); each row gives "
-        "Dice from scratch -> after transfer:", ""])
-    lines += settings_section(summary, command)
-    _finish(lines, summary, folder, "transfer", discussions.transfer_values)
+        f" --variant {v}" for v in summary["results"])
+    _numeric_plots(summary, folder, "transfer", "Transfer learning, cat set")
+    write_step(summary, folder, "transfer", command,
+               discussions.transfer_values,
+               pairs=paired_rows(summary, "scratch"),
+               best=best_transferred(summary),
+               **pretrain_view(source, folder, summary))
 
 
 def best_transferred(summary):
