@@ -208,53 +208,21 @@ def best_transferred(summary):
 
 
 def write_sources_report(summary, folder=REPORTS):
-    """Writes ``sources.md`` and ``sources.json``: pre-training sources
-    compared at one budget of images, each fine-tuned the same way."""
+    """Writes ``sources.md`` (``templates/sources.md.j2``) and
+    ``sources.json``: pre-training sources compared at one budget of
+    images, each fine-tuned the same way, paired per seed against the
+    first."""
     folder = Path(folder)
     atomic.write_json(folder / "sources.json", summary)
-    names = list(summary["results"])
-    first = names[0]
     runs = summary["results"]
-    lines = ["# Pre-training sources", "",
-             f"Each source pre-trains on about {summary['budget_images']} "
-             "images in all (epochs x its training pairs), so none wins by "
-             "training longer; then every seed fine-tunes on the cats with "
-             "the encoder frozen, then unfrozen, exactly as in the transfer "
-             f"study. Differences are paired per seed against `{first}`.", "",
-             "| source | pre-training epochs | own held-out Dice | cats, no "
-             "fine-tuning | validation Dice | test Dice | Δ validation | "
-             "Δ test |", "|---|---|---|---|---|---|---|---|"]
-    for name in names:
-        source = summary["pretrain"][name]
-        val = [r["val_dice"] for r in runs[name]]
-        test = [r["test_dice"] for r in runs[name]]
-        deltas = ["", ""]
-        if name != first:
-            deltas = [stats.format_difference(stats.paired_difference(
-                mine, [r[key] for r in runs[first]]))
-                for mine, key in ((val, "val_dice"), (test, "test_dice"))]
-        held = source["held_out"]
-        zero = source.get("zero_shot_cats", {}).get("mean", {}).get("dice")
-        lines.append(
-            f"| {name} | {source['config']['epochs']} | "
-            f"{held['mean']['dice']:.3f} ({held['count']} images) | "
-            f"{'' if zero is None else f'{zero:.3f}'} | "
-            f"{stats.format_mean_sd(val)} | {stats.format_mean_sd(test)} | "
-            f"{deltas[0]} | {deltas[1]} |")
-    for name in names:
-        labels = summary["pretrain"][name].get("pseudo_labels")
-        if labels:
-            kept = ", ".join(str(part["kept"]) for part in labels)
-            lines += ["", f"`{name}` has no masks: for seed *s* its "
-                      f"{labels[0]['photos']} photos are pseudo-labelled by "
-                      f"the seed's `{first}` model (which has seen only fold "
-                      "*s*'s training photos) and the most confident are kept "
-                      f"({kept} per seed), so it is pre-trained once per seed; "
-                      "its scores before fine-tuning are the seeds' means, and "
-                      "its own held-out Dice measures agreement with the "
-                      "teacher's pseudo-masks, not with true masks."]
-    lines += ["", f"Winner on validation: `{summary['winner']}`. Made by "
-              f"catunet {summary['code_version']} on "
-              f"{render.machine_text(summary['machine'])}; every run's "
-              "config in `sources.json`.", ""]
-    atomic.write_text(folder / "sources.md", "\n".join(lines))
+    first = next(iter(runs))
+    deltas = {name: {key: stats.paired_difference(
+        [r[metric] for r in runs[name]], [r[metric] for r in runs[first]])
+        for key, metric in (("val", "val_dice"), ("test", "test_dice"))}
+        for name in runs if name != first}
+    zero = {name: source.get("zero_shot_cats", {}).get("mean", {}).get("dice")
+            for name, source in summary["pretrain"].items()}
+    atomic.write_text(folder / "sources.md", render.ENVIRONMENT.get_template(
+        "sources.md.j2").render(
+        s=summary, first=first, deltas=deltas, zero=zero,
+        machine=render.machine_text(summary["machine"])))
