@@ -7,9 +7,11 @@ Two kinds of function:
   ``write_transfer_report`` — read nothing but the summary an experiment
   returned (saved beside the report as ``<name>.json``): they save it, draw
   its numeric plots (Dice per variant; learning curves where the runs carry
-  their history) and write ``<name>.md`` with ``<name>-discussion.md``
-  filled in from it (``catunet.study.render``). ``python -m
-  catunet.study.report --render`` reruns them on the committed JSON.
+  their history) and write ``<name>.md`` from the template
+  ``templates/<name>.md.j2`` (which extends ``step.md.j2``), with
+  ``<name>-discussion.md.j2`` filled in from it (``catunet.study.render``).
+  ``python -m catunet.study.report --render`` reruns them on the committed
+  JSON. ``write_sources_report`` fills ``sources.md.j2`` the same way.
 * Figure functions — ``draw_augmentation_figures`` and
   ``draw_transfer_figures`` — load the runs' models and the photos, at
   experiment time, and save the prediction figures. A renderer links such a
@@ -18,8 +20,6 @@ Two kinds of function:
 
 import json
 from pathlib import Path
-
-import numpy as np
 
 from catunet import atomic
 from catunet.study import discussions, render, stats
