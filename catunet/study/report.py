@@ -19,12 +19,10 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from catunet import atomic
 from catunet.errors import CatunetError
 from catunet.flags import HelpFormatter, flag
-from catunet.study import render, stats
+from catunet.study import render
 from catunet.study.bench_report import (readme_speed, speed_summary,
                                         write_bench_report)
 from catunet.study.model_figures import (draw_augmentation_figures,
@@ -49,47 +47,17 @@ HOMES = {"recipes": README, "defaults": README, "encoder": README,
 
 
 def readme_results(steps, default, contours, folder=REPORTS):
-    """README's results section: the table and what it says."""
-    values = study_values(steps, default, contours, folder)
-    losses, split = steps["losses"], steps["losses"]["split"]
-    v = values["losses"]
-    lines = [
-        f"Sørensen–Dice on the {split['test']} test photos, mean ± sample sd "
-        f"over {losses['seeds']} seeds (seed *s* trains on "
-        f"{v['train_per_run']} of the {split['train']} training photos and is "
-        f"validated on the other {v['fold_photos']}, fold *s*; validation "
-        f"picks, test only reports). U-Net width {v['width']}, {v['epochs']} "
-        f"epochs, on {machines_of(steps, default)}; numbers made by "
-        f"{versions_of(steps, default, contours)}. Every row comes from a "
-        "committed command; the reports hold the settings, per-seed numbers, "
-        "paired differences, figures and discussion.", "",
-        "| step | variant | validation Dice | test Dice | train time per run "
-        "| report |", "|---|---|---|---|---|---|"]
-    names = {"all-cat": 'predict "all cat"',
-             "mean-mask": "predict the mean training mask"}
-    for name, value in losses["baselines"].items():
-        lines.append(f"| baseline | {names.get(name, name)} | | {value:.3f} | "
-                     "| [losses](reports/losses.md) |")
-    for step in STEPS:
-        summary = steps[step]
-        for name, runs in summary["results"].items():
-            text = render.label(summary, name)
-            if name == summary["winner"]:
-                text = f"**{text}** (winner)"
-            lines.append(
-                f"| {'loss' if step == 'losses' else step} | {text} | "
-                f"{stats.format_mean_sd([r['val_dice'] for r in runs])} | "
-                f"{stats.format_mean_sd([r['test_dice'] for r in runs])} | "
-                f"{np.mean([r['seconds'] for r in runs]) / 60:.1f} min | "
-                f"[{step}](reports/{step}.md) |")
-    lines += [f"| default run | all {split['train']} training photos, seed "
-              f"{default['config']['seed']} | | "
-              f"{default['test']['mean']['dice']:.3f} | "
-              f"{default['train_seconds'] / 60:.1f} min | "
-              "[default.json](reports/default.json) |", ""]
-    prose = render.fill(render.template("readme-results.md.j2"), values,
-                        "readme-results.md.j2")
-    return render.reflow("\n".join(lines) + "\n\n" + prose)
+    """README's results section: the table and what it says
+    (``templates/readme-results.md.j2``)."""
+    rows = [{"step": step, "label": render.label(steps[step], name),
+             "winner": name == steps[step]["winner"], "runs": runs}
+            for step in STEPS for name, runs in steps[step]["results"].items()]
+    values = {**study_values(steps, default, contours, folder),
+              "summaries": steps, "default_run": default, "rows": rows,
+              "machines": machines_of(steps, default),
+              "versions": versions_of(steps, default, contours)}
+    return render.fill(render.template("readme-results.md.j2"), values,
+                       "readme-results.md.j2")
 
 
 def replace_section(text, name, body):
@@ -102,12 +70,6 @@ def replace_section(text, name, body):
     return pattern.sub(lambda _: f"{start}\n{body.strip()}\n{end}", text)
 
 
-RECIPE_SOURCES = {
-    "quick": "[reports/defaults](reports/defaults/defaults.md)",
-    "encoder": "[reports/encoder-ladder](reports/encoder-ladder/ladder.md)",
-    "paper": "[REPORT.md](REPORT.md)"}
-
-
 def paper_flags():
     """The ``paper`` recipe (``TrainConfig``'s defaults) as the flags that
     shape its model and training."""
@@ -117,21 +79,19 @@ def paper_flags():
 
 
 def recipes_table():
-    """README's table of the named recipes, from ``catunet.training.recipes`` (whose
-    tests tie each recipe to the report that chose it)."""
+    """README's table of the named recipes (``templates/readme-recipes.md.j2``),
+    from ``catunet.training.recipes`` (whose tests tie each recipe to the
+    report that chose it)."""
     from catunet.training import recipes
 
-    lines = ["| recipe | train flags it stands for | inference saved beside "
-             "the model | chosen in |", "|---|---|---|---|"]
-    for name in recipes.RECIPES:
-        inference = " ".join(flag(k, v)[0] if v is True else " ".join(
-            flag(k, v)) for k, v in recipes.INFERENCE[name].items())
-        lines.append(
-            f"| `{name}`{' (the default)' if name == recipes.DEFAULT else ''}"
-            f" | `{recipes.flags(name) or paper_flags()}` | "
-            f"{f'`{inference}`' if inference else 'plain'} | "
-            f"{RECIPE_SOURCES[name]} |")
-    return "\n".join(lines)
+    rows = [{"name": name, "default": name == recipes.DEFAULT,
+             "flags": recipes.flags(name) or paper_flags(),
+             "inference": " ".join(
+                 flag(k, v)[0] if v is True else " ".join(flag(k, v))
+                 for k, v in recipes.INFERENCE[name].items())}
+            for name in recipes.RECIPES]
+    return render.ENVIRONMENT.get_template("readme-recipes.md.j2").render(
+        recipes=rows)
 
 
 def relink(text, home):
@@ -167,34 +127,10 @@ def generated_sections(folder=REPORTS):
 
 
 def readme_serve(serve):
-    """README's web-page section: the latency measured under load and the
-    screenshot."""
-    seq, conc = serve["latency"]["sequential"], serve["latency"]["concurrent"]
-    info = serve["serving"]
-    model = (f"model width {info['width']}"
-             if info.get("encoder", "paper") in ("paper", None) else
-             f"the U-Net over {info['encoder']} at {info['image_size']} px, "
-             "with the inference settings saved beside it")
-    return "\n".join([
-        f"![the page after dropping a test photo](reports/{serve['screenshot']})",
-        "",
-        f"Measured by `{serve['command']}` (catunet {serve['code_version']}, "
-        f"{render.machine_text(serve['machine'])}; {model}, runtime "
-        f"{info['runtime']}), each request a test "
-        "photo at its own size, end to end over HTTP on 127.0.0.1:",
-        "",
-        "| requests | p50 | p95 | max |",
-        "|---|---|---|---|",
-        f"| {seq['count']} one at a time | {seq['p50_ms']:.0f} ms | "
-        f"{seq['p95_ms']:.0f} ms | {seq['max_ms']:.0f} ms |",
-        f"| {conc['count']} from {conc['clients']} concurrent clients | "
-        f"{conc['p50_ms']:.0f} ms | {conc['p95_ms']:.0f} ms | "
-        f"{conc['max_ms']:.0f} ms |",
-        "",
-        f"Under load the server answered {conc['photos_per_second']:.1f} "
-        "photos per second: concurrent requests wait in one queue and the "
-        "model predicts what is waiting as one batch.",
-    ])
+    """The guide's section on the web page (``templates/readme-serve.md.j2``):
+    the latency measured under load and the screenshot."""
+    return render.ENVIRONMENT.get_template("readme-serve.md.j2").render(
+        serve=serve, machine=render.machine_text(serve["machine"]))
 
 
 def section(text, name):
