@@ -242,6 +242,7 @@ def transfer_values(summary, folder):
         v["fine_tune_rate"] = f"{after or rate:g}"
         v["rate_ratio"] = f"{rate / after:g}" if after else "1"
     v["frozen_wins"] = winner == "frozen-then-unfrozen"
+    v["scratch_wins"] = winner == "scratch"
     if "scratch" in results and winner != "scratch":
         pair = [paired(summary, winner, "scratch", m)
                 for m in ("val_dice", "test_dice")]
