@@ -236,7 +236,7 @@ def test_20_concurrent_requests_from_4_clients_equal_sequential(server, photos):
 
 
 def test_cli_serve_without_a_model_says_how_to_get_one(tmp_path):
-    from tests.test_train import run_cli
+    from tests.training.test_train import run_cli
 
     result = run_cli("-m", "catunet.cli", "serve", "--model",
                      str(tmp_path / "none.keras"))
@@ -245,7 +245,7 @@ def test_cli_serve_without_a_model_says_how_to_get_one(tmp_path):
 
 
 def test_serve_help_explains_every_flag():
-    from tests.test_train import run_cli
+    from tests.training.test_train import run_cli
 
     out = run_cli("-m", "catunet.cli", "serve", "--help").stdout
     for flag in ("--model", "--host", "--port", "--runtime", "--tta",

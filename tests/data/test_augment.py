@@ -5,7 +5,7 @@ import pytest
 from catunet.data import augment, loading
 from catunet.errors import CatunetError
 from catunet.training.train import train
-from tests.test_train import tiny
+from tests.training.test_train import tiny
 
 
 def drawn_batch(n=4, size=64):
