@@ -90,7 +90,7 @@ def outline_grid(pictures, titles, per_row=3, size=3.0, legend=True):
     """
     from matplotlib.patches import Patch
 
-    from catunet.contours import PREDICTED, TRUTH
+    from catunet.inference.contours import PREDICTED, TRUTH
 
     n_rows = -(-len(pictures) // per_row)
     fig, axes = plt.subplots(n_rows, per_row, squeeze=False,

@@ -14,12 +14,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from catunet import atomic, contours, data
+from catunet import atomic
+from catunet.data import loading
 from catunet.errors import CatunetError
-from catunet.evaluate import model_test_pairs
-from catunet.inference import Settings, predict_photo_masks
-from catunet.runtimes import load_runtime
-from catunet.metrics import dice_coefficient
+from catunet.inference import contours
+from catunet.inference.evaluate import model_test_pairs
+from catunet.inference.predict import Settings, predict_photo_masks
+from catunet.inference.runtimes import load_runtime
+from catunet.models.metrics import dice_coefficient
 
 FAILURE_DICE = 0.5  # a worst image below this is called a failure
 
@@ -60,7 +62,7 @@ def outline_test_set(model_path, data_dir=None, split_path=None, batch=8,
     Args:
         settings: ``inference.Settings``; by default those saved beside the
             model.
-        runtime: What runs the network (``catunet.runtimes``).
+        runtime: What runs the network (``catunet.inference.runtimes``).
 
     Returns:
         A list of ``Outlined``, in the manifest's order.
@@ -71,11 +73,11 @@ def outline_test_set(model_path, data_dir=None, split_path=None, batch=8,
     items = []
     for start in range(0, len(pairs), batch):
         chunk = pairs[start:start + batch]
-        photos = [data.read_image(p.image) for p in chunk]
+        photos = [loading.read_image(p.image) for p in chunk]
         for pair, photo, predicted in zip(chunk, photos,
                                           predict_photo_masks(model, photos,
                                                               settings)):
-            truth = _mask_like(data.read_mask(pair.mask), photo)
+            truth = _mask_like(loading.read_mask(pair.mask), photo)
             items.append(Outlined(pair.image.name, photo, predicted, truth))
     return items
 
@@ -137,7 +139,7 @@ def expand_inputs(inputs):
     for entry in map(Path, inputs):
         if entry.is_dir():
             files += sorted(p for p in entry.iterdir() if p.is_file()
-                            and p.suffix.lower() in data.IMAGE_EXTENSIONS)
+                            and p.suffix.lower() in loading.IMAGE_EXTENSIONS)
         else:
             files.append(entry)
     return files
@@ -179,7 +181,7 @@ def predict_photos(model_path, inputs, out, progress=True, settings=None,
     saved, failed, used = [], [], set()
     for k, path in enumerate(files, 1):
         try:
-            photo = data.read_image(path)
+            photo = loading.read_image(path)
         except CatunetError as error:
             print(f"\nerror: {error}", file=sys.stderr)
             failed.append(path)

@@ -41,7 +41,7 @@ def _no_detector_download(monkeypatch):
     """Tests never download the cat detector: ``detector.shared()`` is
     the stand-in ``found_in_the_middle``; tests of the real one load it
     themselves."""
-    from catunet import detector
+    from catunet.inference import detector
 
     monkeypatch.setitem(detector._shared, "detector",
                         detector.Detector(run=found_in_the_middle))
@@ -89,8 +89,8 @@ def cats_dir():
 def tiny_model(tmp_path_factory):
     """A width-2 model trained for one epoch on drawn shapes (64x48 photos),
     with its run folder (config.json, split.json)."""
-    from catunet.config import TrainConfig
-    from catunet.train import train
+    from catunet.training.config import TrainConfig
+    from catunet.training.train import train
 
     root = tmp_path_factory.mktemp("tiny")
     shapes = write_folder(root / "shapes", n=12)

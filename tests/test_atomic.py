@@ -26,8 +26,8 @@ def test_the_same_model_saved_twice_is_the_same_file(tmp_path):
 
     import keras
 
-    from catunet.model import build_unet
-    from catunet.saving import load_model
+    from catunet.models.saving import load_model
+    from catunet.models.unet import build_unet
 
     paths = []
     for i in range(2):  # two models: other Python ids for shared objects

@@ -109,7 +109,7 @@ def import_graph():
 
 def test_no_import_circles():
     graph = import_graph()
-    assert "catunet.split" in graph["catunet.train"]  # the graph is read
+    assert "catunet.data.split" in graph["catunet.training.train"]  # the graph is read
     done, path = set(), []
 
     def visit(module):
@@ -129,3 +129,49 @@ def test_no_import_circles():
     for module in sorted(graph):
         circle = visit(module)
         assert circle is None, "import circle: " + " -> ".join(circle)
+
+
+# --- the house: stages, module sizes ------------------------------------------
+
+STAGES = ("data", "models", "training", "inference", "serving", "study")
+# What stays at the top: the package's API, the command and its flags, and
+# the few helpers every stage uses.
+TOP_LEVEL = {"__init__", "cli", "flags", "errors", "atomic", "checks",
+             "visualize", "figures"}
+MAX_LINES = 400
+
+
+def lines_of(path):
+    return len(path.read_text().splitlines())
+
+
+def test_every_module_lives_in_its_stage():
+    top = {p.stem for p in (ROOT / "catunet").glob("*.py")}
+    assert top == TOP_LEVEL, "modules outside a stage: " + ", ".join(
+        sorted(top - TOP_LEVEL))
+    packages = {p.parent.name for p in (ROOT / "catunet").glob("*/__init__.py")}
+    assert set(STAGES) <= packages
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "catunet").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_is_over_400_lines(path):
+    assert lines_of(path) <= MAX_LINES, \
+        f"{path.relative_to(ROOT)}: {lines_of(path)} lines; split it by job"
+
+
+def test_the_study_is_smaller_than_the_library():
+    study = sum(lines_of(p) for p in (ROOT / "catunet" / "study").rglob("*.py"))
+    library = sum(lines_of(p) for p in LIBRARY)
+    assert 0 < study < library, (study, library)
+
+
+def test_import_catunet_is_light_and_every_public_name_resolves():
+    code = ("import sys, catunet\n"
+            "assert 'tensorflow' not in sys.modules\n"
+            "print([n for n in catunet.__all__ if not callable(getattr(catunet, n)) "
+            "and not isinstance(getattr(catunet, n), dict)])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

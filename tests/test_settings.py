@@ -11,11 +11,12 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from catunet import checks, cli, losses
+from catunet import checks, cli, flags
 from catunet.checks import SettingError
-from catunet.config import LOSSES, RULES, TrainConfig
 from catunet.errors import CatunetError
-from catunet.inference import SETTING_RULES, Settings
+from catunet.inference.predict import SETTING_RULES, Settings
+from catunet.models import losses
+from catunet.training.config import LOSSES, RULES, TrainConfig
 from tests.conftest import ROOT
 
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
@@ -123,7 +124,7 @@ def test_the_train_command_line_parses_or_says_which_flag(pairs):
         assert stop.code == 2
         return
     try:
-        cli.config_from_args(args)
+        flags.config_from_args(args)
     except CatunetError as error:
         assert "--" in str(error), str(error)
 

@@ -9,10 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from catunet import data, runtimes, shipped
-from catunet.evaluate import full_size_dice, model_test_pairs
-from catunet.inference import Settings
-from catunet.saving import load_model
+from catunet import shipped
+from catunet.data import loading
+from catunet.inference import runtimes
+from catunet.inference.evaluate import full_size_dice, model_test_pairs
+from catunet.inference.predict import Settings
+from catunet.models.saving import load_model
 from tests.conftest import ROOT, SHARED_CATS
 
 
@@ -33,9 +35,9 @@ def test_it_scores_a_test_photo_as_recorded_beside_it():
     settings = Settings.beside(shipped.model_path())
     dice = full_size_dice(model, [first], settings)[0]
     assert dice == pytest.approx(row["dice_full_size"], abs=1e-3)
-    images, masks = data.load_pairs([first], model.input_shape[1],
-                                    data.IMAGE_SIZE)
-    from catunet.evaluate import score
+    images, masks = loading.load_pairs([first], model.input_shape[1],
+                                    loading.IMAGE_SIZE)
+    from catunet.inference.evaluate import score
 
     assert score(model, images, masks, settings)["dice"][0] == \
         pytest.approx(row["dice"], abs=1e-3)

@@ -8,7 +8,7 @@ import pytest
 
 from catunet import visualize
 from tests.conftest import ROOT
-from tests.test_train import run_cli
+from tests.training.test_train import run_cli
 
 
 def test_test_mode_outlines_at_original_size(tiny_model):

@@ -1,13 +1,10 @@
 """The study: how the reports' numbers were made.
 
 Not part of what a user imports to train or predict: the library
-(``catunet.*``) never imports from here.
-
-Modules:
-    runstore     the one place that decides whether a finished run is reused
-    experiments  variants x seeds on one split, through the run store
-    stats        means, sample standard deviations, paired differences
-    reports      each step's Markdown report and plots, from its JSON
-    report       REPORT.md and README's results table, from the JSON
-    bench        speed against plain Keras; bench_report renders it
+(``catunet.*``) never imports from here. ARCHITECTURE.md groups its
+modules by job: runs (runstore, variants, experiments, pretraining),
+choosing on validation (choosing, encoder_ladder, defaults), speed (bench,
+bench_workers, serve_report, browser) and reports (render, discussions,
+reports, report_page, encoder_report, bench_report, report; the words in
+``templates/``).
 """

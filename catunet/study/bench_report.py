@@ -1,6 +1,10 @@
-"""``reports/bench.md`` and README's Speed section from the summary
-``catunet.study.bench`` measured (``bench.json``), and from nothing else:
-every sentence that states a result is chosen by the numbers.
+"""``reports/bench.md``, the guide's Speed section and README's speed
+summary from the summary ``catunet.study.bench`` measured (``bench.json``),
+and from nothing else: every sentence that states a result is chosen by
+the numbers. The words are templates (``bench.md.j2``,
+``bench-findings.md.j2``, ``readme-speed.md.j2``, ``speed-summary.md.j2``);
+here are the values that fill them (``findings_view``, ``compared``) and
+the targets' rows (``target_rows``).
 
 A ratio is called faster or slower only when the two configurations'
 ranges over the interleaved repeats do not overlap; otherwise it is
@@ -9,8 +13,9 @@ ranges over the interleaved repeats do not overlap; otherwise it is
 
 from pathlib import Path
 
-from catunet import atomic, machine
+from catunet import atomic
 from catunet.study import render
+from catunet.training import machine
 
 TARGETS = {"pipeline": 10, "train": 1.8, "infer": 2, "export": 1e-3}
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward)
@@ -42,10 +47,10 @@ def verdict(a, b, key="images_per_s"):
     return "within the spread"
 
 
-def _rate(row, key="images_per_s", digits=1):
-    s = row[key]
-    return (f"{s['median']:.{digits}f} ({s['min']:.{digits}f}–"
-            f"{s['max']:.{digits}f})")
+def _against(row, base, key="images_per_s"):
+    """``row`` with its ``ratio`` to ``base`` and the ``verdict`` on it."""
+    return {**row, "ratio": ratio(row, base, key),
+            "verdict": verdict(row, base, key)}
 
 
 def inference_name(runtime, bfloat16):
@@ -78,29 +83,20 @@ def shipped_inference_name(summary, model=None):
 ENCODER_RSS_MB = 3000  # issue 43: training the encoder model in <= 3 GB
 
 
-def encoder_lines(summary):
-    """What the pretrained-encoder models measured show, a bullet each."""
-    lines = []
+def encoder_view(summary):
+    """Each pretrained-encoder model measured: its training against plain
+    Keras ``fit``, what ships on the machine against Keras ``predict``."""
+    models = []
     for model in summary.get("encoder_models", []):
-        train = find(summary, "train", "catunet", model)
-        plain = find(summary, "train", "keras", model)
         base = find(summary, "infer", "keras predict", model)
-        served = find(summary, "infer", shipped_inference_name(summary, model),
-                      model)
-        lines.append(
-            f"- *The pretrained-encoder model ({model}, what ships)*: "
-            f"catunet trains it at {_rate(train)} images/s, "
-            f"{ratio(train, plain):.2f}× plain Keras `fit` "
-            f"({verdict(train, plain)}), in "
-            f"{train['policy']}, its training process peaking at "
-            f"{train['peak_rss_mb']['median']:.0f} MB "
-            f"({'within' if train['peak_rss_mb']['max'] <= ENCODER_RSS_MB else 'over'}"
-            f" the {ENCODER_RSS_MB / 1000:.0f} GB asked for). It predicts a "
-            f"photo in {served['latency_ms_p50']['median']:.1f} ms "
-            f"({served['name']}) against {base['latency_ms_p50']['median']:.1f}"
-            f" ms through Keras `predict`, {ratio(served, base):.2f}× its "
-            f"throughput ({verdict(served, base)}).")
-    return lines
+        served = find(summary, "infer",
+                      shipped_inference_name(summary, model), model)
+        models.append({
+            "model": model, "keras_predict": base,
+            "train": _against(find(summary, "train", "catunet", model),
+                              find(summary, "train", "keras", model)),
+            "served": _against(served, base)})
+    return models
 
 
 def pipeline_width(summary):
@@ -148,13 +144,6 @@ def target_rows(summary):
              "peak_rss_mb"]["max"]]]
 
 
-def targets(summary):
-    lines = ["| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |"
-              for t, m, ok in target_rows(summary)]
-    return lines
-
-
 def measured_models(summary):
     """Every model measured: the paper U-Net's widths, then the
     pretrained-encoder models."""
@@ -167,184 +156,108 @@ def _rows(summary, task, width):
             if row["task"] == task and row["width"] == width]
 
 
-def training_table(summary):
-    lines = ["| model | configuration | precision | training images/s, median "
-             "(range) | vs plain Keras | achieved GFLOP/s | peak RSS MB |",
-             "|---|---|---|---|---|---|---|"]
-    for width in measured_models(summary):
-        base = find(summary, "train", "keras", width)
-        for row in _rows(summary, "train", width):
-            gflops = TRAIN_FLOPS_PER_FORWARD * row["forward_gflop_per_image"] \
-                * row["images_per_s"]["median"]
-            lines.append(
-                f"| {width} | {row['name']} | {row['policy']} | {_rate(row)} | "
-                f"{ratio(row, base):.2f}× ({verdict(row, base)}) | "
-                f"{gflops:.0f} | {row['peak_rss_mb']['median']:.0f} |")
-    return lines
+def compared(summary, task, base_name):
+    """Every result of ``task``, model by model, each against that model's
+    ``base_name`` result (``_against``)."""
+    rows = []
+    for model in measured_models(summary):
+        base = find(summary, task, base_name, model)
+        rows += [_against(row, base) for row in _rows(summary, task, model)]
+    return rows
 
 
-def inference_table(summary):
-    lines = [f"| model | runtime | images/s, batch {summary['infer_batch']}, "
-             "median (range) | vs Keras `predict` | one photo p50 ms | peak "
-             "RSS MB |", "|---|---|---|---|---|---|"]
-    for width in measured_models(summary):
-        base = find(summary, "infer", "keras predict", width)
-        for row in _rows(summary, "infer", width):
-            lines.append(
-                f"| {width} | {row['name']} | {_rate(row)} | "
-                f"{ratio(row, base):.2f}× ({verdict(row, base)}) | "
-                f"{row['latency_ms_p50']['median']:.1f} | "
-                f"{row['peak_rss_mb']['median']:.0f} |")
-    return lines
-
-
-def export_table(summary):
-    lines = ["| width, model | runtime | conversion s | max \\|difference\\| "
-             "from Keras |", "|---|---|---|---|"]
+def export_rows(summary):
+    """Each conversion: the model, whether it was the bfloat16 one, the
+    runtime and what it measured."""
+    rows = []
     for key, runtimes in summary["exports"].items():
-        width, kind = key.rsplit("-", 1)
-        for runtime, got in runtimes.items():
-            lines.append(f"| {width}, {'bfloat16' if kind == 'bf16' else 'float32'}"
-                         f" | {runtime} | {got['convert_seconds']:.1f} | "
-                         f"{got['max_abs_diff']:.1e} |")
-    return lines
+        model, kind = key.rsplit("-", 1)
+        rows += [{"model": model, "bfloat16": kind == "bf16",
+                  "runtime": runtime, **got}
+                 for runtime, got in runtimes.items()]
+    return rows
 
 
-def findings(summary):
-    """What the numbers show, one bullet each, every word chosen by them."""
-    lines, levers = [], summary["levers"]
+def findings_view(summary):
+    """What the findings (``templates/bench-findings.md.j2``) are chosen
+    by: each training factor against plain Keras, the precision ``auto``
+    picks, the fastest and the shipped inference against Keras
+    ``predict``, the pipeline's headroom, the pretrained-encoder models."""
     top = summary["widths"][-1]
+    training = {}
     for width in summary["widths"]:
         base = find(summary, "train", "keras", width)
-        parts = [f"{row['name'].lstrip('+ ')} {ratio(row, base):.2f}× "
-                 f"({verdict(row, base)})"
-                 for row in _rows(summary, "train", width) if row is not base]
-        lines.append(f"- *Training at width {width}*, against plain Keras: "
-                     + "; ".join(parts) + ".")
-    if levers["precision"] == "float32":
-        lines.append("- *Precision*: this CPU has neither AVX512-BF16 nor "
-                     "AMX, so `--precision auto` trains in float32 (emulated "
-                     "bfloat16 is several times slower).")
-    else:
-        row = find(summary, "train", "+ precision auto", top)
-        base = find(summary, "train", "keras", top)
-        lines.append(f"- *Precision*: `--precision auto` picks "
-                     f"`{levers['precision']}` here; alone it trains at "
-                     f"{ratio(row, base):.2f}× float32 at width {top} "
-                     f"({verdict(row, base)}).")
+        training[width] = [
+            {**_against(row, base), "factor": row["name"].lstrip("+ ")}
+            for row in _rows(summary, "train", width) if row is not base]
+    precision = None
+    if summary["levers"]["precision"] != "float32":
+        precision = _against(find(summary, "train", "+ precision auto", top),
+                             find(summary, "train", "keras", top))
     base = find(summary, "infer", "keras predict", top)
     fastest = max((r for r in _rows(summary, "infer", top) if r is not base),
                   key=lambda r: r["images_per_s"]["median"])
     served = find(summary, "infer", shipped_inference_name(summary), top)
-    against = verdict(served, fastest)
-    picked = "is it" if fastest is served else "is not it (" + (
-        "slower than it" if against == "slower" else "within its spread"
-        ) + " in throughput)"
-    lines.append(
-        f"- *Inference at width {top}*: the fastest configuration is "
-        f"{fastest['name']}, {ratio(fastest, base):.2f}× Keras `predict`; "
-        f"what ships here ({served['name']}, chosen by `--runtime auto` and "
-        f"the training precision) {picked}, at {ratio(served, base):.2f}× "
-        f"({verdict(served, base)}). One photo takes "
-        f"{served['latency_ms_p50']['median']:.1f} ms against "
-        f"{base['latency_ms_p50']['median']:.1f} ms through `predict`, and "
-        f"the process peaks at {served['peak_rss_mb']['median']:.0f} MB "
-        f"against {base['peak_rss_mb']['median']:.0f} MB.")
     ship, spare = headroom(summary)
-    lines.append(
-        f"- *Input pipeline*: the augmented tf.data stream delivers "
-        f"{summary['pipeline']['augment_pipeline_images_per_s']:.0f} "
-        f"images/s, {spare:.1f}× what training consumes at width {ship}: "
-        + ("it is far from being the bottleneck."
-           if spare >= TARGETS["pipeline"] else
-           "it is not the bottleneck, but with less headroom than the "
-           f"{TARGETS['pipeline']}× asked for." if spare >= 1 else
-           "it is the bottleneck: training waits for augmented batches."))
-    return lines + encoder_lines(summary)
+    return {"s": summary, "top": top, "training": training,
+            "precision": precision, "keras_predict": base,
+            "fastest": _against(fastest, base),
+            "served": {**_against(served, base),
+                       "is_fastest": fastest is served,
+                       "against_fastest": verdict(served, fastest)},
+            "ship": ship, "spare": spare, "targets": TARGETS,
+            "encoders": encoder_view(summary), "rss_limit": ENCODER_RSS_MB}
 
 
-def header(summary):
-    m = summary["machine"]
-    levers = summary["levers"]
-    return [
-        f"Numbers made by {render.provenance(summary)}.", "",
-        f"Command: `{summary['command']}` ({summary['wall_seconds'] / 60:.1f} "
-        f"min). Machine: {machine.summary(m)}, {m['system']}. On it "
-        f"`--precision auto` picks `{levers['precision']}` and `--runtime "
-        f"auto` picks `{levers['runtime']}` (installed: "
-        f"{', '.join(levers['runtimes'])}). Training: batch "
-        f"{summary['batch']}, {summary['size']}×{summary['size']} images, "
-        "XLA off on both sides (`jit_compile=False`, which is also what "
-        "Keras's default resolves to without a GPU). Each figure is the "
-        f"median of {summary['repeats']} interleaved repeats, each in its "
-        "own process, with their range; raw numbers in `bench.json`."]
+def findings(summary):
+    """What the numbers show, one bullet a line, every word chosen by them
+    (``templates/bench-findings.md.j2``)."""
+    return render.ENVIRONMENT.get_template("bench-findings.md.j2").render(
+        **findings_view(summary)).splitlines()
+
+
+def _fill(template, summary, **view):
+    """``template`` filled from ``summary``, the findings' values and
+    ``view``."""
+    return render.ENVIRONMENT.get_template(template).render(
+        **findings_view(summary), provenance=render.provenance(summary),
+        machine=machine.summary(summary["machine"]),
+        target_rows=target_rows(summary), **view)
 
 
 def write_bench_report(summary, folder):
-    """Saves ``bench.json`` and renders ``bench.md`` from it."""
+    """Saves ``bench.json`` and renders ``bench.md``
+    (``templates/bench.md.j2``) from it."""
     folder = Path(folder)
     atomic.write_json(folder / "bench.json", summary)
-    pipe = summary["pipeline"]
-    lines = [
-        "# Benchmark: what ships against plain Keras", "", *header(summary), "",
-        "## Targets", "", *targets(summary), "",
-        "## What it shows", "", *findings(summary), "",
-        "## Training, one factor at a time", "", *training_table(summary), "",
-        "*keras*: the U-Net compiled with Keras defaults (Adam, binary "
-        "cross-entropy, float32), `fit` on NumPy arrays. Each `+` row changes "
-        "one thing: the augmented tf.data stream `train.py` feeds, its BCE + "
-        "Dice loss and Dice metric, or the precision `auto` picks. *catunet*: "
-        "all of them, which is what `train.py` runs. Achieved GFLOP/s counts "
-        "a multiply-add as 2 FLOPs and a training step as "
-        f"{TRAIN_FLOPS_PER_FORWARD}× the forward pass.", "",
-        "## Inference, by runtime", "", *inference_table(summary), "",
-        "*keras predict*: plain Keras's `model.predict`. The other rows run "
-        "what evaluate, visualize and the web page run "
-        "(`catunet.inference.predict_probabilities` on "
-        "`catunet.runtimes.load_runtime`), each runtime in its own process "
-        "that only loads the converted model; *bfloat16 model* is a model "
-        "saved under `mixed_bfloat16`, which is what `train.py` saves on "
-        "this machine when `auto` picks it.", "",
-        "## Export and conversion (each width in its own process)", "",
-        *export_table(summary), "",
-        "## Input pipeline", "",
-        f"Decoding and resizing the cat photos (once per run, OpenCV): "
-        f"{pipe['decode_resize_images_per_s']:.0f} images/s. The augmented "
-        f"tf.data pipeline over the decoded arrays (every epoch): "
-        f"{pipe['augment_pipeline_images_per_s']:.0f} images/s.", ""]
-    atomic.write_text(folder / "bench.md", "\n".join(lines))
+    training = [{**row, "gflops": TRAIN_FLOPS_PER_FORWARD
+                 * row["forward_gflop_per_image"]
+                 * row["images_per_s"]["median"]}
+                for row in compared(summary, "train", "keras")]
+    atomic.write_text(folder / "bench.md", _fill(
+        "bench.md.j2", summary, training_rows=training,
+        inference_rows=compared(summary, "infer", "keras predict"),
+        export_rows=export_rows(summary),
+        flops_per_forward=TRAIN_FLOPS_PER_FORWARD))
 
 
 def readme_speed(summary):
-    """README's Speed section: where, the targets, what it shows."""
-    lines = [
-        f"Measured by `{summary['command']}` in "
-        f"{summary['wall_seconds'] / 60:.1f} min on "
-        f"{machine.summary(summary['machine'])}; numbers made by "
-        f"{render.provenance(summary)}. Full tables in "
-        "[reports/bench.md](reports/bench.md).", "",
-        *targets(summary), "", *findings(summary)]
-    return "\n".join(lines)
+    """The guide's Speed section (``templates/readme-speed.md.j2``):
+    where, the targets, what it shows."""
+    return _fill("readme-speed.md.j2", summary)
 
 
 def speed_summary(summary):
-    """README's speed in two lines: the model that ships (the last
-    pretrained-encoder model measured; else the largest paper U-Net),
-    training and one photo's inference against plain Keras."""
-    models = summary.get("encoder_models") or summary["widths"][-1:]
-    model = models[-1]
-    train = find(summary, "train", "catunet", model)
-    keras_fit = find(summary, "train", "keras", model)
+    """README's speed in two lines (``templates/speed-summary.md.j2``):
+    the model that ships (the last pretrained-encoder model measured; else
+    the largest paper U-Net), training and one photo's inference against
+    plain Keras."""
+    model = (summary.get("encoder_models") or summary["widths"][-1:])[-1]
     base = find(summary, "infer", "keras predict", model)
-    served = find(summary, "infer", shipped_inference_name(summary, model), model)
-    name = model if isinstance(model, str) else \
-        f"the paper's U-Net at width {model}"
-    return "\n".join([
-        f"On {machine.summary(summary['machine'])}, {name} trains at "
-        f"{ratio(train, keras_fit):.2f}× plain Keras `fit` "
-        f"({verdict(train, keras_fit)}) and predicts a photo in "
-        f"{served['latency_ms_p50']['median']:.1f} ms ({served['name']}) "
-        f"against {base['latency_ms_p50']['median']:.1f} ms through Keras "
-        f"`predict` (`{summary['command']}`).",
-        "Every table and how it is measured: [docs/guide.md](docs/guide.md"
-        "#speed) and [reports/bench.md](reports/bench.md)."])
+    return render.ENVIRONMENT.get_template("speed-summary.md.j2").render(
+        s=summary, model=model, machine=machine.summary(summary["machine"]),
+        keras_predict=base,
+        train=_against(find(summary, "train", "catunet", model),
+                       find(summary, "train", "keras", model)),
+        served=find(summary, "infer",
+                    shipped_inference_name(summary, model), model))

@@ -21,20 +21,20 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 import catunet
-from catunet import atomic, machine
-from catunet.cli import HelpFormatter
-from catunet.inference import Settings
-from catunet.recipes import RECIPES
-from catunet.study import stats
-from catunet.study.encoder_ladder import (KINDS, add_validation_flags,
+from catunet import atomic
+from catunet.flags import HelpFormatter
+from catunet.inference.predict import Settings
+from catunet.study import render, stats
+from catunet.study.choosing import keeps, ladder_scenes
+from catunet.study.encoder_ladder import (add_validation_flags,
                                           command_line, final, fold_runs,
                                           fold_scores)
-from catunet.study.experiments import Study
-from catunet.study.quality import keeps, ladder_scenes
+from catunet.study.encoder_report import KINDS
 from catunet.study.runstore import RUNS
+from catunet.study.variants import Study
+from catunet.training import machine
+from catunet.training.recipes import RECIPES
 
 REPORT = Path("reports") / "defaults"
 CANDIDATES = ("paper", "quick")
@@ -89,81 +89,31 @@ def differences(ours, theirs):
             for name, get in measures.items()}
 
 
-def _cell(values):
-    return stats.format_mean_sd(values)
-
-
 def _flags(recipe):
     return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items())
 
 
-def _test_sentence(summary, f):
-    low, high = f["photo_interval"]
-    return (
-        f"Trained on all {summary['split']['train']} training photos with "
-        f"{len(f['runs'])} seeds, plain inference, it scores "
-        f"**{_cell([r['test_dice'] for r in f['runs']])}** test Dice (per "
-        "seed " + ", ".join(f"{r['test_dice']:.3f}" for r in f["runs"])
-        + f"; 95% bootstrap interval over the {summary['split']['test']} "
-        f"photos {low:.3f} to {high:.3f}; worst photo per seed "
-        + ", ".join(f"{w:.2f}" for w in f["worst_photo"])
-        + ") and trains in "
-        + ", ".join(f"{r['train_minutes']:.1f}" for r in f["runs"])
-        + f" min a seed ({machine.summary(summary['machine'])}).")
+def _fill(template, summary):
+    """``template`` filled from ``summary`` (and what it names)."""
+    winner = summary["winner"]
+    return render.ENVIRONMENT.get_template(template).render(
+        s=summary, f=summary["final"], kinds=KINDS, winner=winner,
+        other=next(n for n in CANDIDATES if n != winner),
+        flags={n: _flags(c["recipe"])
+               for n, c in summary["candidates"].items()},
+        machine=machine.summary(summary["machine"]))
 
 
 def markdown(summary):
-    """The report, every number from ``summary``."""
-    winner = summary["winner"]
-    other = next(n for n in CANDIDATES if n != winner)
-    lines = [
-        "# The default model (validation only, then one test look)", "",
-        f"Command: `{summary['command']}`", "",
-        f"Machine: {machine.summary(summary['machine'])}; catunet "
-        f"{summary['code_version']}. {summary['seeds']} validation folds "
-        f"of the {summary['split']['train']} training photos (seed *s* "
-        "validates on fold *s*), scenes as in the encoder ladder "
-        f"({', '.join(map(str, summary['scenes']['per_fold']))} a fold), "
-        "plain inference. Choosing score = mean of validation photo Dice "
-        "(masks at 128 px) and scene Dice; mean ± sample sd over the "
-        "folds.", "",
-        "| recipe | flags | validation Dice | scene Dice | large | medium "
-        "| small | several | choosing score | train min / fold |",
-        "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, c in summary["candidates"].items():
-        lines.append(
-            f"| {name} | `{_flags(c['recipe']) or '(defaults)'}` | "
-            f"{_cell(c['val_dice'])} | {_cell(c['scene_dice'])} | "
-            + " | ".join(_cell(c["scene_kinds"][k]) for k in KINDS)
-            + f" | {_cell(c['score'])} | "
-            f"{np.mean(c['train_minutes']):.1f} |")
-    lines += ["", f"{winner} minus {other}, paired by fold:", "",
-              "| measure | difference |", "|---|---|"]
-    lines += [f"| {name} | {stats.format_difference(d)} |"
-              for name, d in summary["difference"].items()]
-    lines += ["", f"Default: **{winner}** (the higher mean choosing "
-              "score).", ""]
-    if summary["final"]:
-        lines += ["## The default on the test photos (scored once)", "",
-                  _test_sentence(summary, summary["final"]), ""]
-    return "\n".join(lines)
+    """The report (``templates/defaults.md.j2``), every number from
+    ``summary``."""
+    return _fill("defaults.md.j2", summary)
 
 
 def readme_section(summary):
-    """README's quick-start lines, from ``summary``."""
-    winner, d = summary["winner"], summary["difference"]
-    other = next(n for n in CANDIDATES if n != winner)
-    flags = _flags(summary["candidates"][winner]["recipe"])
-    lines = [
-        f"trains the `{winner}` recipe" + (f" (`{flags}`)" if flags else "")
-        + ", the default ([reports/defaults](reports/defaults/defaults.md)):"
-        f" on the validation folds and scenes it beats `{other}` by "
-        f"{stats.format_difference(d['choosing score'])} in choosing score, "
-        f"paired by fold (scenes {stats.format_difference(d['scenes'])}; "
-        f"several cats {stats.format_difference(d['several'])}).", ""]
-    if summary["final"]:
-        lines += [_test_sentence(summary, summary["final"]), ""]
-    return "\n".join(lines)
+    """README's quick-start lines (``templates/readme-defaults.md.j2``),
+    from ``summary``."""
+    return _fill("readme-defaults.md.j2", summary)
 
 
 def main(argv=None):

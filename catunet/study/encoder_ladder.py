@@ -9,10 +9,10 @@ synthesis, no detector) and tries the ``STEPS`` one at a time, each a group
 of alternatives: every alternative is trained on the validation folds (seed
 *s* validates on fold *s* of the 57 training photos) and the group's best
 is kept only if its mean choosing score beats the kept recipe's
-(``catunet.study.quality.keeps``): validation photo Dice (masks at the
-study's 128 px) and validation-cat scene Dice (``catunet.study.scenes``,
+(``catunet.study.choosing.keeps``): validation photo Dice (masks at the
+study's 128 px) and validation-cat scene Dice (``catunet.study.choosing``,
 each fold's own cats on DAVIS frames) averaged. Inference options are then
-chosen the same way (``catunet.study.quality.greedy_inference``).
+chosen the same way (``catunet.study.choosing.greedy_inference``).
 
 The test photos are never scored here. ``--final-seeds N`` trains the
 chosen recipe on all 57 training photos with N seeds and scores the test
@@ -33,23 +33,22 @@ from pathlib import Path
 import numpy as np
 
 import catunet
-from catunet import atomic, data, machine, shipped
-from catunet.cli import HelpFormatter
-from catunet.evaluate import evaluate, score
-from catunet.inference import Settings
-from catunet.saving import load_model
+from catunet import atomic, shipped
+from catunet.data import loading
+from catunet.flags import HelpFormatter
+from catunet.inference.evaluate import evaluate, score
+from catunet.inference.predict import Settings
+from catunet.models.saving import load_model
 from catunet.study import stats
-from catunet.study.experiments import Study
-from catunet.study.quality import (INFERENCE_GROUPS, by_score,
-                                   greedy_inference, keeps, ladder_scenes)
+from catunet.study.choosing import (INFERENCE_GROUPS, by_score,
+                                    greedy_inference, keeps, ladder_scenes,
+                                    settings_measure, with_scene_scores)
+from catunet.study.encoder_report import markdown
 from catunet.study.runstore import RUNS, RunStore
-from catunet.study.scenes import settings_measure, with_scene_scores
+from catunet.study.variants import Study
+from catunet.training import machine
 
 REPORT = Path("reports") / "encoder-ladder"
-# The best recipe before the encoder, its inference chosen on the same
-# validation scenes (the same frames, seed and frames left out).
-PREVIOUS = Path("reports") / "ladder-cat-boxes" / "quality.json"
-KINDS = ("large", "medium", "small", "several")
 # The simplest recipe over the pretrained encoder: 40 epochs of Adam with
 # cosine decay, the default augmentation, BCE + Dice, batches of 8.
 BASE = {"encoder": "efficientnet-lite0", "image_size": 256, "epochs": 40,
@@ -91,7 +90,7 @@ def sized(study, size):
     """The study with its validation folds decoded for a model of ``size``
     px: photos at ``size``, masks at the study's 128 px."""
     return dataclasses.replace(study, val=[
-        data.load_pairs(study.fold_pairs(k), size, data.IMAGE_SIZE)
+        loading.load_pairs(study.fold_pairs(k), size, loading.IMAGE_SIZE)
         for k in range(len(study.val))])
 
 
@@ -108,8 +107,8 @@ def fold_runs(study, recipe, label, made, runs_dir):
         run = RunStore().run(config)
 
         def val_scores():  # decoded only when not cached
-            fold = data.load_pairs(study.fold_pairs(seed),
-                                   config.image_size, data.IMAGE_SIZE)
+            fold = loading.load_pairs(study.fold_pairs(seed),
+                                   config.image_size, loading.IMAGE_SIZE)
             return {"val_dice_per_image": score(
                 load_model(run.model_path), *fold)["dice"].tolist()}
 
@@ -186,7 +185,7 @@ def final_folder(runs_dir, recipe, seed):
 def final(study, recipe, settings, seeds, runs_dir):
     """The recipe trained on all training photos with ``seeds`` seeds, its
     inference settings saved beside each model, and the test photos scored
-    once (``catunet.evaluate``). Each run folder is named by the recipe's
+    once (``catunet.inference.evaluate``). Each run folder is named by the recipe's
     changes to ``BASE`` (``final-<changes>-s<seed>``), so another recipe
     never lands in a finished one's folder."""
     results = []
@@ -245,168 +244,6 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
     atomic.write_json(Path(report) / "ladder.json", summary)
     atomic.write_text(Path(report) / "ladder.md", markdown(summary))
     return summary
-
-
-def _cell(values):
-    return stats.format_mean_sd(values)
-
-
-def kept_inference(summary):
-    """The chosen inference option's scores on the kept recipe's folds."""
-    return summary["inference"]["best"]
-
-
-def against_previous(summary, previous):
-    """Fold-by-fold differences between this ladder's kept recipe (with
-    its chosen inference) and ``previous`` (a ``catunet.study.quality``
-    summary chosen on the same scenes): ``{measure: paired difference}``
-    for validation Dice, scene Dice and each kind of scene; None when the
-    scenes were not the same."""
-    if previous["scenes"].get("scenes_per_fold") != \
-            summary["scenes"]["per_fold"]:
-        return None
-    ours, theirs = kept_inference(summary), previous["inference"]["best"]
-    pairs = {"validation photos": (ours["val_dice"], theirs["val_dice"]),
-             "scenes": (ours["scene_dice"], theirs["scene_dice"])}
-    pairs.update({kind: (ours["scene_kinds"][kind],
-                         theirs["scene_kinds"][kind]) for kind in KINDS})
-    return {name: {"ours": stats.mean_sd(a)[0], "theirs": stats.mean_sd(b)[0],
-                   "difference": stats.paired_difference(a, b)}
-            for name, (a, b) in pairs.items()}
-
-
-def comparison_lines(summary, previous):
-    compared = against_previous(summary, previous)
-    if compared is None:
-        return ["The previous best recipe's scenes differ from these: no "
-                "fold-by-fold comparison.", ""]
-    lines = ["| measure | this recipe | previous best | difference, "
-             "paired by fold |", "|---|---|---|---|"]
-    for name, c in compared.items():
-        lines.append(f"| {name} | {c['ours']:.3f} | {c['theirs']:.3f} | "
-                     f"{stats.format_difference(c['difference'])} |")
-    return lines + [""]
-
-
-def inference_flags(chosen):
-    """The inference flags of chosen settings that differ from plain."""
-    plain = Settings()
-    return " ".join(
-        (f"--{k.replace('_', '-')}" if v is True else
-         f"--{k.replace('_', '-')} {v}")
-        for k, v in chosen.items() if v != getattr(plain, k))
-
-
-def recipe_flags(recipe):
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items())
-
-
-def readme_section(summary, previous=None):
-    """README's lines on the pretrained encoder, from ``summary`` (and the
-    previous best recipe's ladder, for the scenes)."""
-    f = summary["final"]
-    lines = [
-        "The U-Net over EfficientNet-Lite0 with ImageNet weights, its "
-        "recipe chosen on the validation folds and validation-cat scenes "
-        "only ([reports/encoder-ladder/ladder.md]"
-        "(reports/encoder-ladder/ladder.md)), is the `encoder` recipe:", "",
-        "```bash",
-        "catunet train --stage cats --data-dir ../shared/data/cats "
-        "--recipe encoder", "```", "",
-        f"It stands for `{recipe_flags(summary['recipe'])}`, and its models "
-        "predict with the inference settings chosen on the same folds "
-        f"(`{inference_flags(summary['inference']['chosen'])}`, saved "
-        "beside the model).", ""]
-    if f:
-        low, high = f["photo_interval"]
-        lines += [
-            f"Trained on all {summary['split']['train']} training photos "
-            f"with {len(f['runs'])} seeds it scores "
-            f"**{stats.format_mean_sd([r['test_dice'] for r in f['runs']])}"
-            "** test Dice (per seed "
-            + ", ".join(f"{r['test_dice']:.3f}" for r in f["runs"])
-            + f"; 95% bootstrap interval over the {summary['split']['test']}"
-            f" photos {low:.3f} to {high:.3f}; worst photo per seed "
-            + ", ".join(f"{w:.2f}" for w in f["worst_photo"])
-            + "; at each photo's own size, as `catunet predict` answers, "
-            + stats.format_mean_sd([r["test_dice_full_size"]
-                                    for r in f["runs"]])
-            + ") and trains in "
-            + ", ".join(f"{r['train_minutes']:.1f}" for r in f["runs"])
-            + f" min a seed ({machine.summary(summary['machine'])}).", ""]
-    if previous is not None:
-        lines += ["On the same validation scenes, fold by fold, against "
-                  "the best recipe before it (horse pre-training, "
-                  "self-training, mosaics, cat boxes; "
-                  f"[{PREVIOUS.parent.name}]"
-                  f"(reports/{PREVIOUS.parent.name}/quality.md)):", ""]
-        lines += comparison_lines(summary, previous)
-    return "\n".join(lines)
-
-
-def markdown(summary):
-    """The report, every number from ``summary``."""
-    lines = [
-        "# The recipe over the pretrained encoder (validation only)", "",
-        f"Command: `{summary['command']}`", "",
-        f"Machine: {machine.summary(summary['machine'])}; precision "
-        f"{summary['precision']}; catunet {summary['code_version']}. "
-        f"{summary['seeds']} validation folds of the "
-        f"{summary['split']['train']} training photos (seed *s* validates "
-        "on fold *s*); scenes: each fold's own cats on "
-        f"{summary['scenes']['frames']} frames "
-        f"({', '.join(map(str, summary['scenes']['per_fold']))} a fold). "
-        "Choosing score = mean of validation photo Dice (masks at 128 px) "
-        "and scene Dice; mean ± sample sd over the folds. The test photos "
-        "are not scored by any row here.", "",
-        "| step | change | kept | validation Dice | scene Dice | large | "
-        "medium | small | several | choosing score | train min / fold |",
-        "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in summary["steps"]:
-        change = ", ".join(f"`{k}={v}`" for k, v in r["change"].items())
-        kinds = r["scene_kinds"]
-        lines.append(
-            f"| {r['step']} | {change} | {'yes' if r['kept'] else 'no'} | "
-            f"{_cell(r['val_dice'])} | {_cell(r['scene_dice'])} | "
-            + " | ".join(_cell(kinds[k]) for k in
-                         ("large", "medium", "small", "several"))
-            + f" | {_cell(r['score'])} | {np.mean(r['train_minutes']):.1f} |")
-    lines += ["", "## Inference options (the kept recipe's fold models)", "",
-              "| group | settings | validation Dice | scene Dice | "
-              "choosing score | kept |", "|---|---|---|---|---|---|"]
-    for t in summary["inference"]["tried"]:
-        changed = {k: v for k, v in t["settings"].items()
-                   if v != getattr(Settings(), k)}
-        lines.append(
-            f"| {t['group']} | {changed or 'plain'} | {_cell(t['val_dice'])}"
-            f" | {_cell(t['scene_dice'])} | "
-            f"{_cell(np.add(t['val_dice'], t['scene_dice']) / 2)} | "
-            f"{'yes' if t['kept'] else 'no'} |")
-    lines += ["", f"Chosen recipe: `{recipe_flags(summary['recipe'])}`; "
-              f"inference: {summary['inference']['chosen']}.", ""]
-    if PREVIOUS.is_file():
-        lines += ["## Against the previous best recipe (validation only)",
-                  ""] + comparison_lines(
-                      summary, json.loads(PREVIOUS.read_text()))
-    f = summary["final"]
-    if f:
-        low, high = f["photo_interval"]
-        lines += [
-            "## The finished recipe on the test photos (scored once)", "",
-            f"Trained on all {summary['split']['train']} training photos, "
-            f"{len(f['runs'])} seeds: test Dice "
-            f"{_cell([r['test_dice'] for r in f['runs']])} (per seed "
-            + ", ".join(f"{r['test_dice']:.3f}" for r in f["runs"])
-            + f"); 95% bootstrap interval over the "
-            f"{summary['split']['test']} photos {low:.3f} to {high:.3f}; "
-            "worst photo per seed "
-            + ", ".join(f"{w:.2f}" for w in f["worst_photo"])
-            + "; training "
-            + ", ".join(f"{r['train_minutes']:.1f}" for r in f["runs"])
-            + " min a seed. At each photo's own size, as `catunet predict` "
-            "answers: "
-            + _cell([r["test_dice_full_size"] for r in f["runs"]]) + ".", ""]
-    return "\n".join(lines)
 
 
 def ship(seed, report=REPORT, folder=shipped.FOLDER):

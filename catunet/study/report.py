@@ -19,430 +19,45 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from catunet import atomic
-from catunet.cli import HelpFormatter, flag
-from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.inference import Settings
-from catunet.study import render, reproduce, scenes, stats, valscenes
+from catunet.flags import HelpFormatter, flag
+from catunet.study import render
 from catunet.study.bench_report import (readme_speed, speed_summary,
                                         write_bench_report)
-from catunet.study.reports import (REPORTS, draw_augmentation_figures,
-                                   draw_transfer_figures,
-                                   write_augmentation_report,
-                                   write_losses_report, write_quality_report,
-                                   write_transfer_report, quality_table)
+from catunet.study.model_figures import (draw_augmentation_figures,
+                                         draw_transfer_figures)
+from catunet.study.report_page import (CORE, REPORT, STEPS, encoder_section,
+                                       machines_of, study_values, versions_of,
+                                       write_report)
+from catunet.study.reports import (REPORTS, write_augmentation_report,
+                                   write_losses_report, write_transfer_report)
+from catunet.training.config import TrainConfig
 
-REPORT = Path("REPORT.md")
 README = Path("README.md")
 # Where each generated section lives (paths from the repository's root):
 # README holds what a user reads first; the guide the manual's measured
-# parts; from-scratch.md the ladder before the pretrained encoder.
+# parts.
 HOMES = {"recipes": README, "defaults": README, "encoder": README,
-         "results": README,
-         "speed-summary": README,
-         "speed": Path("docs") / "guide.md", "serve": Path("docs") / "guide.md",
-         "best": Path("reports") / "from-scratch.md",
-         "scenes": Path("reports") / "from-scratch.md",
-         "valscenes": Path("reports") / "from-scratch.md"}
-STEPS = ("losses", "augmentation", "transfer")
-# The smallest study that still answers every question: two losses,
-# augmentation on and off, the transfer variants (``--core``; None: all).
-CORE = {"losses": ("bce", "bce+dice"), "augmentation": ("none", "recommended"),
-        "transfer": None}
-
-
-# --- REPORT.md -----------------------------------------------------------------
-
-def _experiments(summary, step):
-    return f"python -m {render.module(summary, 'experiments')} {step}"
-
-
-def _row(step, name, runs, command):
-    test = [r["test_dice"] for r in runs]
-    minutes = np.mean([r["seconds"] for r in runs]) / 60
-    return (f"| {step} | {name} | {stats.format_mean_sd(test)} | "
-            f"{len(runs)} | {minutes:.1f} min | `{command}` |")
-
-
-def results_table(steps, default, contours):
-    """Step → test Dice mean ± sd, seeds, training time per run, command."""
-    lines = ["| step | variant | test Dice (mean ± sd) | seeds | train time "
-             "per run | rerun with |", "|---|---|---|---|---|---|"]
-    losses = steps["losses"]
-    for name, value in losses["baselines"].items():
-        lines.append(f"| 0 baseline | {name} (ignores the photo) | {value:.3f} "
-                     f"| – | – | `{_experiments(losses, 'losses')}` |")
-    names = {"losses": "1 loss", "augmentation": "2 augmentation",
-             "transfer": "3 transfer"}
-    for key, step in names.items():
-        summary = steps[key]
-        for name, runs in summary["results"].items():
-            mark = " **(winner)**" if name == summary["winner"] else ""
-            lines.append(_row(step, name + mark, runs,
-                              _experiments(summary, key)))
-    train = steps["losses"]["split"]["train"]
-    lines.append(
-        f"| default model | `python train.py --recipe paper` (all {train} "
-        "training photos) | "
-        f"{default['test']['mean']['dice']:.3f} | 1 | "
-        f"{default['train_seconds'] / 60:.1f} min | "
-        f"`{_experiments(default, 'default')}` |")
-    lines.append(
-        f"| 4 contours | the default model at each photo's full size | "
-        f"{contours['mean_dice']:.3f} | 1 | – | `python visualize.py "
-        "--model runs/default/cats.keras` |")
-    return lines
-
-
-def unique_runs(steps, default, only=None):
-    """Seconds of every distinct training run behind the report (steps share
-    runs: augmentation's ``none`` is the loss study's ``bce+dice``).
-
-    Args:
-        only: ``{step: variant names or None for all}`` to count (e.g.
-            ``CORE``); None: all.
-    """
-    seconds = {}
-    for step, summary in steps.items():
-        for name, runs in summary["results"].items():
-            if only is None or only[step] is None or name in only[step]:
-                for run in runs:
-                    seconds[_identity(run)] = run["seconds"]
-    pretrain = steps["transfer"]["pretrain"]
-    seconds[pretrain.get("key") or pretrain["model"]] = pretrain["seconds"]
-    seconds[_identity(default)] = default["train_seconds"]
-    return seconds
-
-
-def _identity(run):
-    """What makes two runs the same: their key where the summary records
-    one, else their folder."""
-    return run.get("key") or run["config"]["out"]
-
-
-def contours_values(contours):
-    samples = contours["samples"]
-    worst = next((s for label, s in samples.items() if label.startswith("worst")),
-                 None)
-    values = {"count": contours["count"], "mean": f"{contours['mean_dice']:.3f}",
-              "median": f"{samples['median']['dice']:.2f}" if "median" in samples
-              else f"{np.median(list(contours['dice_per_image'].values())):.2f}",
-              "has_failure": worst is not None,
-              "figures_described":
-                  render.code_version(contours) == render.FIGURES_READ}
-    if worst:
-        values.update(worst_photo=worst["image"], worst=f"{worst['dice']:.2f}",
-                      worst_note=render.PHOTO_NOTES.get(worst["image"], ""))
-    return values
-
-
-def default_values(default, steps):
-    return {"test": f"{default['test']['mean']['dice']:.3f}",
-            "minutes": f"{default['train_seconds'] / 60:.1f}",
-            "train_photos": steps["losses"]["split"]["train"],
-            "machine": _machines(steps, default),
-            "version": render.provenance(default)}
-
-
-def study_values(steps, default, contours, folder=REPORTS):
-    """Every namespace a discussion or README section may use."""
-    return {"losses": render.losses_values(steps["losses"], folder),
-            "augmentation": render.augmentation_values(steps["augmentation"],
-                                                       folder),
-            "transfer": render.transfer_values(steps["transfer"], folder),
-            "contours": contours_values(contours),
-            "default": default_values(default, steps)}
-
-
-def _machines(steps, default):
-    seen = [render.machine_text(s["machine"]) for s in (*steps.values(), default)]
-    return "; ".join(dict.fromkeys(seen))
-
-
-def _versions(steps, default, contours):
-    """Which code made the numbers; per part when the parts differ."""
-    parts = {**steps, "default model": default, "contours": contours}
-    made = {}
-    for name, summary in parts.items():
-        made.setdefault(render.provenance(summary), []).append(name)
-    if len(made) == 1:
-        return next(iter(made))
-    return "; ".join(f"{', '.join(names)}: {version}"
-                     for version, names in made.items())
-
-
-def shared_settings(steps):
-    """The settings every step's runs share (what the steps vary is not)."""
-    first, *rest = (steps[name]["settings"] for name in STEPS)
-    return {k: v for k, v in first.items()
-            if all(k in s and s[k] == v for s in rest)}
-
-
-def _section(title, name, figures, values, folder):
-    """A step's section: its figures and its discussion."""
-    lines = [f"## {title}", "", f"Full report: [reports/{name}.md]"
-             f"(reports/{name}.md).", ""]
-    lines += [f"![{caption}](reports/{file})" for file, caption in figures
-              if (Path(folder) / file).exists()]
-    lines.append("")
-    text = render.discussion(folder, name, values)
-    if text:
-        text = text.replace("## ", "### ")
-        lines += [text.replace("](", "](reports/").replace(
-            "](reports/http", "](http"), ""]
-    return lines
-
-
-def later_ladders(folder=REPORTS):
-    """``{sub-folder name: summary}`` of the ladders continued in a folder
-    of their own (``reports/<name>/quality.json``, e.g. a step climbed a
-    fold at a time), by name."""
-    return {path.parent.name: json.loads(path.read_text())
-            for path in sorted(Path(folder).glob("*/quality.json"))}
-
-
-def later_steps(folder=REPORTS):
-    """The steps that the ladders continued in a folder of their own kept
-    (not their recorded rows, not their retrained baselines), in the order
-    climbed: ``[(folder name, step name, {field: value})]``, each value
-    read as its ``TrainConfig`` field's type."""
-    from catunet.study.quality import kept_step
-
-    kept = []
-    for name, summary in _in_climbing_order(folder):
-        for step in summary["steps"]:
-            if kept_step(step) and not step.get("recorded"):
-                adds = {}
-                for key, value in step["adds"].items():
-                    adds.update(reproduce.parse_change(f"{key}={value}"))
-                kept.append((name, step["name"], adds))
-    return kept
-
-
-def _in_climbing_order(folder):
-    """``later_ladders``' items, the earliest climbed first: a continuation
-    holds the rows of the ladder it continues, so fewer rows came earlier."""
-    return sorted(later_ladders(folder).items(),
-                  key=lambda item: len(item[1]["steps"]))
-
-
-def later_inference(folder=REPORTS):
-    """``(folder name, settings dict)`` of the inference settings that the
-    last ladder continued in a folder of its own chose on validation itself
-    (not taken from the ladder it continued), or None."""
-    chose = [(name, summary["inference"]["chosen"])
-             for name, summary in _in_climbing_order(folder)
-             if "inference" in summary
-             and not summary["inference"].get("from_recorded")]
-    return chose[-1] if chose else None
-
-
-def later_changes(later):
-    """``later_steps``' additions to the final recipe as one ``{field:
-    value}``, a later step's value over an earlier one's."""
-    return {k: v for _, _, adds in later for k, v in adds.items()}
-
-
-def later_reproduction(folder, changes, inference=None):
-    """``(path, summary)`` of the ``reports/*/reproduce.json`` that retrained
-    the final recipe with exactly ``changes`` added (and scored it with the
-    ``inference`` settings, where given), or None."""
-    for path in sorted(Path(folder).glob("*/reproduce.json")):
-        summary = json.loads(path.read_text())
-        if summary.get("changes") == changes and summary["runs"] and (
-                inference is None or Settings.as_dict(summary["inference"])
-                == Settings.as_dict(inference)):
-            return path, summary
-    return None
-
-
-def later_ladders_lines(folder=REPORTS):
-    """REPORT.md's lines on ``later_ladders``: each one's table, in the
-    order climbed."""
-    lines = []
-    for name, summary in _in_climbing_order(folder):
-        lines += [f"### The ladder continued: `reports/{name}`", "",
-                  f"Full report: [reports/{name}/quality.md]"
-                  f"(reports/{name}/quality.md).", "",
-                  *quality_table(summary, f"reports/{name}/")]
-    return lines
-
-
-def write_report(steps, default, contours, folder=None, path=None,
-                 quality=None):
-    """Writes ``REPORT.md`` from the summaries alone.
-
-    Args:
-        quality: The quality ladder's summary (``quality.json``), if any.
-        folder: The reports folder (discussions, figures); default REPORTS.
-        path: Where to write; default REPORT.
-    """
-    folder, path = Path(folder or REPORTS), Path(path or REPORT)
-    runs, core = unique_runs(steps, default), unique_runs(steps, default, CORE)
-    total, core_total = sum(runs.values()) / 60, sum(core.values()) / 60
-    split, settings = steps["losses"]["split"], shared_settings(steps)
-    values = study_values(steps, default, contours, folder)
-    fold = values["losses"]["fold_photos"]
-    lines = [
-        "# catunet: the whole study",
-        "",
-        "A U-Net (Ronneberger et al., 2015) segmenting cats from "
-        f"{split['train']} labelled training photos, tested on the same "
-        f"{split['test']} photos at every step (`data/splits/cats.json`, made "
-        f"once with seed {split['seed']}). Every number below is rendered "
-        "from the JSON summaries in `reports/` (`python -m "
-        "catunet.study.report --render`); `python -m catunet.study.report` "
-        "reruns or reuses every run (keyed by its saved config) first.",
-        "",
-        f"Numbers made by {_versions(steps, default, contours)}.",
-        "",
-        "## Results",
-        "",
-        *results_table(steps, default, contours),
-        "",
-        "Test Dice is the mean ± sample sd over seeds (over nothing for one "
-        "run). Seeds are cross-validation folds: seed *s* trains on the "
-        f"{split['train']} training photos minus fold *s* ({fold} photos) and "
-        "picks winners by its Dice on fold *s*; the test set never chooses "
-        f"anything. The default model trains on all {split['train']}. Each "
-        "step's report gives the paired per-seed differences behind every "
-        "comparison.",
-        "",
-        f"**Time.** {len(runs)} distinct training runs at width "
-        f"{settings['width']}, {settings['epochs']} epochs, on "
-        f"{_machines(steps, default)}: {total:.0f} min of training from "
-        "scratch, as recorded by each run. `python -m catunet.study.report "
-        "--core` runs the smallest study that answers every question — "
-        f"{', '.join(CORE['losses'])} for the losses, augmentation "
-        f"{' vs '.join(CORE['augmentation'])}, the transfer variants — in "
-        f"{len(core)} runs, {core_total:.0f} min.",
-        "",
-    ]
-    text = render.discussion(folder, "summary", values)
-    if text:
-        lines += [text, ""]
-    lines += _section("1. Loss functions", "losses", [
-        ("losses.png", "Dice per loss"), ("losses-curves.png", "curves")],
-        values, folder)
-    lines += _section("2. Data augmentation", "augmentation", [
-        ("augmentation-techniques.png", "techniques"),
-        ("augmentation.png", "Dice per variant"),
-        ("augmentation-test-large.png", "with and without augmentation")],
-        values, folder)
-    lines += _section("3. Transfer learning", "transfer", [
-        ("transfer-pretrain.png", "pre-trained model, held-out images"),
-        ("transfer.png", "Dice per variant"),
-        ("transfer-before-after.png", "before and after transfer")],
-        values, folder)
-    lines += [
-        "## 4. Contours", "",
-        "The default model's predicted outline (red) and the hand-drawn one "
-        "(green) on the best, median and worst test photo by Dice, drawn at "
-        "the photo's own size (the prediction is upsampled smoothly, then "
-        "thresholded):", "",
-        "![samples](reports/contours/samples.png)", "",
-        *[f"- {label}: {s['image']}, Dice {s['dice']:.3f}"
-          for label, s in contours["samples"].items()], "",
-        "All test photos:", "", "![contact sheet](reports/contours/"
-        "contact-sheet.png)", "",
-        *(["## 5. The quality ladder", "", "Full report: "
-           "[reports/quality.md](reports/quality.md).", "",
-           *quality_table(quality, "reports/")] if quality else []),
-        *later_ladders_lines(folder),
-        "## Settings", "",
-        "Shared by every cat run of the three steps (what a step varies is "
-        "in its report):", "",
-        "```json", json.dumps(settings, indent=2), "```", "",
-        "Each step's report lists its exact command and every run's config; "
-        "each run folder keeps `config.json`, `split.json`, `history.csv` "
-        "and `timing.json`.", ""]
-    atomic.write_text(path, "\n".join(lines))
+         "results": README, "speed-summary": README,
+         "speed": Path("docs") / "guide.md", "serve": Path("docs") / "guide.md"}
 
 
 # --- README's generated sections ----------------------------------------------
 
-RESULTS_PROSE = """\
-<!-- if losses.has_dice -->Soft Dice alone fails on {losses.dice_failed} of
-{losses.dice_runs} seeds (test Dice less than {losses.fail_margin} above
-predicting "all cat").<!-- endif --> {losses.winner_label} wins on
-validation; paired per seed against the runner-up, {losses.runner_up_label},
-its gain is {losses.winner_vs_runner_up_val}<!-- if not losses.clear_winner_val -->,
-an interval that includes zero<!-- endif -->.
-<!-- if augmentation.null_result -->At this budget ({augmentation.epochs}
-epochs) augmentation changes Dice by less than {augmentation.seeds} seeds
-can tell from zero — a measured null
-result<!-- if not augmentation.winner_is_control -->: `{augmentation.winner}`
-against {augmentation.control_label}, paired per seed, is
-{augmentation.winner_vs_control_val} on validation and
-{augmentation.winner_vs_control_test} on test<!-- endif -->.<!-- if augmentation.curves_observed -->
-It stops the memorising, but the augmented runs are still improving when
-the budget ends (see the report's learning curves).<!-- endif --><!-- else -->Augmentation
-against none, paired per seed: {augmentation.effects}.<!-- endif --> The
-default run, trained on all {default.train_photos} photos rather than
-{losses.train_per_run}, scores {default.test} (a single seed, so no spread
-to compare it with). Transfer
-learning<!-- if transfer.clearly_helps --> is the step that clearly
-helps<!-- else --><!-- if transfer.val_helps --> is the step that
-measurably helps on validation<!-- endif --><!-- endif -->: pre-trained on
-{transfer.source}<!-- if transfer.has_held_out --> (Dice
-{transfer.held_out_dice} on its own held-out images)<!-- endif -->, then
-fine-tuned as `{transfer.winner}`, the U-Net gains
-{transfer.winner_vs_scratch_test} test Dice and
-{transfer.winner_vs_scratch_val} validation Dice over training from
-scratch, paired per seed, and improves {transfer.improved} of the
-{transfer.test_photos} test photos (averaged over
-seeds).<!-- if transfer.has_failure --> It also makes one much worse:
-`{transfer.failure_photo}`<!-- if transfer.failure_note -->,
-{transfer.failure_note}<!-- endif -->.<!-- endif --> No Pascal VOC number
-is claimed: this report's pre-training source is {transfer.source}. See the
-reports for why, and for what the margin over the baselines means.
-"""
-
 
 def readme_results(steps, default, contours, folder=REPORTS):
-    """README's results section: the table and what it says."""
-    values = study_values(steps, default, contours, folder)
-    losses, split = steps["losses"], steps["losses"]["split"]
-    v = values["losses"]
-    lines = [
-        f"Sørensen–Dice on the {split['test']} test photos, mean ± sample sd "
-        f"over {losses['seeds']} seeds (seed *s* trains on "
-        f"{v['train_per_run']} of the {split['train']} training photos and is "
-        f"validated on the other {v['fold_photos']}, fold *s*; validation "
-        f"picks, test only reports). U-Net width {v['width']}, {v['epochs']} "
-        f"epochs, on {_machines(steps, default)}; numbers made by "
-        f"{_versions(steps, default, contours)}. Every row comes from a "
-        "committed command; the reports hold the settings, per-seed numbers, "
-        "paired differences, figures and discussion.", "",
-        "| step | variant | validation Dice | test Dice | train time per run "
-        "| report |", "|---|---|---|---|---|---|"]
-    names = {"all-cat": 'predict "all cat"',
-             "mean-mask": "predict the mean training mask"}
-    for name, value in losses["baselines"].items():
-        lines.append(f"| baseline | {names.get(name, name)} | | {value:.3f} | "
-                     "| [losses](reports/losses.md) |")
-    for step in STEPS:
-        summary = steps[step]
-        for name, runs in summary["results"].items():
-            text = render.label(summary, name)
-            if name == summary["winner"]:
-                text = f"**{text}** (winner)"
-            lines.append(
-                f"| {'loss' if step == 'losses' else step} | {text} | "
-                f"{stats.format_mean_sd([r['val_dice'] for r in runs])} | "
-                f"{stats.format_mean_sd([r['test_dice'] for r in runs])} | "
-                f"{np.mean([r['seconds'] for r in runs]) / 60:.1f} min | "
-                f"[{step}](reports/{step}.md) |")
-    lines += [f"| default run | all {split['train']} training photos, seed "
-              f"{default['config']['seed']} | | "
-              f"{default['test']['mean']['dice']:.3f} | "
-              f"{default['train_seconds'] / 60:.1f} min | "
-              "[default.json](reports/default.json) |", ""]
-    prose = render.fill(RESULTS_PROSE, values, "README results")
-    return render.reflow("\n".join(lines) + "\n\n" + prose)
+    """README's results section: the table and what it says
+    (``templates/readme-results.md.j2``)."""
+    rows = [{"step": step, "label": render.label(steps[step], name),
+             "winner": name == steps[step]["winner"], "runs": runs}
+            for step in STEPS for name, runs in steps[step]["results"].items()]
+    values = {**study_values(steps, default, contours, folder),
+              "summaries": steps, "default_run": default, "rows": rows,
+              "machines": machines_of(steps, default),
+              "versions": versions_of(steps, default, contours)}
+    return render.fill(render.template("readme-results.md.j2"), values,
+                       "readme-results.md.j2")
 
 
 def replace_section(text, name, body):
@@ -455,12 +70,6 @@ def replace_section(text, name, body):
     return pattern.sub(lambda _: f"{start}\n{body.strip()}\n{end}", text)
 
 
-RECIPE_SOURCES = {
-    "quick": "[reports/defaults](reports/defaults/defaults.md)",
-    "encoder": "[reports/encoder-ladder](reports/encoder-ladder/ladder.md)",
-    "paper": "[REPORT.md](REPORT.md)"}
-
-
 def paper_flags():
     """The ``paper`` recipe (``TrainConfig``'s defaults) as the flags that
     shape its model and training."""
@@ -470,21 +79,19 @@ def paper_flags():
 
 
 def recipes_table():
-    """README's table of the named recipes, from ``catunet.recipes`` (whose
-    tests tie each recipe to the report that chose it)."""
-    from catunet import recipes
+    """README's table of the named recipes (``templates/readme-recipes.md.j2``),
+    from ``catunet.training.recipes`` (whose tests tie each recipe to the
+    report that chose it)."""
+    from catunet.training import recipes
 
-    lines = ["| recipe | train flags it stands for | inference saved beside "
-             "the model | chosen in |", "|---|---|---|---|"]
-    for name in recipes.RECIPES:
-        inference = " ".join(flag(k, v)[0] if v is True else " ".join(
-            flag(k, v)) for k, v in recipes.INFERENCE[name].items())
-        lines.append(
-            f"| `{name}`{' (the default)' if name == recipes.DEFAULT else ''}"
-            f" | `{recipes.flags(name) or paper_flags()}` | "
-            f"{f'`{inference}`' if inference else 'plain'} | "
-            f"{RECIPE_SOURCES[name]} |")
-    return "\n".join(lines)
+    rows = [{"name": name, "default": name == recipes.DEFAULT,
+             "flags": recipes.flags(name) or paper_flags(),
+             "inference": " ".join(
+                 flag(k, v)[0] if v is True else " ".join(flag(k, v))
+                 for k, v in recipes.INFERENCE[name].items())}
+            for name in recipes.RECIPES]
+    return render.ENVIRONMENT.get_template("readme-recipes.md.j2").render(
+        recipes=rows)
 
 
 def relink(text, home):
@@ -503,34 +110,9 @@ def generated_sections(folder=REPORTS):
     if bench:
         sections["speed"] = readme_speed(bench)
         sections["speed-summary"] = speed_summary(bench)
-    quality = folder / "quality.json"
-    reproduced = folder / "reproduce.json"
-    if quality.is_file():
-        quality = json.loads(quality.read_text())
-        later = later_steps(folder)
-        inference = later_inference(folder)
-        sections["best"] = readme_best(
-            quality,
-            json.loads(reproduced.read_text()) if reproduced.is_file()
-            else None, later,
-            later_reproduction(folder, later_changes(later),
-                               inference[1] if inference else None),
-            inference)
-    found = folder / "scenes.json"
-    if found.is_file():
-        sections["scenes"] = scenes.paragraph(json.loads(found.read_text()))
-    found = folder / "valscenes.json"
-    if found.is_file():
-        sections["valscenes"] = valscenes.paragraph(
-            json.loads(found.read_text()))
-    found = folder / "encoder-ladder" / "ladder.json"
-    if found.is_file():
-        from catunet.study import encoder_ladder
-
-        previous = folder / encoder_ladder.PREVIOUS.relative_to(REPORTS)
-        sections["encoder"] = encoder_ladder.readme_section(
-            json.loads(found.read_text()),
-            json.loads(previous.read_text()) if previous.is_file() else None)
+    encoder = encoder_section(folder)
+    if encoder:
+        sections["encoder"] = encoder
     sections["recipes"] = recipes_table()
     found = folder / "defaults" / "defaults.json"
     if found.is_file():
@@ -545,153 +127,10 @@ def generated_sections(folder=REPORTS):
 
 
 def readme_serve(serve):
-    """README's web-page section: the latency measured under load and the
-    screenshot."""
-    seq, conc = serve["latency"]["sequential"], serve["latency"]["concurrent"]
-    info = serve["serving"]
-    model = (f"model width {info['width']}"
-             if info.get("encoder", "paper") in ("paper", None) else
-             f"the U-Net over {info['encoder']} at {info['image_size']} px, "
-             "with the inference settings saved beside it")
-    return "\n".join([
-        f"![the page after dropping a test photo](reports/{serve['screenshot']})",
-        "",
-        f"Measured by `{serve['command']}` (catunet {serve['code_version']}, "
-        f"{render.machine_text(serve['machine'])}; {model}, runtime "
-        f"{info['runtime']}), each request a test "
-        "photo at its own size, end to end over HTTP on 127.0.0.1:",
-        "",
-        "| requests | p50 | p95 | max |",
-        "|---|---|---|---|",
-        f"| {seq['count']} one at a time | {seq['p50_ms']:.0f} ms | "
-        f"{seq['p95_ms']:.0f} ms | {seq['max_ms']:.0f} ms |",
-        f"| {conc['count']} from {conc['clients']} concurrent clients | "
-        f"{conc['p50_ms']:.0f} ms | {conc['p95_ms']:.0f} ms | "
-        f"{conc['max_ms']:.0f} ms |",
-        "",
-        f"Under load the server answered {conc['photos_per_second']:.1f} "
-        "photos per second: concurrent requests wait in one queue and the "
-        "model predicts what is waiting as one batch.",
-    ])
-
-
-def readme_best(quality, reproduced=None, later=(), later_reproduced=None,
-                later_inference=None):
-    """README's best-model section: the commands that train the final
-    recipe of the quality ladder, and what they measured (and, with
-    ``reproduce.json``, what they measured on another machine).
-
-    Args:
-        later: ``later_steps``: steps kept by ladders continued in a folder
-            of their own, added to the commands.
-        later_reproduced: ``later_reproduction``: ``(path, summary)`` of
-            the final recipe retrained with those steps (and scored with
-            ``later_inference``'s settings), or None.
-        later_inference: ``later_inference``: ``(folder name, settings)``
-            chosen again on validation by a later ladder, used in the
-            commands instead of the ladder's own, or None.
-    """
-    from catunet.cli import flags_for
-
-    final = quality.get("final")
-    if not final:
-        kept = [s["name"] for s in quality["steps"] if s["kept"]]
-        return (f"The ladder kept {', '.join(kept)} on validation; its final "
-                "recipe has not been trained on all the training photos yet "
-                "(`python -m catunet.study.quality` without `--final-seeds "
-                "0` does it), so no best-model commands are given here.")
-    source = reproduce.pretraining_of(quality)
-    pretrain = source["config"]
-    width = "" if pretrain["width"] == TrainConfig.width else \
-        f" --width {pretrain['width']}"
-    test = [r["test_dice"] for r in final]
-    measured = " ".join(render.inference_flags(
-        quality["inference"]["chosen"]))
-    inference = " ".join(render.inference_flags(
-        later_inference[1] if later_inference
-        else quality["inference"]["chosen"]))
-    changes = later_changes(later)
-    anything_later = bool(later or later_inference)
-    flags = " ".join(flags_for({**final[0]["config"], **changes},
-                               skip=("out", "data_dir", "split", "protect",
-                                     "init", "seed", "teacher", "precision")))
-    lines = [
-        "```bash",
-        "export CATUNET_DATA_DIR=../shared/data/cats  # guards its test photos",
-        f".venv/bin/python train.py --recipe paper --stage pretrain --data-dir "
-        f"{pretrain['data_dir']} --epochs {pretrain['epochs']}{width} --out "
-        "runs/best-pretrain",
-        "for seed in " + " ".join(str(r["seed"]) for r in final) + "; do",
-        f"  .venv/bin/python train.py --recipe paper --stage cats --data-dir "
-        f"../shared/data/cats --init runs/best-pretrain/pretrain.keras "
-        f"{flags} --seed $seed --out runs/best-s$seed",
-        "  .venv/bin/python evaluate.py --model runs/best-s$seed/cats.keras"
-        + (f" {inference} --save-settings" if inference else ""),
-        "done",
-        "```",
-        "",
-        *later_lines(later, later_reproduced, quality["command"],
-                     later_inference),
-        f"{'Without them, m' if anything_later else 'M'}easured by "
-        f"`{quality['command']}` (catunet "
-        f"{quality['code_version']}, {render.machine_text(quality['machine'])}): test "
-        f"Dice {stats.format_mean_sd(test)} over seeds "
-        f"{', '.join(str(r['seed']) for r in final)} (per seed "
-        f"{', '.join(f'{t:.3f}' for t in test)}), "
-        f"{np.mean([r['seconds'] for r in final]) / 60:.1f} min of training "
-        f"per seed plus {source['seconds'] / 60:.1f} min of "
-        "pre-training once, in "
-        f"{final[0]['config']['precision']} (what `--precision auto`, the "
-        "default, picked there). Inference settings chosen on validation: "
-        + (measured or "none (plain threshold at 0.5)") + ".",
-    ]
-    if reproduced and reproduced["runs"]:
-        changes = reproduce.changes_since(reproduced, quality)
-        earlier = ("It retrained an earlier final recipe, without what the "
-                   "ladder has changed since (" + ", ".join(changes) + "); "
-                   "`python -m catunet.study.reproduce` retrains this one. "
-                   if changes else "")
-        text = reproduce.paragraph(
-            reproduced,
-            "Without them, retrained" if anything_later else "Retrained")
-        lines += ["", text + " " + earlier
-                  + "Per seed: [reports/reproduce.md](reports/reproduce.md)."]
-    return "\n".join(lines)
-
-
-def later_lines(later, reproduced, command, inference=None):
-    """The best-model section's words on ``later`` steps and ``inference``
-    settings chosen again: which ladder kept or chose each, and what the
-    final recipe with them measured (``reproduced``)."""
-    if not later and not inference:
-        return []
-    adds = later_changes(later).items()
-    added = " ".join(" ".join(flag(k, v)) for k, v in adds)
-    kept = "; ".join(f"`{step}` by the ladder continued in "
-                     f"[reports/{name}](reports/{name}/quality.md)"
-                     for name, step, _ in later)
-    what = [f"`{added}` added, kept on the validation folds ({kept})"] \
-        if later else []
-    rerun = "".join(f" --add {k}={v}" for k, v in adds)
-    if inference:
-        name, settings = inference
-        flags = " ".join(render.inference_flags(settings)) or "none"
-        what.append(f"the inference settings (`{flags}`) chosen again on "
-                    "the validation folds, on that recipe's own fold "
-                    f"models, in [reports/{name}](reports/{name}/quality.md)")
-        rerun += f" --inference reports/{name}/quality.json"
-    lines = [f"These are the final recipe of `{command}` with "
-             + " and ".join(what) + "."]
-    if reproduced:
-        path, summary = reproduced
-        lines[0] += (" " + reproduce.paragraph(summary)
-                     + f" Per seed: [reports/{path.parent.name}/reproduce.md]"
-                       f"(reports/{path.parent.name}/reproduce.md).")
-    else:
-        lines[0] += (" With them, the recipe has not been trained on all the "
-                     "training photos and scored yet (`python -m "
-                     f"catunet.study.reproduce{rerun}` does it).")
-    return lines + [""]
+    """The guide's section on the web page (``templates/readme-serve.md.j2``):
+    the latency measured under load and the screenshot."""
+    return render.ENVIRONMENT.get_template("readme-serve.md.j2").render(
+        serve=serve, machine=render.machine_text(serve["machine"]))
 
 
 def section(text, name):
@@ -730,28 +169,11 @@ def render_all(folder=REPORTS, root=Path("."), report=REPORT):
     write_transfer_report(steps["transfer"], folder)
     if bench:
         write_bench_report(bench, folder)
-    quality = None
-    if (Path(folder) / "quality.json").is_file():
-        quality = json.loads((Path(folder) / "quality.json").read_text())
-        write_quality_report(quality, folder)
-    for name, later in later_ladders(folder).items():
-        write_quality_report(later, Path(folder) / name)
-    for found in [Path(folder) / "reproduce.json",
-                  *sorted(Path(folder).glob("*/reproduce.json"))]:
-        if found.is_file():
-            reproduce.write_reproduce_report(json.loads(found.read_text()),
-                                             found.parent)
-    if (Path(folder) / "scenes.json").is_file():
-        scenes.write_scenes_report(json.loads(
-            (Path(folder) / "scenes.json").read_text()), folder)
-    if (Path(folder) / "valscenes.json").is_file():
-        valscenes.write_report(json.loads(
-            (Path(folder) / "valscenes.json").read_text()), folder)
     found = Path(folder) / "encoder-ladder" / "ladder.json"
     if found.is_file():
-        from catunet.study import encoder_ladder
+        from catunet.study import encoder_report
 
-        atomic.write_text(found.with_suffix(".md"), encoder_ladder.markdown(
+        atomic.write_text(found.with_suffix(".md"), encoder_report.markdown(
             json.loads(found.read_text())))
     found = Path(folder) / "defaults" / "defaults.json"
     if found.is_file():
@@ -759,7 +181,7 @@ def render_all(folder=REPORTS, root=Path("."), report=REPORT):
 
         atomic.write_text(found.with_suffix(".md"), defaults.markdown(
             json.loads(found.read_text())))
-    write_report(steps, default, contours, folder, report, quality)
+    write_report(steps, default, contours, folder, report)
     sections = generated_sections(folder)
     for home in sorted(set(HOMES.values())):
         path = Path(root) / home
@@ -776,7 +198,7 @@ def run_all(pretrain_dir=None, pretrained=None, data_dir=None, core=False):
     Args:
         core: Run only the ``CORE`` variants of each step.
     """
-    from catunet.study import experiments
+    from catunet.study import experiments, pretraining
     from catunet.visualize import outline_test_set, save_test_figures
 
     print("== 1. losses", flush=True)
@@ -790,7 +212,7 @@ def run_all(pretrain_dir=None, pretrained=None, data_dir=None, core=False):
     draw_augmentation_figures(summary, study)
     write_augmentation_report(summary)
     print("== 3. transfer", flush=True)
-    summary, study = experiments.compare_transfer(
+    summary, study = pretraining.compare_transfer(
         pretrain_dir, data_dir, pretrained=pretrained)
     draw_transfer_figures(summary, study)
     write_transfer_report(summary)

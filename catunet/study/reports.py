@@ -7,9 +7,11 @@ Two kinds of function:
   ``write_transfer_report`` — read nothing but the summary an experiment
   returned (saved beside the report as ``<name>.json``): they save it, draw
   its numeric plots (Dice per variant; learning curves where the runs carry
-  their history) and write ``<name>.md`` with ``<name>-discussion.md``
-  filled in from it (``catunet.study.render``). ``python -m
-  catunet.study.report --render`` reruns them on the committed JSON.
+  their history) and write ``<name>.md`` from the template
+  ``templates/<name>.md.j2`` (which extends ``step.md.j2``), with
+  ``<name>-discussion.md.j2`` filled in from it (``catunet.study.render``).
+  ``python -m catunet.study.report --render`` reruns them on the committed
+  JSON. ``write_sources_report`` fills ``sources.md.j2`` the same way.
 * Figure functions — ``draw_augmentation_figures`` and
   ``draw_transfer_figures`` — load the runs' models and the photos, at
   experiment time, and save the prediction figures. A renderer links such a
@@ -19,56 +21,20 @@ Two kinds of function:
 import json
 from pathlib import Path
 
-import numpy as np
-
 from catunet import atomic
-from catunet.study import render, stats
+from catunet.study import discussions, render, stats
 
 REPORTS = Path("reports")
 
-# The names of the rows a continued ladder retrains (``catunet.study.quality``).
-RETRAINED_TRANSFER = "transfer, retrained"
-RETRAINED_RECIPE = "kept recipe, retrained"
 
+# --- numeric plots and what the pages compare (from the summary alone) ------
 
-# --- tables and numeric plots (from the summary alone) -----------------------
-
-def results_table(summary, label, extra_rows=()):
-    """Markdown table: validation and test Dice of every variant, then the
-    baselines and ``extra_rows``."""
-    lines = [
-        f"| {label} | validation Dice (mean ± sd over folds) | "
-        "test Dice (mean ± sd over seeds) | train time per run |",
-        "|---|---|---|---|",
-    ]
-    for name, runs in summary["results"].items():
-        mark = " **(winner)**" if name == summary["winner"] else ""
-        lines.append(
-            f"| {name}{mark} | "
-            f"{stats.format_mean_sd([r['val_dice'] for r in runs])} | "
-            f"{stats.format_mean_sd([r['test_dice'] for r in runs])} | "
-            f"{np.mean([r['seconds'] for r in runs]):.0f} s |")
-    for name, value in summary["baselines"].items():
-        lines.append(f"| *{name} baseline* | | {value:.3f} | |")
-    lines += [*extra_rows, "", "Spreads are sample standard deviations (n − 1)."]
-    return lines
-
-
-def paired_table(summary, control=None):
-    """Markdown section: paired per-seed differences between variants."""
-    lines = [
-        "## Paired differences", "",
-        "Seed *s* of every variant is validated on fold *s* and tested on the "
-        "same photos, so variants are compared seed by seed: the mean of the "
-        "per-seed differences A − B, with a 95% t-interval (mean ± t · sd / "
-        "√n, sample sd of the n differences). An interval that includes zero "
-        "means these seeds cannot tell A and B apart.", "",
-        "| A − B | validation Dice | test Dice |", "|---|---|---|"]
-    for a, b in render.comparisons(summary, control):
-        cells = [stats.format_difference(render.paired(summary, a, b, metric))
-                 for metric in ("val_dice", "test_dice")]
-        lines.append(f"| {a} − {b} | {cells[0]} | {cells[1]} |")
-    return lines + [""]
+def paired_rows(summary, control=None):
+    """The pairs a step's page compares (``render.comparisons``), each with
+    its paired differences: ``{"a", "b", "val", "test"}``."""
+    return [{"a": a, "b": b, "val": render.paired(summary, a, b),
+             "test": render.paired(summary, a, b, "test_dice")}
+            for a, b in render.comparisons(summary, control)]
 
 
 def dice_plot(summary, title):
@@ -123,7 +89,7 @@ def learning_curves(summary, metric="dice_coefficient"):
     return fig
 
 
-def _save(figures, folder):
+def save_figures(figures, folder):
     import matplotlib.pyplot as plt
 
     for name, fig in figures.items():
@@ -134,61 +100,26 @@ def _save(figures, folder):
 
 def _numeric_plots(summary, folder, name, title):
     """Saves ``<name>.png`` and, where runs have a history,
-    ``<name>-curves.png``; returns the Markdown that shows them."""
-    _save({f"{name}.png": dice_plot(summary, title),
-           f"{name}-curves.png": learning_curves(summary)}, folder)
-    lines = [f"![validation and test Dice per variant]({name}.png)", ""]
-    if (Path(folder) / f"{name}-curves.png").exists():
-        lines += ["Training (dotted) and validation (solid) Dice per epoch "
-                  "of every run:", "", f"![learning curves]({name}-curves.png)",
-                  ""]
-    return lines
+    ``<name>-curves.png`` (the page links what is there)."""
+    save_figures({f"{name}.png": dice_plot(summary, title),
+                  f"{name}-curves.png": learning_curves(summary)}, folder)
 
 
-def _figure(folder, name, alt, before=()):
-    """The Markdown of a model-drawn figure, or nothing when it is missing."""
-    if not (Path(folder) / name).exists():
-        return []
-    return [*before, f"![{alt}]({name})", ""]
-
-
-def header(summary, title):
-    return [f"# {title}", "", f"Numbers made by {render.provenance(summary)}.",
-            ""]
-
-
-def settings_section(summary, command):
-    s = summary["settings"]
-    return [
-        "## Settings",
-        "",
-        f"Command: `{command}`. Raw numbers and every run's config: the "
-        "JSON file beside this report; each run folder also keeps its "
-        "`config.json`, `history.csv` and `split.json`.",
-        "",
-        "```json",
-        json.dumps(s, indent=2),
-        "```",
-        "",
-        f"Split: seed {summary['split']['seed']}, {summary['split']['train']} "
-        f"train / {summary['split']['test']} test pairs "
-        "(`data/splits/cats.json`). Seed *s* trains on the training part minus "
-        f"fold *s* of a {summary['seeds']}-fold partition and is validated on "
-        "fold *s*; validation Dice picks the winner, test Dice is only reported.",
-        "",
-        f"Machine: {render.machine_text(summary['machine'])}. Training time of "
-        f"all runs: {summary['train_seconds_total'] / 60:.1f} min.",
-        "",
-    ]
-
-
-def _finish(lines, summary, folder, name, values):
-    """Appends the filled discussion, if there is one (``values``: the
-    function that computes its values), and writes ``<name>.md``."""
-    if (Path(folder) / f"{name}-discussion.md").exists():
-        lines.append(render.discussion(
-            folder, name, {name: values(summary, folder)}))
-    atomic.write_text(Path(folder) / f"{name}.md", "\n".join(lines))
+def write_step(summary, folder, name, command, values, **view):
+    """Writes ``<name>.md`` from ``templates/<name>.md.j2`` (which extends
+    ``step.md.j2``), filled from ``summary``, the figures in ``folder``,
+    the filled discussion (``values``: the function that computes its
+    values) and ``view``, what the page alone needs. Draw the figures
+    first: the page links those that are there."""
+    folder = Path(folder)
+    text = render.ENVIRONMENT.get_template(f"{name}.md.j2").render(
+        s=summary, command=command, provenance=render.provenance(summary),
+        machine=render.machine_text(summary["machine"]),
+        settings_json=json.dumps(summary["settings"], indent=2),
+        figures={path.name for path in folder.glob("*.png")},
+        discussion=render.discussion(name, {name: values(summary, folder)}),
+        **view)
+    atomic.write_text(folder / f"{name}.md", text)
 
 
 def _command(summary, step, extra=""):
@@ -204,17 +135,9 @@ def write_losses_report(summary, folder=REPORTS):
     """Saves ``losses.json`` and renders ``losses.md`` and its plots from it."""
     folder = Path(folder)
     atomic.write_json(folder / "losses.json", summary)
-    lines = [*header(summary, "Loss comparison"),
-             *results_table(summary, "loss"), "",
-             *paired_table(summary),
-             *_numeric_plots(summary, folder, "losses",
-                             "Loss comparison on the cat set"),
-             "Per-seed test Dice:", ""]
-    for name, runs in summary["results"].items():
-        lines.append(f"- {name}: "
-                     + ", ".join(f"{r['test_dice']:.3f}" for r in runs))
-    lines += ["", *settings_section(summary, _command(summary, "losses"))]
-    _finish(lines, summary, folder, "losses", render.losses_values)
+    _numeric_plots(summary, folder, "losses", "Loss comparison on the cat set")
+    write_step(summary, folder, "losses", _command(summary, "losses"),
+               discussions.losses_values, pairs=paired_rows(summary))
 
 
 def write_augmentation_report(summary, folder=REPORTS):
@@ -222,93 +145,40 @@ def write_augmentation_report(summary, folder=REPORTS):
     plots from it; links the figures ``draw_augmentation_figures`` saved."""
     folder = Path(folder)
     atomic.write_json(folder / "augmentation.json", summary)
-    s, rates, winner = summary["settings"], summary["rates"], summary["winner"]
+    rates = summary["rates"]
     command = _command(summary, "augmentation") + "".join(
         f" --variant {name}" for name in summary["variants"])
-    lines = [*header(summary, "Data augmentation"),
-             f"Loss `{s['loss']}` (the loss comparison's winner), "
-             f"{s['epochs']} epochs for every variant: the same number of "
-             "training steps with and without augmentation.", "",
-             *results_table(summary, "augmentation"), "",
-             "| variant | techniques (`--augment`) |", "|---|---|"]
-    for name, spec in summary["variants"].items():
-        lines.append(f"| {name} | `{spec['augment'] or '(none)'}` |")
-    lines += ["", *paired_table(summary, "none"),
-              *_numeric_plots(summary, folder, "augmentation",
-                              "Augmentation on the cat set")]
-    lines += _figure(folder, "augmentation-techniques.png", "techniques", [
-        "## What each technique does", "",
-        "One training photo and its mask under each technique at its "
-        "default strength, and one draw of all of them together:", ""])
-    lines += _figure(folder, "augmentation-test-grid.png", "test grid", [
-        "## Test images", "",
-        f"Every test image with the prediction of `{winner}` (seed 0):", ""])
-    if winner != "none":
-        lines += _figure(folder, "augmentation-test-large.png", "large", [
-            "Its worst, median and best test image, with and without "
-            "augmentation (seed 0; each row gives Dice without -> with):", ""])
-    headroom = rates["pipeline_images_per_s"] / rates["train_images_per_s"]
-    verdict = ("so the pipeline is not what limits training" if headroom > 1
-               else "so the pipeline IS what limits training")
-    lines += ["## Input pipeline vs training step", "",
-              f"With `--augment {rates['augment']}`, batch {rates['batch_size']}: "
-              f"the pipeline alone delivers {rates['pipeline_images_per_s']:.0f} "
-              f"images/s, a training step consumes "
-              f"{rates['train_images_per_s']:.1f} images/s ({headroom:.1f}×), "
-              f"{verdict}. Both timed in the same process, one after the "
-              f"other (`{render.module(summary, 'experiments')}.pipeline_rates`).", "",
-              *settings_section(summary, command)]
-    _finish(lines, summary, folder, "augmentation", render.augmentation_values)
+    _numeric_plots(summary, folder, "augmentation",
+                   "Augmentation on the cat set")
+    write_step(summary, folder, "augmentation", command,
+               discussions.augmentation_values,
+               pairs=paired_rows(summary, "none"),
+               headroom=rates["pipeline_images_per_s"]
+               / rates["train_images_per_s"],
+               experiments=render.module(summary, "experiments"))
 
 
-def _variant_line(name, spec, epochs, base_rate):
-    rate = spec.get("learning_rate", base_rate)
-    start = "pre-trained" if spec.get("init") else "random"
-    if spec.get("freeze_epochs"):
-        k = spec["freeze_epochs"]
-        return (f"| {name} | {start} | encoder frozen for epochs 1–{k}, "
-                f"then all layers to {epochs} | {rate:g}, then "
-                f"{spec['fine_tune_learning_rate']:g} |")
-    return f"| {name} | {start} | all layers, {epochs} epochs | {rate:g} |"
+def pretrain_view(source, folder=None, summary=None):
+    """What ``templates/transfer-pretrain.md.j2`` is filled from: ``source``
+    (a transfer summary's ``pretrain``), its name, the sample sds of its
+    scores over images (``summary``: the transfer summary, for the version
+    that scored them) and whether ``folder`` holds the held-out figure (or
+    no folder is given)."""
+    version = summary or source
+    held, zero = source.get("held_out"), source.get("zero_shot_cats")
+    return {"source": source, "source_name": render.source_name(source),
+            "held_sd": render.image_sd(held, version) if held else None,
+            "zero": zero,
+            "zero_sd": render.image_sd(zero, version) if zero else None,
+            "held_out_figure": folder is None
+            or (Path(folder) / "transfer-pretrain.png").exists()}
 
 
 def _pretrain_section(source, folder=None, summary=None):
-    """What the model was pre-trained on and how well it does there; links
-    the held-out figure when ``folder`` holds it (or no folder is given).
-    ``summary``: the transfer summary, for the version that scored it."""
-    name, pc = render.source_name(source), source["config"]
-    version = summary or source
-    if "held_out" not in source:
-        return [f"Pre-trained model: `{source['model']}` ({name}), trained "
-                "by another command; its own held-out Dice is not measured "
-                "here.", ""]
-    held = source["held_out"]
-    lines = [
-        f"Pre-training source: **{name}** (`{pc['data_dir']}`), not Pascal "
-        "VOC: no VOC number is claimed here. To pre-train on VOC, run "
-        "`python train.py "
-        "--recipe paper --stage voc` and pass its model to this command with `--pretrained "
-        "runs/voc/voc.keras`.",
-        "",
-        "## Pre-training", "",
-        f"`--stage pretrain` on {name}: {pc['epochs']} epochs, width "
-        f"{pc['width']}, loss `{pc['loss']}`, augmentation `{pc['augment']}`, "
-        f"the folder's own 70/30 split (seed {pc['split_seed']}, "
-        f"`data/splits/{name}.json`)"
-        + (f", {source['seconds'] / 60:.1f} min" if source["seconds"] else "")
-        + f". Dice on its own {held['count']} held-out images: "
-        f"**{held['mean']['dice']:.3f} ± "
-        f"{render.image_sd(held, version):.3f}** (mean ± sd over images).",
-        ""]
-    if folder is None or (Path(folder) / "transfer-pretrain.png").exists():
-        lines += ["![pre-trained model on held-out images]"
-                  "(transfer-pretrain.png)", ""]
-    zero = source.get("zero_shot_cats")
-    if zero:
-        lines += [f"The same model, as it is, on the {zero['count']} cat test "
-                  f"images (no fine-tuning): Dice {zero['mean']['dice']:.3f} "
-                  f"± {render.image_sd(zero, version):.3f} (over images).", ""]
-    return lines
+    """What the model was pre-trained on and how well it does there, as
+    lines (``pretrain_view`` says what fills them)."""
+    return render.ENVIRONMENT.get_template("transfer-pretrain.md.j2").render(
+        **pretrain_view(source, folder, summary)).split("\n")
 
 
 def write_transfer_report(summary, folder=REPORTS):
@@ -316,456 +186,43 @@ def write_transfer_report(summary, folder=REPORTS):
     it; links the figures ``draw_transfer_figures`` saved."""
     folder = Path(folder)
     atomic.write_json(folder / "transfer.json", summary)
-    results, source, s = summary["results"], summary["pretrain"], summary["settings"]
+    source = summary["pretrain"]
     pretrain = (f" --pretrain-dir {source['config']['data_dir']} "
                 f"--pretrain-epochs {source['config']['epochs']}"
                 if "held_out" in source else f" --pretrained {source['model']}")
     command = _command(summary, "transfer", pretrain) + "".join(
-        f" --variant {v}" for v in results)
-    lines = [*header(summary, "Transfer learning"),
-             *_pretrain_section(source, folder, summary),
-             "## Fine-tuning on the cats", "",
-             "| variant | start | what trains | Adam learning rate |",
-             "|---|---|---|---|"]
-    lines += [_variant_line(n, summary["variants"][n], s["epochs"],
-                            s["learning_rate"]) for n in results]
-    zero = source.get("zero_shot_cats")
-    extra = [f"| *{render.source_name(source)} model, no fine-tuning* | | "
-             f"{zero['mean']['dice']:.3f} | |"] if zero else []
-    lines += ["", *results_table(summary, "variant", extra)]
-    lines += ["", *paired_table(summary, "scratch"),
-              *_numeric_plots(summary, folder, "transfer",
-                              "Transfer learning, cat set")]
-    best = _best_transferred(summary)
-    lines += _figure(folder, "transfer-before-after.png", "before and after", [
-        "## Before and after transfer, same test images", "",
-        f"The worst, median and best test image of `{best}` (seed 0), with "
-        "the prediction of the from-scratch model (seed 0); each row gives "
-        "Dice from scratch -> after transfer:", ""])
-    lines += settings_section(summary, command)
-    _finish(lines, summary, folder, "transfer", render.transfer_values)
+        f" --variant {v}" for v in summary["results"])
+    _numeric_plots(summary, folder, "transfer", "Transfer learning, cat set")
+    write_step(summary, folder, "transfer", command,
+               discussions.transfer_values,
+               pairs=paired_rows(summary, "scratch"),
+               best=best_transferred(summary),
+               **pretrain_view(source, folder, summary))
 
 
-def _best_transferred(summary):
+def best_transferred(summary):
     """The transferred variant with the best mean validation Dice, or None."""
     return next((n for n in render.ranking(summary) if n != "scratch"), None)
 
 
-# --- figures that need the models (experiment time) -----------------------------
-
-def _model_of(run):
-    from catunet.saving import load_model
-
-    return load_model(Path(run["config"]["out"]) / f"{run['config']['stage']}.keras")
-
-
-def _predict(model, images):
-    from catunet.inference import predict_probabilities
-
-    return predict_probabilities(model, images)
-
-
-def augmentation_figures(summary, study):
-    """The technique gallery and the test-image figures."""
-    from catunet import data
-    from catunet.augment import Augmenter, TECHNIQUES, parse_spec
-    from catunet.figures import prediction_grid, technique_gallery
-
-    image, mask = data.load_pair(study.train_pairs[0], study.base.image_size)
-    augmenters = {name: Augmenter(parse_spec(name), seed=1) for name in TECHNIQUES}
-    augmenters["all (one random draw)"] = Augmenter(parse_spec("recommended"),
-                                                    seed=2)
-    figures = {"augmentation-techniques.png":
-               technique_gallery(image, mask, augmenters)}
-
-    images, masks = study.test
-    best = summary["winner"]
-    winner_run = summary["results"][best][0]
-    predicted = _predict(_model_of(winner_run), images) > 0.5
-    scores = winner_run["test_dice_per_image"]
-    titles = [f"{p.image.name} Dice {d:.2f}"
-              for p, d in zip(study.test_pairs, scores)]
-    figures["augmentation-test-grid.png"] = prediction_grid(
-        images, masks, predicted.astype(np.float32), titles, per_row=3)
-
-    if "none" in summary["results"] and best != "none":
-        figures["augmentation-test-large.png"] = before_after(
-            study, summary["results"]["none"][0], winner_run,
-            ["no augmentation", best])
-    return figures
-
-
-def draw_augmentation_figures(summary, study, folder=REPORTS):
-    """Saves the augmentation report's model-drawn figures: the technique
-    gallery, the winner's test predictions, and with and without
-    augmentation on its worst, median and best test photo."""
-    _save(augmentation_figures(summary, study), folder)
-
-
-def before_after(study, before, after, labels, picks=None):
-    """Test images with the predictions of two runs (run dicts, as in the
-    summaries); each row gives its Dice before -> after.
-
-    Args:
-        picks: Indices of the test images; by default the worst, median and
-            best of the ``after`` run.
-    """
-    from catunet.figures import pairs_grid
-
-    images, masks = study.test
-    scores = after["test_dice_per_image"]
-    if picks is None:
-        order = np.argsort(scores)
-        picks = [order[0], order[len(order) // 2], order[-1]]
-    predicted = [_predict(_model_of(run), images[picks]) > 0.5
-                 for run in (before, after)]
-    rows = [[images[i], masks[i], predicted[0][k].astype(np.float32),
-             predicted[1][k].astype(np.float32)] for k, i in enumerate(picks)]
-    titles = [f"{study.test_pairs[i].image.name}\n"
-              f"{before['test_dice_per_image'][i]:.2f} -> {scores[i]:.2f}"
-              for i in picks]
-    return pairs_grid(rows, size=3.0, row_titles=titles,
-                      column_titles=["photo", "ground truth", *labels])
-
-
-def held_out_figure(pretrain_run, count=4):
-    """Predictions of the pre-trained model on its own held-out images."""
-    from catunet import data, split as splits
-    from catunet.figures import prediction_grid
-    from catunet.metrics import dice_coefficient
-    from catunet.saving import load_model
-
-    folder = Path(pretrain_run["model"]).parent
-    data_dir = pretrain_run["config"]["data_dir"]
-    manifest = splits.load_split(folder / "split.json")
-    _, test = splits.resolve_split(manifest, data.find_pairs(data_dir))
-    picks = test[:: max(1, len(test) // count)][:count]
-    images, masks = data.load_pairs(picks, pretrain_run["config"]["image_size"])
-    probabilities = _predict(load_model(pretrain_run["model"]), images)
-    dice = dice_coefficient(masks.astype(np.float32), probabilities)
-    return prediction_grid(
-        images, masks, (probabilities > 0.5).astype(np.float32),
-        [f"{p.image.name} Dice {d:.2f}" for p, d in zip(picks, np.asarray(dice))],
-        per_row=2, size=2.0)
-
-
-def draw_transfer_figures(summary, study, folder=REPORTS):
-    """Saves the transfer report's model-drawn figures: the pre-trained
-    model on its own held-out images, and before and after transfer on the
-    best transferred variant's worst, median and best test photo."""
-    results, source = summary["results"], summary["pretrain"]
-    figures = {}
-    if "held_out" in source:
-        figures["transfer-pretrain.png"] = held_out_figure(source)
-    best = _best_transferred(summary)
-    if best and "scratch" in results:
-        figures["transfer-before-after.png"] = before_after(
-            study, results["scratch"][0], results[best][0],
-            ["from scratch", best])
-    _save(figures, folder)
-
-
-def _row(name, val, test, previous, kept, scenes=None):
-    """One ladder row; with ``scenes`` (``(scene Dice, choosing score)``
-    per seed, or ``()`` for a row measured without them) three more
-    columns: scenes, choosing score and its difference."""
-    diff = " | "
-    if previous is not None:
-        diff = " | ".join(stats.format_difference(stats.paired_difference(a, b))
-                          for a, b in ((val, previous[0]), (test, previous[1])))
-    extra = ""
-    if scenes is not None:
-        extra = " | |"
-        if scenes:
-            scene, score = scenes
-            delta = "" if previous is None or not previous[2] else \
-                stats.format_difference(stats.paired_difference(
-                    score, previous[2][1]))
-            extra = (f" {stats.format_mean_sd(scene)} | "
-                     f"{stats.format_mean_sd(score)} | {delta}")
-        extra += " |"
-    return (f"| {name} | {stats.format_mean_sd(val)} | "
-            f"{stats.format_mean_sd(test)} | {diff} |{extra} "
-            f"{'kept' if kept else 'left out'} |")
-
-
-def _scene_columns(runs):
-    """``(scene Dice, choosing score)`` per seed of runs scored on scenes,
-    else ``()``."""
-    if not all("scenes" in r for r in runs):
-        return ()
-    return ([r["scenes"]["dice"] for r in runs], [r["score"] for r in runs])
-
-
-def ladder_rows(summary):
-    """The ladder table's rows: each step, then each inference option
-    tried, paired against the last kept step or option (what it was
-    tried on top of)."""
-    from catunet.inference import Settings
-    from catunet.study.scenes import choosing_score
-
-    on_scenes = summary.get("scenes")
-    lines = []
-    previous, recorded = None, False
-    for step in summary["steps"]:
-        val = [r["val_dice"] for r in step["runs"]]
-        test = [r["test_dice"] for r in step["runs"]]
-        scenes = _scene_columns(step["runs"]) if on_scenes else None
-        if recorded and not step.get("recorded"):
-            previous = None  # this run's first row: no paired run above it
-        recorded = step.get("recorded", False)
-        lines.append(_row(step["name"], val, test, previous, step["kept"],
-                          scenes))
-        if step["kept"]:
-            previous = (val, test, scenes)
-    inference = summary["inference"]
-    for tried in inference["tried"][1:]:
-        name = f"inference: {tried['group']} " + ", ".join(
-            f"{k}={v}" for k, v in tried["settings"].items()
-            if v != getattr(Settings(), k))
-        scenes = None
-        if on_scenes:
-            scenes = (tried["scene_dice"], choosing_score(
-                tried["val_dice"], tried["scene_dice"]).tolist())
-        lines.append(_row(name, tried["val_dice"], tried["test_dice"],
-                          previous, tried["kept"], scenes))
-        if tried["kept"]:  # the next group is tried on top of it
-            previous = (tried["val_dice"], tried["test_dice"], scenes)
-    return lines
-
-
-def quality_table(summary, figures=""):
-    """The ladder as Markdown lines: every step and every inference option
-    tried, with paired differences against the last kept step (or kept
-    inference option).
-
-    Args:
-        figures: Prefix of figure links, e.g. ``"reports/"`` from the
-            repository root; empty from the reports folder itself.
-    """
-    from catunet import machine
-
-    on_scenes = summary.get("scenes")
-    rule = "the mean validation Dice (fold *s* for seed *s*)"
-    if on_scenes:
-        rule = ("the mean *choosing score* (fold *s* for seed *s*): "
-                "validation photo Dice and validation scene Dice averaged, "
-                "the scenes made of each fold's own cats pasted large, "
-                "medium, small and three at a time onto frames of "
-                f"`{on_scenes['frames']}` (`catunet.study.scenes`)")
-    lines = ["Each step is added to the last step that was kept, and kept "
-             f"only if it raises {rule}. Differences are paired per seed "
-             "against the previous kept step, with their 95% interval; test "
-             "Dice is reported, never used to choose.", "",
-             "| step | validation Dice | test Dice | Δ validation vs "
-             "previous | Δ test vs previous |"
-             + (" validation scenes | choosing score | Δ choosing score vs "
-                "previous |" if on_scenes else "") + " |",
-             "|---|---|---|---|---|" + ("---|" * 3 if on_scenes else "")
-             + "---|"]
-    lines += ladder_rows(summary)
-    inference = summary["inference"]
-    chosen = " ".join(render.inference_flags(inference["chosen"]))
-    unset = {"paste_backgrounds": "none (the other training cat photos)"}
-    adds = ["`{}`: {}".format(step["name"], ", ".join(
-        f"{k}={unset.get(k, v) if v == 'None' else v}"
-        for k, v in step["adds"].items()))
-        for step in summary["steps"][1:] if step["adds"]]
-    if adds:
-        lines += ["", "What each step adds to the last kept recipe: "
-                  + "; ".join(adds) + "."]
-    final = summary.get("final")
-    if final:
-        test = [r["test_dice"] for r in final]
-        worst = np.min([r["test_dice_per_image"] for r in final], axis=1)
-        lines += ["", "**The final recipe**, trained on all "
-                  f"{summary['split']['train']} training photos (no "
-                  "validation fold), one run per seed, scored with the chosen "
-                  f"inference settings: test Dice {stats.format_mean_sd(test)}"
-                  f" (per seed {', '.join(f'{t:.3f}' for t in test)}; worst "
-                  f"test photo per seed {', '.join(f'{w:.2f}' for w in worst)})"
-                  f", {np.mean([r['seconds'] for r in final]) / 60:.1f} min "
-                  "of training per run."]
-    lines += ["", f"All the ladder's training: {ladder_seconds(summary) / 60:.0f}"
-              " min (pre-training, every step's runs and the final recipe; "
-              "a part of a run that a later run reused is counted once): "
-              "what the command takes from an empty `runs/`."]
-    lines += continuation_lines(summary)
-    if summary.get("figure"):
-        lines += ["", "The three test photos the `transfer` step (seed 0) "
-                  "does worst on, before and after the ladder ("
-                  + ("the final recipe, seed 0" if summary.get("final") else
-                     "the kept recipe's seed 0, validated on fold 0: this "
-                     "ladder trained no final recipe")
-                  + "); each row gives Dice before -> after:", "",
-                  f"![worst three before and after]({figures}{summary['figure']})"]
-    lines += decisive_photos_lines(summary.get("validation_photos"))
-    lines += folds_lines(summary)
-    chosen_text = chosen or 'none (plain threshold at 0.5)'
-    lines += ["", f"Inference settings chosen on validation: {chosen_text}."
-              if not inference.get("from_recorded") else
-              f"Inference settings: the recorded ladder's, chosen on its "
-              f"validation folds and not chosen again here (that needs "
-              f"every fold's model at once, and each fold was trained in "
-              f"its own sitting): {chosen_text}.", "",
-              "Baselines on the test photos: "
-              + ", ".join(f"{k} {v:.3f}" for k, v in summary["baselines"].items())
-              + ".", "",
-              f"Made by catunet {summary['code_version']} on "
-              f"{machine.summary(summary['machine'])}; command "
-              f"`{summary['command']}`; settings of every run in "
-              "`quality.json`.", ""]
-    return lines
-
-
-def folds_lines(summary):
-    """Markdown lines on the sittings of a ladder climbed a fold at a time
-    (``catunet.study.folds``); none for one climbed at once."""
-    from catunet import machine
-
-    folds = summary.get("folds")
-    if not folds:
-        return []
-    return ["", "Climbed a fold per sitting (`--fold S`): each fold's rows "
-            "were trained in one sitting on one machine, so every paired "
-            "difference is measured on one CPU and precision: " + "; ".join(
-                f"fold {f['fold']} on {machine.summary(f['machine'])}, "
-                f"{f['precision']}, {f['seconds'] / 60:.0f} min"
-                for f in folds) + "."]
-
-
-def continuation_lines(summary):
-    """Markdown lines on the earlier ladder a continued one starts from
-    (``quality.continue_from``); none for a ladder climbed from
-    ``transfer``."""
-    from catunet import machine
-
-    earlier = summary.get("continues")
-    if not earlier:
-        return []
-    rows = [s for s in summary["steps"] if s.get("recorded")]
-    recipe = [s for s in rows if s["kept"]][-1]
-    again = next(s for s in summary["steps"]
-                 if not s.get("recorded") and s["name"] == RETRAINED_RECIPE)
-    val = stats.paired_difference([r["val_dice"] for r in again["runs"]],
-                                  [r["val_dice"] for r in recipe["runs"]])
-    return ["", f"This ladder continues an earlier one: its first "
-            f"{len(rows)} rows were measured by `{earlier['command']}` "
-            f"(catunet {earlier['code_version']}, "
-            f"{machine.summary(earlier['machine'])}; "
-            f"{earlier['seconds'] / 60:.0f} min of training, not counted "
-            "above). Its kept steps ("
-            f"{', '.join(earlier['kept'])}) were not validated again: their "
-            "recipe was retrained here (`transfer, retrained` as the "
-            "teachers, `kept recipe, retrained` as the baseline of the new "
-            "steps), and differs from the earlier run of it by "
-            f"{stats.format_difference(val)} in validation Dice (paired by "
-            "seed)." + _earlier_final_text(earlier.get("final"))]
-
-
-def _earlier_final_text(final):
-    """A sentence on what the earlier ladder's final recipe measured."""
-    if not final:
-        return ""
-    chosen = ", ".join(f"{k} {v}" for k, v in final["inference"].items())
-    return (" Its final recipe, trained there on all the training photos, "
-            f"scored test Dice {stats.format_mean_sd(final['test_dice'])} "
-            "(per seed " + ", ".join(f"{d:.3f}" for d in final["test_dice"])
-            + f"; {final['precision']}; inference {chosen}); the final "
-            "recipe above was trained here.")
-
-
-def decisive_photos_lines(found):
-    """Markdown lines on the validation photos that move most from step to
-    step (``quality.decisive_photos``); none for a summary without them."""
-    if not found:
-        return []
-    lines = ["", "**The validation photos that decide the ladder**: the "
-             "photos whose Dice moves most from step to step (each scored "
-             "by every step's run of the seed that validates on its fold):",
-             "", "| photo | fold | kept recipe | lowest (step) | highest "
-             "(step) |", "|---|---|---|---|---|"]
-    for p in found["photos"]:
-        lines.append(f"| {p['name']} | {p['fold']} | {p['kept_recipe']:.2f} "
-                     f"| {p['lowest']:.2f} ({p['lowest_step']}) | "
-                     f"{p['highest']:.2f} ({p['highest_step']}) |")
-    lines += ["", "Sample sd of each fold's mean validation Dice over the "
-              f"steps, with all its photos and without its {found['dropped']} "
-              "photos of widest range: " + "; ".join(
-                  f"fold {f['fold']} {f['sd']:.3f} -> "
-                  f"{f['sd_without_widest']:.3f} ({f['photos']} photos)"
-                  for f in found["folds"]) + "."]
-    return lines
-
-
-def ladder_seconds(summary):
-    """Training seconds of every run of a quality ladder, each part once."""
-    from catunet.study.runstore import total_seconds
-
-    if summary.get("folds"):  # sittings reuse folder names: summed apart
-        return sum(f["seconds"] for f in summary["folds"])
-    runs = [run for step in summary["steps"] if not step.get("recorded")
-            for run in step["runs"]]
-    return total_seconds([*summary["pretrained"].values(), *runs,
-                          *(summary.get("final") or [])])
-
-
-def write_quality_report(summary, folder=REPORTS):
-    """Writes ``quality.md`` and ``quality.json`` from the summary."""
-    folder = Path(folder)
-    atomic.write_json(folder / "quality.json", summary)
-    atomic.write_text(folder / "quality.md", "\n".join(
-        ["# The quality ladder", "", *quality_table(summary)]))
 
 
 def write_sources_report(summary, folder=REPORTS):
-    """Writes ``sources.md`` and ``sources.json``: pre-training sources
-    compared at one budget of images, each fine-tuned the same way."""
+    """Writes ``sources.md`` (``templates/sources.md.j2``) and
+    ``sources.json``: pre-training sources compared at one budget of
+    images, each fine-tuned the same way, paired per seed against the
+    first."""
     folder = Path(folder)
     atomic.write_json(folder / "sources.json", summary)
-    names = list(summary["results"])
-    first = names[0]
     runs = summary["results"]
-    lines = ["# Pre-training sources", "",
-             f"Each source pre-trains on about {summary['budget_images']} "
-             "images in all (epochs x its training pairs), so none wins by "
-             "training longer; then every seed fine-tunes on the cats with "
-             "the encoder frozen, then unfrozen, exactly as in the transfer "
-             f"study. Differences are paired per seed against `{first}`.", "",
-             "| source | pre-training epochs | own held-out Dice | cats, no "
-             "fine-tuning | validation Dice | test Dice | Δ validation | "
-             "Δ test |", "|---|---|---|---|---|---|---|---|"]
-    for name in names:
-        source = summary["pretrain"][name]
-        val = [r["val_dice"] for r in runs[name]]
-        test = [r["test_dice"] for r in runs[name]]
-        deltas = ["", ""]
-        if name != first:
-            deltas = [stats.format_difference(stats.paired_difference(
-                mine, [r[key] for r in runs[first]]))
-                for mine, key in ((val, "val_dice"), (test, "test_dice"))]
-        held = source["held_out"]
-        zero = source.get("zero_shot_cats", {}).get("mean", {}).get("dice")
-        lines.append(
-            f"| {name} | {source['config']['epochs']} | "
-            f"{held['mean']['dice']:.3f} ({held['count']} images) | "
-            f"{'' if zero is None else f'{zero:.3f}'} | "
-            f"{stats.format_mean_sd(val)} | {stats.format_mean_sd(test)} | "
-            f"{deltas[0]} | {deltas[1]} |")
-    for name in names:
-        labels = summary["pretrain"][name].get("pseudo_labels")
-        if labels:
-            kept = ", ".join(str(part["kept"]) for part in labels)
-            lines += ["", f"`{name}` has no masks: for seed *s* its "
-                      f"{labels[0]['photos']} photos are pseudo-labelled by "
-                      f"the seed's `{first}` model (which has seen only fold "
-                      "*s*'s training photos) and the most confident are kept "
-                      f"({kept} per seed), so it is pre-trained once per seed; "
-                      "its scores before fine-tuning are the seeds' means, and "
-                      "its own held-out Dice measures agreement with the "
-                      "teacher's pseudo-masks, not with true masks."]
-    lines += ["", f"Winner on validation: `{summary['winner']}`. Made by "
-              f"catunet {summary['code_version']} on "
-              f"{render.machine_text(summary['machine'])}; every run's "
-              "config in `sources.json`.", ""]
-    atomic.write_text(folder / "sources.md", "\n".join(lines))
+    first = next(iter(runs))
+    deltas = {name: {key: stats.paired_difference(
+        [r[metric] for r in runs[name]], [r[metric] for r in runs[first]])
+        for key, metric in (("val", "val_dice"), ("test", "test_dice"))}
+        for name in runs if name != first}
+    zero = {name: source.get("zero_shot_cats", {}).get("mean", {}).get("dice")
+            for name, source in summary["pretrain"].items()}
+    atomic.write_text(folder / "sources.md", render.ENVIRONMENT.get_template(
+        "sources.md.j2").render(
+        s=summary, first=first, deltas=deltas, zero=zero,
+        machine=render.machine_text(summary["machine"])))

@@ -2,7 +2,7 @@
 
 Runs live in folders named by what produced them
 (``runs/<experiment>/<variant>-s<seed>``). Each holds ``run.json`` with the
-run's key (``catunet.provenance``: config, data, ``--init`` file, code
+run's key (``catunet.training.provenance``: config, data, ``--init`` file, code
 version). Asked for a config, the store looks for a finished run with the
 same key anywhere under its root and returns it; only when there is none
 does it train, into the folder the caller named. Scores computed from a run
@@ -14,9 +14,10 @@ import json
 import os
 from pathlib import Path
 
-from catunet import atomic, provenance
+from catunet import atomic
 from catunet.errors import CatunetError
-from catunet.train import finished_run, run_key_for, train
+from catunet.training import provenance
+from catunet.training.train import finished_run, run_key_for, train
 
 RUNS = Path("runs")
 

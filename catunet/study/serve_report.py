@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from catunet import __version__, atomic, machine, shipped
+from catunet import __version__, atomic, shipped
 from catunet.errors import CatunetError
-from catunet.evaluate import model_test_pairs
-from catunet.serving import Segmenter
-from catunet.web.app import Background
+from catunet.inference.evaluate import model_test_pairs
+from catunet.serving.segmenter import Segmenter
+from catunet.serving.web.app import Background
+from catunet.training import machine
 
 REPORTS = Path("reports")
 

@@ -5,10 +5,10 @@ import copy
 
 import pytest
 
-from catunet import runtimes
 from catunet.errors import CatunetError
-from catunet.model import build_unet
-from catunet.study import bench
+from catunet.inference import runtimes
+from catunet.models.unet import build_unet
+from catunet.study import bench, bench_workers
 from catunet.study import bench_report
 from catunet.study.bench_report import (findings, readme_speed, target_rows,
                                         verdict, write_bench_report)
@@ -22,24 +22,24 @@ def test_forward_flops_by_hand():
                 + conv(4, 2, 4, 2)                       # up-conv, per input pixel
                 + conv(8, 3, 4, 2) + conv(8, 3, 2, 2)    # dec1 after the concat
                 + conv(8, 1, 2, 1))                      # 1x1 to the mask
-    assert bench.forward_flops(model) == expected
+    assert bench_workers.forward_flops(model) == expected
 
 
 @pytest.mark.parametrize("options", [{}, {"pipeline": True, "loss": True}])
 def test_training_is_timed_with_xla_off(options):
-    result = bench.measure_training(2, warmup=1, steps=2, **options)
+    result = bench_workers.measure_training(2, warmup=1, steps=2, **options)
     assert result["images_per_s"] > 0 and result["jit_compile"] is False
     assert result["policy"] == "float32" and result["peak_rss_mb"] > 100
 
 
 def test_export_then_every_runtime_serves_what_keras_does(tmp_path):
     installed = [r for r in runtimes.PREFERENCE if runtimes.installed(r)]
-    exports = bench.export_models(tmp_path, 2, installed)
+    exports = bench_workers.export_models(tmp_path, 2, installed)
     assert set(exports) == set(installed) - {"keras"}
     for got in exports.values():
         assert got["max_abs_diff"] < 1e-3
     for runtime in ["predict", *installed]:
-        result = bench.measure_inference(tmp_path, 2, runtime, repeats=2)
+        result = bench_workers.measure_inference(tmp_path, 2, runtime, repeats=2)
         assert result["images_per_s"] > 0
         assert 0 < result["latency_ms_p50"] <= result["latency_ms_p95"]
 
@@ -79,8 +79,8 @@ def test_an_encoder_model_is_planned_in_the_precision_it_trains_in():
         "keras predict", "openvino", "keras"]
     assert bench_report.shipped(picked, model) == ("openvino", False)
     assert bench_report.shipped(picked, 8) == ("openvino", True)
-    assert bench.size_of(model) == 256 and bench.size_of(8) == bench.SIZE
-    config = bench.config_of(model)
+    assert bench_workers.size_of(model) == 256 and bench_workers.size_of(8) == bench_workers.SIZE
+    config = bench_workers.config_of(model)
     assert (config.encoder, config.image_size) == ("efficientnet-lite0", 256)
 
 

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from catunet.study import encoder_ladder as ladder
+from catunet.study import encoder_ladder as ladder, encoder_report
 
-KINDS = ladder.KINDS
+KINDS = encoder_report.KINDS
 
 
 def fake_runs(score):
@@ -42,7 +42,7 @@ def test_a_group_keeps_its_best_only_when_it_beats_the_recipe(climbed):
 
 def test_the_report_renders_every_row_from_the_summary(climbed):
     recipe, best, rows = climbed
-    tried = [{"group": "plain", "settings": ladder.Settings().__dict__,
+    tried = [{"group": "plain", "settings": encoder_report.Settings().__dict__,
               "val_dice": [0.8] * 3, "scene_dice": [0.5] * 3, "kept": True}]
     summary = {"command": "cmd", "machine": {"cpu": "cpu", "cores": 2,
                                              "notable_flags": []},
@@ -52,7 +52,7 @@ def test_the_report_renders_every_row_from_the_summary(climbed):
                "steps": rows, "recipe": recipe,
                "inference": {"tried": tried, "chosen": tried[0]["settings"],
                              "best": tried[0]}, "final": None}
-    text = ladder.markdown(json.loads(json.dumps(summary)))
+    text = encoder_report.markdown(json.loads(json.dumps(summary)))
     assert text.count("| input size |") == 2
     assert "--image-size 192" in text
     assert "finished recipe on the test photos" not in text  # no final
@@ -69,7 +69,7 @@ def test_bootstrap_interval_holds_the_mean_and_narrows_with_agreement():
 def test_no_comparison_with_a_ladder_scored_on_other_scenes():
     ours = {"scenes": {"per_fold": [76, 76, 76]}}
     theirs = {"scenes": {"scenes_per_fold": [70, 76, 76]}}
-    assert ladder.against_previous(ours, theirs) is None
+    assert encoder_report.against_previous(ours, theirs) is None
 
 
 def test_each_recipe_trains_its_final_runs_in_its_own_folder():

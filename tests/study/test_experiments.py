@@ -3,19 +3,20 @@ import json
 import numpy as np
 import pytest
 
-from catunet.study import experiments, runstore
-from catunet.train import run_key_for
-from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.study.reports import (_pretrain_section, draw_augmentation_figures,
-                                   draw_transfer_figures,
+from catunet.study import experiments, pretraining, runstore, variants
+from catunet.study.model_figures import (draw_augmentation_figures,
+                                         draw_transfer_figures)
+from catunet.study.reports import (_pretrain_section,
                                    write_augmentation_report,
                                    write_transfer_report)
+from catunet.training.config import TrainConfig
+from catunet.training.train import run_key_for
 from tests.conftest import ROOT, write_folder
 
 
 def tiny_study(tmp_path, shapes_dir):
-    return experiments.Study.load(
+    return variants.Study.load(
         str(shapes_dir), seeds=2, split=str(tmp_path / "split.json"),
         width=2, depth=2, epochs=1, batch_size=4, image_size=32)
 
@@ -24,8 +25,8 @@ def test_variants_are_cross_validated_and_reused(tmp_path, shapes_dir,
                                                  monkeypatch):
     monkeypatch.chdir(tmp_path)  # runs/ is searched for earlier results
     study = tiny_study(tmp_path, shapes_dir)
-    variants = {"bce": {"loss": "bce"}, "dice": {"loss": "dice"}}
-    summary = experiments.run_variants(study, variants, tmp_path / "runs" / "a")
+    specs = {"bce": {"loss": "bce"}, "dice": {"loss": "dice"}}
+    summary = variants.run_variants(study, specs, tmp_path / "runs" / "a")
     assert set(summary["results"]) == {"bce", "dice"}
     for runs in summary["results"].values():
         assert [r["config"]["val_fold"] for r in runs] == [0, 1]
@@ -38,7 +39,7 @@ def test_variants_are_cross_validated_and_reused(tmp_path, shapes_dir,
 
     # The same configs under another folder are found and not trained again.
     monkeypatch.setattr(runstore, "train", lambda *a, **k: pytest.fail("retrained"))
-    again = experiments.run_variants(study, {"bce": {"loss": "bce"}},
+    again = variants.run_variants(study, {"bce": {"loss": "bce"}},
                                      tmp_path / "runs" / "b")
     assert again["results"]["bce"] == summary["results"]["bce"]
 
@@ -60,7 +61,7 @@ def test_baselines_by_hand(tmp_path, shapes_dir):
 
 def test_one_seed_is_refused(shapes_dir):
     with pytest.raises(ValueError, match="at least 2"):
-        experiments.Study.load(str(shapes_dir), seeds=1)
+        variants.Study.load(str(shapes_dir), seeds=1)
 
 
 def test_default_loss_is_the_validation_winner():
@@ -73,8 +74,8 @@ def test_default_loss_is_the_validation_winner():
 def test_augmentation_report_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)
     study = tiny_study(tmp_path, shapes_dir)
-    variants = {"none": {"augment": ""}, "elastic-only": {"augment": "elastic"}}
-    summary = experiments.run_variants(study, variants, tmp_path / "runs")
+    specs = {"none": {"augment": ""}, "elastic-only": {"augment": "elastic"}}
+    summary = variants.run_variants(study, specs, tmp_path / "runs")
     summary["winner"] = "elastic-only"  # draw the with/without figure too
     summary["rates"] = experiments.pipeline_rates(study)
     assert summary["rates"]["pipeline_images_per_s"] > 0
@@ -99,14 +100,14 @@ def test_transfer_study_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)  # data/splits and runs/ land here
     monkeypatch.setenv("CATUNET_DATA_DIR", str(shapes_dir))  # as CI does
     horses = write_folder(tmp_path / "horses", n=10, seed=1)
-    monkeypatch.setitem(experiments.TRANSFER_VARIANTS, "frozen-then-unfrozen",
-                        {"init": experiments.PRETRAINED, "freeze_epochs": 1,
+    monkeypatch.setitem(pretraining.TRANSFER_VARIANTS, "frozen-then-unfrozen",
+                        {"init": pretraining.PRETRAINED, "freeze_epochs": 1,
                          "fine_tune_learning_rate": 1e-4})
     settings = dict(split=str(tmp_path / "split.json"), width=2, depth=2,
                     epochs=2, batch_size=4, image_size=32)
 
     def study():
-        return experiments.compare_transfer(
+        return pretraining.compare_transfer(
             horses, str(shapes_dir), seeds=2, runs_dir=tmp_path / "runs",
             pretrain_epochs=1, **settings)
 
@@ -125,6 +126,13 @@ def test_transfer_study_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
     frozen = summary["results"]["frozen-then-unfrozen"][0]["config"]
     assert frozen["freeze_epochs"] == 1
 
+    # Tiny runs all score about 0, so either may win: the discussion is
+    # written for both.
+    for winner in ("scratch", "frozen-then-unfrozen"):
+        summary["winner"] = winner
+        write_transfer_report(summary, tmp_path / "reports")
+        text = (tmp_path / "reports" / "transfer.md").read_text()
+        assert ("Training from scratch wins" in text) == (winner == "scratch")
     draw_transfer_figures(summary, cats, tmp_path / "reports")
     write_transfer_report(summary, tmp_path / "reports")
     text = (tmp_path / "reports" / "transfer.md").read_text()
@@ -151,12 +159,12 @@ def test_transfer_study_from_tiny_runs(tmp_path, shapes_dir, monkeypatch):
 
 def test_transfer_needs_one_source(tmp_path, shapes_dir):
     with pytest.raises(CatunetError, match="either"):
-        experiments.compare_transfer(None, str(shapes_dir))
+        pretraining.compare_transfer(None, str(shapes_dir))
     with pytest.raises(CatunetError, match="either"):
-        experiments.compare_transfer(shapes_dir, str(shapes_dir),
+        pretraining.compare_transfer(shapes_dir, str(shapes_dir),
                                      pretrained="x.keras")
     with pytest.raises(CatunetError, match="not found"):
-        experiments.pretrained_model(tmp_path / "voc.keras")
+        pretraining.pretrained_model(tmp_path / "voc.keras")
 
 
 def test_pretrained_voc_model_is_named_and_not_scored():

@@ -3,13 +3,12 @@ README's generated sections, the discussion templates, and what changes
 when a number in the JSON changes."""
 
 import copy
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from catunet.study import render, report
+from catunet.study import discussions, render, report, report_page
 from catunet.study.reports import write_losses_report
 from tests.conftest import ROOT
 
@@ -47,7 +46,7 @@ CONTOURS = {"mean_dice": 0.76, "samples": {
 
 
 def test_table_has_every_step_with_mean_sample_sd_seeds_and_time(steps):
-    table = "\n".join(report.results_table(steps, DEFAULT, CONTOURS))
+    table = "\n".join(report_page.results_table(steps, DEFAULT, CONTOURS))
     assert "| 0 baseline | all-cat (ignores the photo) | 0.600 |" in table
     assert "| 1 loss | bce+dice **(winner)** | 0.700 | 1 | 1.0 min" in table
     # 0.8 and 0.9: sample sd sqrt(2 · 0.05² / 1) = 0.0707
@@ -60,13 +59,13 @@ def test_table_has_every_step_with_mean_sample_sd_seeds_and_time(steps):
 
 
 def test_runs_shared_between_steps_are_counted_once(steps):
-    seconds = report.unique_runs(steps, DEFAULT)
+    seconds = report_page.unique_runs(steps, DEFAULT)
     assert len(seconds) == 6  # 2 loss runs (one shared), 2 transfer,
     assert sum(seconds.values()) == 60 + 60 + 30 + 90 + 120 + 300  # pre, default
 
 
 def test_core_study_counts_only_its_variants(steps):
-    seconds = report.unique_runs(steps, DEFAULT, report.CORE)
+    seconds = report_page.unique_runs(steps, DEFAULT, report_page.CORE)
     assert "runs/losses/dice-s0" not in seconds
     assert len(seconds) == 5
 
@@ -111,75 +110,11 @@ def test_a_changed_json_value_changes_the_readme_table(committed, tmp_path):
     assert row not in before
 
 
-def test_best_commands_pre_train_at_the_width_the_final_recipe_starts_from():
-    quality = json.loads((REPORTS / "quality.json").read_text())
-    quality["pretrained"] = {
-        "width-8": quality["pretrain"],
-        "width-16": {**quality["pretrain"], "model": "runs/w16/pretrain.keras",
-                     "seconds": 600.0,
-                     "config": {**quality["pretrain"]["config"], "width": 16}}}
-    for run in quality["final"]:
-        run["config"].update(init="runs/w16/pretrain.keras", width=16)
-    text = report.readme_best(quality)
-    assert "--epochs 40 --width 16 --out runs/best-pretrain" in text
-    assert "--width 16 " in text.split("for seed")[1]  # the fine-tuning too
-    assert "plus 10.0 min of pre-training" in text
-    assert "--precision" not in text.split("```")[1]  # auto: in the prose
-    quality["pretrained"]["width-16"]["model"] = "elsewhere.keras"
-    assert "--width 16 --out" not in report.readme_best(quality)
-
-
-def _later_ladder(folder, name, steps):
-    (folder / name).mkdir()
-    (folder / name / "quality.json").write_text(json.dumps({"steps": steps}))
-
-
-def test_steps_kept_by_later_ladders_join_the_best_commands(tmp_path):
-    quality = json.loads((REPORTS / "quality.json").read_text())
-    recorded = [{**s, "recorded": True} for s in quality["steps"]]
-    retrained = [{"name": "kept recipe, retrained", "kept": True, "adds": {}}]
-    _later_ladder(tmp_path, "ladder-b", recorded + retrained + [
-        {"name": "mosaic", "kept": True, "adds": {"mosaic": "0.5"}}])
-    _later_ladder(tmp_path, "ladder-a", recorded + [
-        {**retrained[0], "recorded": True},
-        {"name": "mosaic", "kept": True, "adds": {"mosaic": "0.5"},
-         "recorded": True}] + retrained + [
-        {"name": "colour", "kept": True,
-         "adds": {"augment": "recommended,hue"}},
-        {"name": "schedule-2", "kept": False, "adds": {"epochs": "9"}}])
-    later = report.later_steps(tmp_path)
-    assert later == [("ladder-b", "mosaic", {"mosaic": 0.5}),
-                     ("ladder-a", "colour", {"augment": "recommended,hue"})]
-    assert report.later_reproduction(tmp_path, {"mosaic": 0.5}) is None
-
-    text = report.readme_best(quality, None, later, None)
-    commands = text.split("```")[1]
-    assert "--mosaic 0.5 " in commands
-    assert "--augment recommended,hue " in commands
-    assert "--epochs 9" not in commands
-    assert "reproduce --add mosaic=0.5 --add augment=recommended,hue`" in text
-    assert "Without them, measured by" in text
-    alone = report.readme_best(quality)
-    assert "--mosaic" not in alone and "These are" not in alone
-
-    reproduced = json.loads(
-        (REPORTS / "reproduce-mosaic" / "reproduce.json").read_text())
-    reproduced["changes"] = {"mosaic": 0.5, "augment": "recommended,hue"}
-    (tmp_path / "reproduce-x").mkdir()
-    (tmp_path / "reproduce-x" / "reproduce.json").write_text(
-        json.dumps(reproduced))
-    found = report.later_reproduction(tmp_path, reproduced["changes"])
-    assert found[1] == reproduced
-    text = report.readme_best(quality, None, later, found)
-    assert "[reports/reproduce-x/reproduce.md]" in text
-    assert "has not been trained" not in text
-
-
 def test_every_discussion_fills_from_the_committed_json(committed):
     steps, default, contours, bench = committed
-    values = report.study_values(steps, default, contours, REPORTS)
+    values = report_page.study_values(steps, default, contours, REPORTS)
     for name in ("losses", "augmentation", "transfer", "summary"):
-        text = render.discussion(REPORTS, name, values)
+        text = render.discussion(name, values)
         assert "{" not in text and "<!--" not in text, name
 
 
@@ -194,10 +129,9 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
     (folder / "encoder-ladder" / "ladder.md").unlink()
     (folder / "defaults" / "defaults.md").unlink()
     report.render_all(folder, tmp_path, tmp_path / "REPORT.md")
-    readme, guide, scratch = (
-        (tmp_path / p).read_text() for p in (
-            "README.md", "docs/guide.md", "reports/from-scratch.md"))
-    for text in (readme, guide, scratch):
+    readme, guide = ((tmp_path / p).read_text()
+                     for p in ("README.md", "docs/guide.md"))
+    for text in (readme, guide):
         assert "STALE" not in text and "\nkept\n" in text
     assert "| default run |" in readme
     assert "--recipe encoder" in report.section(readme, "encoder")
@@ -205,18 +139,13 @@ def test_render_writes_every_report_from_json_alone(committed, tmp_path):
     assert "plain Keras" in report.section(readme, "speed-summary")
     assert "| target | measured | met |" in report.section(guide, "speed")
     assert "concurrent clients" in report.section(guide, "serve")
-    assert "python -m catunet.study.quality" in report.section(scratch, "best")
-    assert "the share of cats found" in report.section(scratch, "scenes")
-    assert "choosing score" in report.section(scratch, "valscenes")
     assert (folder / "defaults" / "defaults.md").read_text() == \
         (REPORTS / "defaults" / "defaults.md").read_text()
     assert (folder / "encoder-ladder" / "ladder.md").read_text() == \
         (REPORTS / "encoder-ladder" / "ladder.md").read_text()
-    assert "| copy-paste-on-cats |" in (folder / "valscenes.md").read_text()
-    # Its figure was not copied: the report does not link it.
-    assert "scenes.png" not in (folder / "scenes.md").read_text()
-    assert "## 5. The quality ladder" in (tmp_path / "REPORT.md").read_text()
     whole = (tmp_path / "REPORT.md").read_text()
+    assert "## 5. The recipe over a pretrained encoder" in whole
+    assert "--recipe encoder" in whole.split("## 5.")[1]
     assert "Numbers made by catunet 0.1.0 (git commit 6bd2354" in whole
     assert "## Paired differences" in (folder / "transfer.md").read_text()
     for name in ("losses", "augmentation", "transfer"):
@@ -238,7 +167,7 @@ def test_curves_are_drawn_from_the_history_runs_carry(committed, tmp_path):
     assert (tmp_path / "losses-curves.png").stat().st_size > 0
     assert "![learning curves](losses-curves.png)" in (
         tmp_path / "losses.md").read_text()
-    values = render.losses_values(steps["losses"], tmp_path)
+    values = discussions.losses_values(steps["losses"], tmp_path)
     assert values["has_history"] and values["memorises_winner"]
     assert "training Dice ends at 0.95 and validation Dice at 0.50" in \
         values["winner_curves"]
@@ -246,11 +175,11 @@ def test_curves_are_drawn_from_the_history_runs_carry(committed, tmp_path):
 
 def test_winner_claims_follow_the_numbers(committed):
     losses = copy.deepcopy(committed[0]["losses"])
-    assert not render.losses_values(losses, REPORTS)["clear_winner_val"]
+    assert not discussions.losses_values(losses, REPORTS)["clear_winner_val"]
     # Make BCE + Dice better than MSE by 0.1 on every fold: now it is clear.
     for mse, ours in zip(losses["results"]["mse"], losses["results"]["bce+dice"]):
         ours["val_dice"] = mse["val_dice"] + 0.1 + 0.01 * mse["config"]["seed"]
-    assert render.losses_values(losses, REPORTS)["clear_winner_val"]
+    assert discussions.losses_values(losses, REPORTS)["clear_winner_val"]
 
 
 # --- the pieces --------------------------------------------------------------
@@ -265,16 +194,16 @@ def test_paired_differences_pair_runs_by_seed():
 
 def test_templates_fill_fields_and_choose_blocks():
     values = {"x": {"n": "3", "yes": True, "no": False}}
-    template = ("<!-- Template: dropped -->\n{x.n} seeds<!-- if x.yes -->, "
-                "kept<!-- if x.no --> (never)<!-- else --> (else)<!-- endif "
-                "--><!-- endif --><!-- if not x.has_other -->, no other"
-                "<!-- endif -->.")
+    template = ("{# dropped #}\n{{ x.n }} seeds{% if x.yes %}, "
+                "kept{% if x.no %} (never){% else %} (else){% endif "
+                "%}{% endif %}{% if not x.has_other | default(false) %}, "
+                "no other{% endif %}.")
     assert render.fill(template, values) == "3 seeds, kept (else), no other.\n"
     with pytest.raises(ValueError, match="missing"):
-        render.fill("{x.missing}", values)
+        render.fill("{{ x.missing }}", values)
     # A flag inside a block that is dropped is never looked up.
-    assert render.fill("<!-- if x.no --><!-- if x.nothing -->a<!-- endif "
-                       "--><!-- endif -->b", values) == "b\n"
+    assert render.fill("{% if x.no %}{% if x.nothing %}a{% endif "
+                       "%}{% endif %}b", values) == "b\n"
 
 
 def test_reflow_never_starts_a_line_with_a_list_marker():
@@ -330,72 +259,6 @@ def test_every_image_and_file_link_in_the_committed_markdown_resolves():
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, "links to missing files: " + ", ".join(broken)
-
-
-def test_inference_chosen_again_by_a_later_ladder_goes_in_the_commands(
-        tmp_path):
-    quality = json.loads((REPORTS / "quality.json").read_text())
-    chosen = {"tta": True, "threshold": 0.4, "fill_holes": True,
-              "min_area": 0.005}
-    recorded = [{**s, "recorded": True} for s in quality["steps"]]
-    for name, inference in (
-            ("ladder-a", {"chosen": {**chosen, "threshold": 0.3},
-                          "from_recorded": True}),
-            ("ladder-b", {"chosen": chosen})):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "quality.json").write_text(json.dumps(
-            {"steps": recorded, "inference": inference}))
-    assert report.later_inference(tmp_path) == ("ladder-b", chosen)
-    assert report.later_steps(tmp_path) == []
-
-    text = report.readme_best(quality, None, [], None,
-                              report.later_inference(tmp_path))
-    evaluate = [line for line in text.split("```")[1].splitlines()
-                if "evaluate.py" in line][0]
-    assert evaluate.endswith("--tta --threshold 0.4 --fill-holes "
-                             "--min-area 0.005 --save-settings")
-    assert "chosen again on the validation folds" in text
-    assert "[reports/ladder-b](reports/ladder-b/quality.md)" in text
-    assert "reproduce --inference reports/ladder-b/quality.json`" in text
-    assert "Without them, measured by" in text
-    ladders = " ".join(render.inference_flags(
-        quality["inference"]["chosen"]))
-    assert f"Inference settings chosen on validation: {ladders}." in text
-
-    # A reproduction scored with other settings is not this recipe's.
-    reproduced = json.loads(
-        (REPORTS / "reproduce-mosaic" / "reproduce.json").read_text())
-    reproduced["changes"] = {}
-    (tmp_path / "reproduce-x").mkdir()
-    path = tmp_path / "reproduce-x" / "reproduce.json"
-    path.write_text(json.dumps(reproduced))
-    assert report.later_reproduction(tmp_path, {}, chosen) is None
-    reproduced["inference"] = chosen
-    path.write_text(json.dumps(reproduced))
-    found = report.later_reproduction(tmp_path, {}, chosen)
-    assert found[1] == reproduced
-    text = report.readme_best(quality, None, [], found,
-                              report.later_inference(tmp_path))
-    assert "[reports/reproduce-x/reproduce.md]" in text
-    assert "has not been trained" not in text
-
-
-def test_inference_rows_are_paired_against_the_last_kept_option():
-    from catunet.study.reports import ladder_rows
-
-    runs = [{"val_dice": 0.5, "test_dice": 0.5}] * 2
-    option = lambda dice, kept, **settings: {  # noqa: E731
-        "group": "g", "settings": settings, "val_dice": [dice, dice],
-        "test_dice": [dice, dice], "kept": kept}
-    summary = {"steps": [{"name": "recipe", "runs": runs, "kept": True,
-                          "adds": {}}],
-               "inference": {"tried": [option(0.5, True),
-                                       option(0.6, True, tta=True),
-                                       option(0.55, False, tta=True, zoom=2)],
-                             "chosen": {"tta": True}}}
-    rows = [line for line in ladder_rows(summary) if "inference" in line]
-    assert "| +0.100 (" in rows[0]  # tta against the recipe
-    assert "| -0.050 (" in rows[1]  # zoom against tta, kept before it
 
 
 def test_readme_prose_states_no_measured_number():

@@ -6,11 +6,11 @@ import json
 import pytest
 
 import catunet
-from catunet.config import TrainConfig
 from catunet.errors import CatunetError
-from catunet.study import experiments, runstore
+from catunet.study import runstore, variants
 from catunet.study.runstore import RunStore
-from catunet.train import run_key_for
+from catunet.training.config import TrainConfig
+from catunet.training.train import run_key_for
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +94,7 @@ def test_two_folders_with_one_key_but_other_models_are_refused(
 
 
 def test_settings_added_later_stay_out_of_the_key_while_off():
-    from catunet import provenance
+    from catunet.training import provenance
 
     plain = provenance.key_inputs(TrainConfig(), None)["config"]
     assert "pseudo_holdout" not in plain and "copy_paste" not in plain
@@ -127,6 +127,6 @@ def test_scores_are_cached_under_the_run_key(tmp_path, shapes_dir):
 def test_held_out_fold_check():
     run = {"folder": "r", "config": {"val_fold": 1},
            "history": [{"val_dice_coefficient": 0.70}]}
-    experiments.check_held_out_fold(run, 0.7004)
+    variants.check_held_out_fold(run, 0.7004)
     with pytest.raises(CatunetError, match="not the same images"):
-        experiments.check_held_out_fold(run, 0.62)
+        variants.check_held_out_fold(run, 0.62)

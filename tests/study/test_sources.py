@@ -1,12 +1,12 @@
 """Pre-training sources compared at one budget of images
-(``experiments.compare_sources``), labelled and pseudo-labelled."""
+(``pretraining.compare_sources``), labelled and pseudo-labelled."""
 
 import json
 
 import pytest
 
 from catunet.errors import CatunetError
-from catunet.study import experiments
+from catunet.study import pretraining
 from tests.conftest import write_folder
 
 
@@ -14,13 +14,13 @@ from tests.conftest import write_folder
 def test_sources_are_compared_at_one_budget(tmp_path, shapes_dir,
                                             monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(experiments.TRANSFER_VARIANTS, "frozen-then-unfrozen",
-                        {"init": experiments.PRETRAINED, "freeze_epochs": 1,
+    monkeypatch.setitem(pretraining.TRANSFER_VARIANTS, "frozen-then-unfrozen",
+                        {"init": pretraining.PRETRAINED, "freeze_epochs": 1,
                          "fine_tune_learning_rate": 1e-4})
     small = write_folder(tmp_path / "small", n=10, seed=1)
     large = write_folder(tmp_path / "large", n=20, seed=2)
     sources = {"small": str(small), "both": f"{small},{large}"}
-    summary, _ = experiments.compare_sources(
+    summary, _ = pretraining.compare_sources(
         sources, str(shapes_dir), seeds=2, runs_dir=tmp_path / "runs",
         budget=28, split=str(tmp_path / "split.json"), width=2, depth=2,
         epochs=2, batch_size=4, image_size=32)
@@ -41,13 +41,13 @@ def test_sources_are_compared_at_one_budget(tmp_path, shapes_dir,
 def test_unlabelled_source_is_pseudo_labelled_by_each_seeds_model(
         tmp_path, shapes_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(experiments.TRANSFER_VARIANTS, "frozen-then-unfrozen",
-                        {"init": experiments.PRETRAINED, "freeze_epochs": 4,
+    monkeypatch.setitem(pretraining.TRANSFER_VARIANTS, "frozen-then-unfrozen",
+                        {"init": pretraining.PRETRAINED, "freeze_epochs": 4,
                          "fine_tune_learning_rate": 1e-3})
     small = write_folder(tmp_path / "small", n=10, seed=1)
     photos = write_folder(tmp_path / "more", n=10, seed=7) / "images"
     sources = {"small": str(small), "more": f"pseudo:{photos}"}
-    summary, _ = experiments.compare_sources(
+    summary, _ = pretraining.compare_sources(
         sources, str(shapes_dir), seeds=2, runs_dir=tmp_path / "runs",
         budget=28, split=str(tmp_path / "split.json"), width=4, depth=2,
         epochs=12, batch_size=4, image_size=32, pseudo_keep=1.0)
@@ -73,9 +73,9 @@ def test_unlabelled_source_is_pseudo_labelled_by_each_seeds_model(
     text = (tmp_path / "reports" / "sources.md").read_text()
     assert "`more` has no masks" in text and "seed's `small` model" in text
     with pytest.raises(CatunetError, match="cannot itself need labelling"):
-        experiments.compare_sources({"more": f"pseudo:{photos}"},
+        pretraining.compare_sources({"more": f"pseudo:{photos}"},
                                     str(shapes_dir), seeds=2)
     with pytest.raises(CatunetError, match="a source of its own"):
-        experiments.compare_sources(
+        pretraining.compare_sources(
             {"small": str(small), "mix": f"{small},pseudo:{photos}"},
             str(shapes_dir), seeds=2)

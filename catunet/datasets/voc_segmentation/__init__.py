@@ -1,5 +1,0 @@
-"""Pascal VOC 2012 segmentation as a TensorFlow Datasets builder."""
-
-from catunet.datasets.voc_segmentation.voc_segmentation_dataset_builder import (  # noqa: F401
-    Builder,
-)

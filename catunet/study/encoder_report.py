@@ -1,0 +1,100 @@
+"""The encoder ladder's report (``reports/encoder-ladder/ladder.md``) and
+README's section on the ``encoder`` recipe, from ``ladder.json`` alone."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from catunet.inference.predict import Settings
+from catunet.study import render, stats
+from catunet.training import machine
+
+# The best recipe before the encoder, its inference chosen on the same
+# validation scenes (the same frames, seed and frames left out).
+PREVIOUS = (Path("reports") / "from-scratch" / "ladder-cat-boxes"
+            / "quality.json")
+KINDS = ("large", "medium", "small", "several")
+
+
+def kept_inference(summary):
+    """The chosen inference option's scores on the kept recipe's folds."""
+    return summary["inference"]["best"]
+
+
+def against_previous(summary, previous):
+    """Fold-by-fold differences between this ladder's kept recipe (with
+    its chosen inference) and ``previous`` (the from-scratch ladder's
+    summary chosen on the same scenes): ``{measure: paired difference}``
+    for validation Dice, scene Dice and each kind of scene; None when the
+    scenes were not the same."""
+    if previous["scenes"].get("scenes_per_fold") != \
+            summary["scenes"]["per_fold"]:
+        return None
+    ours, theirs = kept_inference(summary), previous["inference"]["best"]
+    pairs = {"validation photos": (ours["val_dice"], theirs["val_dice"]),
+             "scenes": (ours["scene_dice"], theirs["scene_dice"])}
+    pairs.update({kind: (ours["scene_kinds"][kind],
+                         theirs["scene_kinds"][kind]) for kind in KINDS})
+    return {name: {"ours": stats.mean_sd(a)[0], "theirs": stats.mean_sd(b)[0],
+                   "difference": stats.paired_difference(a, b)}
+            for name, (a, b) in pairs.items()}
+
+
+def comparison_lines(summary, previous):
+    compared = against_previous(summary, previous)
+    if compared is None:
+        return ["The previous best recipe's scenes differ from these: no "
+                "fold-by-fold comparison.", ""]
+    lines = ["| measure | this recipe | previous best | difference, "
+             "paired by fold |", "|---|---|---|---|"]
+    for name, c in compared.items():
+        lines.append(f"| {name} | {c['ours']:.3f} | {c['theirs']:.3f} | "
+                     f"{stats.format_difference(c['difference'])} |")
+    return lines + [""]
+
+
+def inference_flags(chosen):
+    """The inference flags of chosen settings that differ from plain."""
+    plain = Settings()
+    return " ".join(
+        (f"--{k.replace('_', '-')}" if v is True else
+         f"--{k.replace('_', '-')} {v}")
+        for k, v in chosen.items() if v != getattr(plain, k))
+
+
+def recipe_flags(recipe):
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items())
+
+
+def readme_section(summary, previous=None):
+    """README's text on the pretrained encoder
+    (``templates/readme-encoder.md.j2``), from ``summary`` (and the
+    previous best recipe's ladder, for the scenes)."""
+    comparison = None
+    if previous is not None:
+        comparison = "\n".join(comparison_lines(summary, previous)[:-1])
+    return render.ENVIRONMENT.get_template("readme-encoder.md.j2").render(
+        s=summary, f=summary["final"], previous=PREVIOUS,
+        machine=machine.summary(summary["machine"]),
+        recipe_flags=recipe_flags(summary["recipe"]),
+        inference_flags=inference_flags(summary["inference"]["chosen"]),
+        comparison=comparison)
+
+
+def markdown(summary):
+    """The report (``templates/encoder-ladder.md.j2``), every number from
+    ``summary`` (and the previous best recipe's ladder, where it is)."""
+    plain = Settings()
+    tried = [{**t, "changed": {k: v for k, v in t["settings"].items()
+                               if v != getattr(plain, k)} or "plain",
+              "score": np.add(t["val_dice"], t["scene_dice"]) / 2}
+             for t in summary["inference"]["tried"]]
+    comparison = None
+    if PREVIOUS.is_file():
+        comparison = "\n".join(comparison_lines(
+            summary, json.loads(PREVIOUS.read_text()))[:-1])
+    return render.ENVIRONMENT.get_template("encoder-ladder.md.j2").render(
+        s=summary, f=summary["final"], kinds=KINDS, tried=tried,
+        machine=machine.summary(summary["machine"]),
+        recipe_flags=recipe_flags(summary["recipe"]), comparison=comparison)

@@ -1,0 +1,69 @@
+"""Named recipes: one word for the settings a measured result was trained
+with, KerasHub-preset style.
+
+    catunet train --recipe encoder --data-dir ../shared/data/cats
+
+expands ``encoder`` to its flags (printed, and saved as the run's
+``recipe`` beside every value in ``config.json``); a flag given on the
+command line overrides the recipe's value. The inference settings chosen
+with it (``INFERENCE``) are saved beside the model. A recipe is a dict of
+``TrainConfig`` fields:
+
+* ``paper``: the seed's U-Net of Ronneberger et al., trained from scratch
+  (``TrainConfig``'s defaults; the study's losses, augmentation and
+  transfer steps).
+* ``quick``: the U-Net over EfficientNet-Lite0 at 128 px, a few minutes
+  on two cores: what ``catunet train`` trains without ``--recipe``
+  (``DEFAULT``), chosen over ``paper`` on validation by
+  ``python -m catunet.study.defaults`` (``reports/defaults/defaults.md``).
+* ``encoder``: the U-Net over EfficientNet-Lite0 with ImageNet weights, as
+  chosen on the validation folds and scenes by
+  ``python -m catunet.study.encoder_ladder``
+  (``reports/encoder-ladder/ladder.md``; a test checks this table against
+  that report's JSON).
+"""
+
+from catunet.errors import CatunetError
+
+# What ``catunet train`` trains when no --recipe is given: chosen against
+# ``paper`` on the validation folds and scenes by
+# ``python -m catunet.study.defaults`` (``reports/defaults/``).
+DEFAULT = "quick"
+
+RECIPES = {
+    "quick": {"encoder": "efficientnet-lite0", "image_size": 128,
+              "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine"},
+    "encoder": {"encoder": "efficientnet-lite0", "image_size": 256,
+                "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine"},
+    "paper": {},
+}
+
+
+# The inference settings each recipe's models were chosen with on
+# validation (``catunet.inference.predict.Settings`` fields), saved beside a model
+# trained with the recipe as ``inference.json``, so predict and serve use
+# them.
+INFERENCE = {
+    "quick": {},
+    "encoder": {"tta": True, "zoom": 2, "threshold": 0.6,
+                "fill_holes": True},
+    "paper": {},
+}
+
+
+def recipe(name):
+    """The fields of recipe ``name``.
+
+    Raises:
+        CatunetError: No recipe has that name.
+    """
+    if name not in RECIPES:
+        raise CatunetError(f"unknown recipe {name!r}; choose from "
+                           f"{', '.join(RECIPES)}")
+    return dict(RECIPES[name])
+
+
+def flags(name):
+    """Recipe ``name`` as the ``train`` flags it stands for."""
+    return " ".join(f"--{key.replace('_', '-')} {value}"
+                    for key, value in recipe(name).items())

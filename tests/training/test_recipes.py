@@ -1,0 +1,95 @@
+"""Named recipes: one word for a measured result's settings."""
+
+import dataclasses
+import json
+
+import pytest
+
+from catunet.cli import parse
+from catunet.errors import CatunetError
+from catunet.flags import config_from_args
+from catunet.training import recipes
+from catunet.training.config import TrainConfig
+from catunet.training.provenance import key_inputs
+from tests.conftest import ROOT
+
+
+def test_a_recipe_fills_what_no_flag_gives():
+    config = config_from_args(parse("train", ["--recipe", "encoder",
+                                              "--epochs", "5"]))
+    assert config.recipe == "encoder" and config.epochs == 5  # flag wins
+    for key, value in recipes.recipe("encoder").items():
+        if key != "epochs":
+            assert getattr(config, key) == value
+    assert config_from_args(parse("train", ["--recipe", "paper"])) == \
+        TrainConfig(recipe="paper")
+
+
+def test_without_a_recipe_the_cli_trains_the_default_one():
+    """TrainConfig's own defaults stay the paper's U-Net (the study's
+    base); ``catunet train`` with no --recipe trains ``recipes.DEFAULT``."""
+    assert recipes.DEFAULT == "quick"
+    assert config_from_args(parse("train", [])) == TrainConfig(
+        **recipes.recipe("quick"), recipe="quick")
+
+
+def test_paper_is_the_defaults_and_unknown_names_are_refused():
+    assert dataclasses.replace(TrainConfig(), **recipes.recipe("paper")) \
+        == TrainConfig()
+    with pytest.raises(CatunetError, match="unknown recipe 'best'"):
+        recipes.recipe("best")
+    with pytest.raises(SystemExit):
+        parse("train", ["--recipe", "best"])
+
+
+def test_the_recipe_name_is_not_part_of_the_run_key():
+    named = TrainConfig(**recipes.recipe("encoder"), recipe="encoder")
+    plain = TrainConfig(**recipes.recipe("encoder"))
+    assert key_inputs(named, None) == key_inputs(plain, None)
+
+
+def test_the_encoder_recipe_is_what_its_ladder_chose():
+    summary = json.loads((ROOT / "reports" / "encoder-ladder" /
+                          "ladder.json").read_text())
+    assert recipes.recipe("encoder") == summary["recipe"]
+    assert recipes.flags("encoder").startswith("--encoder efficientnet-lite0")
+
+
+def test_the_encoder_recipes_inference_is_what_its_ladder_chose():
+    from catunet.inference.predict import Settings
+
+    summary = json.loads((ROOT / "reports" / "encoder-ladder" /
+                          "ladder.json").read_text())
+    chosen = {k: v for k, v in summary["inference"]["chosen"].items()
+              if v != getattr(Settings(), k)}
+    assert recipes.INFERENCE["encoder"] == chosen
+
+
+@pytest.mark.slow
+def test_a_run_of_a_recipe_keeps_its_inference_settings(tmp_path, shapes_dir,
+                                                        monkeypatch):
+    from catunet.inference.predict import Settings
+    from catunet.training.train import train
+
+    monkeypatch.setitem(recipes.INFERENCE, "paper", {"tta": True,
+                                                     "threshold": 0.6})
+    run = train(TrainConfig(data_dir=str(shapes_dir), width=2, depth=2,
+                            epochs=1, batch_size=4, image_size=32,
+                            recipe="paper", split=str(tmp_path / "s.json"),
+                            out=str(tmp_path / "run")), verbose=0)
+    assert Settings.beside(run.model_path) == Settings(tta=True,
+                                                       threshold=0.6)
+
+
+def test_the_default_recipe_is_what_won_on_validation():
+    """``catunet train`` without --recipe trains the recipe that
+    ``python -m catunet.study.defaults`` found better on the validation
+    folds and scenes (``reports/defaults/defaults.json``)."""
+    summary = json.loads((ROOT / "reports" / "defaults" /
+                          "defaults.json").read_text())
+    assert recipes.DEFAULT == summary["winner"]
+    for name, candidate in summary["candidates"].items():
+        assert recipes.recipe(name) == candidate["recipe"]
+    scores = {name: sum(c["score"]) for name, c in
+              summary["candidates"].items()}
+    assert max(scores, key=scores.get) == summary["winner"]
