@@ -68,9 +68,9 @@ STEPS = (
      [{"mosaic": 0.5, "mosaic_grids": "2,3"}]),
 )
 # Inference options, one group at a time (``INFERENCE_GROUPS``), less two:
-# the detector gate, which cuts outlines on box edges and erases the cats
-# it misses (issue 43) and must be mended before it can earn a place
-# again; and zoom only for small cats, which refines a zoom that must win
+# the old detector gate (cat boxes), which cuts outlines on box edges and
+# erases the cats it misses (issue 43), tried here in its mended form
+# instead; and zoom only for small cats, which refines a zoom that must win
 # first. Zoom is tried at 2x only: each tile is a full forward pass.
 GROUPS = tuple(
     (name, [o for o in options if o.get("zoom", 2) == 2])

@@ -34,7 +34,9 @@ RECIPES = {
     "quick": {"encoder": "efficientnet-lite0", "image_size": 128,
               "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine"},
     "encoder": {"encoder": "efficientnet-lite0", "image_size": 256,
-                "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine"},
+                "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine",
+                "augment": "recommended,saturation,hue,grayscale",
+                "mosaic": 0.5, "mosaic_grids": "2,3"},
     "paper": {},
 }
 
