@@ -145,6 +145,8 @@ def test_the_train_command_line_parses_or_says_which_flag(pairs):
     ({"encoder": "efficientnet-lite0", "image_size": 96 + 16},
      "--image-size must be a multiple of 32"),
     ({"teacher": "t.keras"}, "--teacher labels the --unlabelled photos"),
+    ({"unlabelled": "pets", "out": "runs/a,b"}, "--out runs/a,b: with "
+     "--unlabelled the pseudo-labelled photos are written inside --out"),
     ({"augment": "flip,rotate=-1"}, "--augment: the strength of rotate"),
     ({"mosaic": 0.5, "mosaic_grids": "5"}, "--mosaic-grids must be grid "
      "sides among 2, 3, 4"),

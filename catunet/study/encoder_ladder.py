@@ -81,8 +81,13 @@ BOOTSTRAP = 10_000
 
 
 def label_of(changes):
-    """A run folder name for a list of changes, e.g. ``image_size-192``."""
-    parts = [f"{k}-{v}" for change in changes for k, v in change.items()]
+    """A run folder name for a list of changes, e.g. ``image_size-192``:
+    one folder (a path's slashes become ``_``), and no comma, which
+    separates folders in ``--data-dir`` (a self-training run writes its
+    pseudo-labelled photos inside its own folder and trains on them from
+    there)."""
+    parts = [f"{k}-{v}".replace(",", "_").replace("/", "_")
+             for change in changes for k, v in change.items()]
     return "+".join(parts) or "base"
 
 

@@ -268,6 +268,11 @@ class TrainConfig:
         refuse(self.unlabelled and self.stage == "voc",
                "--unlabelled works with the folder stages (cats, pretrain), "
                "not voc")
+        refuse(self.unlabelled and "," in (self.out or ""),
+               f"--out {self.out}: with --unlabelled the pseudo-labelled "
+               "photos are written inside --out and trained on from there, "
+               "and a comma separates folders in --data-dir; choose an "
+               "--out without a comma")
         chain = self.self_training_rounds + 1 if self.unlabelled else 1
         refuse(self.round_ensemble > chain,
                f"--round-ensemble must be from 1 to {chain}" + (

@@ -79,5 +79,7 @@ def test_each_recipe_trains_its_final_runs_in_its_own_folder():
     colour = ladder.final_folder(
         "runs/encoder", {**ladder.BASE, "augment": "recommended,hue"}, 0)
     assert base.name == "final-base-s0"
-    assert colour.name == "final-augment-recommended,hue-s0"
+    # No comma: a self-training run trains on the photos it writes inside
+    # its folder, and a comma separates folders in --data-dir.
+    assert colour.name == "final-augment-recommended_hue-s0"
     assert base != colour
