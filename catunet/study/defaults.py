@@ -34,7 +34,7 @@ from catunet.study.encoder_report import KINDS
 from catunet.study.runstore import RUNS
 from catunet.study.variants import Study
 from catunet.training import machine
-from catunet.training.recipes import RECIPES
+from catunet.training.recipes import RECIPES, as_flags
 
 REPORT = Path("reports") / "defaults"
 CANDIDATES = ("paper", "quick")
@@ -89,17 +89,13 @@ def differences(ours, theirs):
             for name, get in measures.items()}
 
 
-def _flags(recipe):
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items())
-
-
 def _fill(template, summary):
     """``template`` filled from ``summary`` (and what it names)."""
     winner = summary["winner"]
     return render.ENVIRONMENT.get_template(template).render(
         s=summary, f=summary["final"], kinds=KINDS, winner=winner,
         other=next(n for n in CANDIDATES if n != winner),
-        flags={n: _flags(c["recipe"])
+        flags={n: as_flags(c["recipe"])
                for n, c in summary["candidates"].items()},
         machine=machine.summary(summary["machine"]))
 

@@ -9,6 +9,7 @@ import numpy as np
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
 from catunet.training import machine
+from catunet.training.recipes import as_flags
 
 # The best recipe before the encoder, its inference chosen on the same
 # validation scenes (the same frames, seed and frames left out).
@@ -54,19 +55,6 @@ def comparison_lines(summary, previous):
     return lines + [""]
 
 
-def inference_flags(chosen):
-    """The inference flags of chosen settings that differ from plain."""
-    plain = Settings()
-    return " ".join(
-        (f"--{k.replace('_', '-')}" if v is True else
-         f"--{k.replace('_', '-')} {v}")
-        for k, v in chosen.items() if v != getattr(plain, k))
-
-
-def recipe_flags(recipe):
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in recipe.items())
-
-
 def readme_section(summary, previous=None):
     """README's text on the pretrained encoder
     (``templates/readme-encoder.md.j2``), from ``summary`` (and the
@@ -77,8 +65,9 @@ def readme_section(summary, previous=None):
     return render.ENVIRONMENT.get_template("readme-encoder.md.j2").render(
         s=summary, f=summary["final"], previous=PREVIOUS,
         machine=machine.summary(summary["machine"]),
-        recipe_flags=recipe_flags(summary["recipe"]),
-        inference_flags=inference_flags(summary["inference"]["chosen"]),
+        recipe_flags=as_flags(summary["recipe"]),
+        inference_flags=" ".join(
+            render.inference_flags(summary["inference"]["chosen"])),
         comparison=comparison)
 
 
@@ -97,4 +86,4 @@ def markdown(summary):
     return render.ENVIRONMENT.get_template("encoder-ladder.md.j2").render(
         s=summary, f=summary["final"], kinds=KINDS, tried=tried,
         machine=machine.summary(summary["machine"]),
-        recipe_flags=recipe_flags(summary["recipe"]), comparison=comparison)
+        recipe_flags=as_flags(summary["recipe"]), comparison=comparison)

@@ -22,7 +22,7 @@ from pathlib import Path
 from catunet import atomic
 from catunet.errors import CatunetError
 from catunet.flags import HelpFormatter, flag
-from catunet.study import render
+from catunet.study import defaults, encoder_report, render
 from catunet.study.bench_report import (readme_speed, speed_summary,
                                         write_bench_report)
 from catunet.study.model_figures import (draw_augmentation_figures,
@@ -32,6 +32,7 @@ from catunet.study.report_page import (CORE, REPORT, STEPS, encoder_section,
                                        write_report)
 from catunet.study.reports import (REPORTS, write_augmentation_report,
                                    write_losses_report, write_transfer_report)
+from catunet.training import recipes
 from catunet.training.config import TrainConfig
 
 README = Path("README.md")
@@ -82,8 +83,6 @@ def recipes_table():
     """README's table of the named recipes (``templates/readme-recipes.md.j2``),
     from ``catunet.training.recipes`` (whose tests tie each recipe to the
     report that chose it)."""
-    from catunet.training import recipes
-
     rows = [{"name": name, "default": name == recipes.DEFAULT,
              "flags": recipes.flags(name) or paper_flags(),
              "inference": " ".join(
@@ -116,8 +115,6 @@ def generated_sections(folder=REPORTS):
     sections["recipes"] = recipes_table()
     found = folder / "defaults" / "defaults.json"
     if found.is_file():
-        from catunet.study import defaults
-
         sections["defaults"] = defaults.readme_section(
             json.loads(found.read_text()))
     serve = folder / "serve.json"
@@ -171,14 +168,10 @@ def render_all(folder=REPORTS, root=Path("."), report=REPORT):
         write_bench_report(bench, folder)
     found = Path(folder) / "encoder-ladder" / "ladder.json"
     if found.is_file():
-        from catunet.study import encoder_report
-
         atomic.write_text(found.with_suffix(".md"), encoder_report.markdown(
             json.loads(found.read_text())))
     found = Path(folder) / "defaults" / "defaults.json"
     if found.is_file():
-        from catunet.study import defaults
-
         atomic.write_text(found.with_suffix(".md"), defaults.markdown(
             json.loads(found.read_text())))
     write_report(steps, default, contours, folder, report)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from catunet import atomic
-from catunet.study import discussions, render, stats
+from catunet.study import discussions, encoder_report, render, stats
 from catunet.study.reports import REPORTS
 
 REPORT = Path("REPORT.md")
@@ -171,8 +171,6 @@ def _discussion(name, values):
 def encoder_section(folder=REPORTS):
     """README's text on the recipe over the pretrained encoder, from its
     ladder (``encoder-ladder/ladder.json``), or None before it ran."""
-    from catunet.study import encoder_report
-
     found = Path(folder) / "encoder-ladder" / "ladder.json"
     if not found.is_file():
         return None

@@ -67,5 +67,11 @@ def recipe(name):
 
 def flags(name):
     """Recipe ``name`` as the ``train`` flags it stands for."""
+    return as_flags(recipe(name))
+
+
+def as_flags(fields):
+    """``TrainConfig`` fields (a recipe, or a change to one) as ``train``
+    flags: ``--image-size 256 --epochs 40``."""
     return " ".join(f"--{key.replace('_', '-')} {value}"
-                    for key, value in recipe(name).items())
+                    for key, value in fields.items())
