@@ -46,6 +46,7 @@ from catunet.data.split import load_split_for
 from catunet.errors import CatunetError
 from catunet.inference import contours
 from catunet.inference.predict import predict_probabilities
+from catunet.training.config import SELF_TRAINING, TrainConfig
 
 MIN_AREA = 0.02
 MAX_AREA = 0.95
@@ -80,6 +81,18 @@ def protected_pairs(config):
     _, val = splits.validation_fold(train, config.folds, config.val_fold,
                                     seed=manifest["seed"])
     return test + val
+
+
+def labelled_config(config):
+    """``config`` without its self-training: the teacher's settings, and
+    the student's when it fine-tunes on the labelled photos. Every field
+    that only shapes self-training is at its default, so the teacher has
+    the key of the same recipe trained alone and a finished run of it is
+    reused (``catunet.study.runstore``)."""
+    defaults = TrainConfig()
+    return dataclasses.replace(config, **{
+        name: getattr(defaults, name)
+        for name in SELF_TRAINING + ("round_ensemble",)})
 
 
 def student_start(teacher_path, teacher, config):
@@ -206,8 +219,7 @@ def self_train(config, train, verbose=1, callbacks=()):
     from catunet.models.saving import load_model
 
     folder = Path(config.out)
-    labelled = dataclasses.replace(config, unlabelled=None, teacher=None,
-                                   self_training_rounds=1, round_ensemble=1)
+    labelled = labelled_config(config)
     parts = []
     teacher = config.teacher
     if not teacher:

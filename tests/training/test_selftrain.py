@@ -34,6 +34,19 @@ def tiny(tmp_path, data_dir, **overrides):
     return TrainConfig(**{**values, **overrides})
 
 
+def test_the_teacher_is_the_recipe_trained_alone():
+    from catunet.training.provenance import key_inputs
+
+    plain = TrainConfig(encoder="efficientnet-lite0", image_size=256,
+                        mosaic=0.5, seed=2, val_fold=2, out="runs/a")
+    self_trained = dataclasses.replace(
+        plain, unlabelled="photos", pseudo_keep=0.2, pseudo_epochs=4,
+        self_training_rounds=2, round_ensemble=2)
+    teacher = selftrain.labelled_config(self_trained)
+    assert teacher.unlabelled is None and teacher.mosaic == 0.5
+    assert key_inputs(teacher, None) == key_inputs(plain, None)
+
+
 def test_a_wider_student_starts_from_its_init_not_its_teacher(tmp_path):
     from catunet.models.unet import build_unet
     from catunet.training.selftrain import student_start
