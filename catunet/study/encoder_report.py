@@ -8,7 +8,7 @@ import numpy as np
 
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
-from catunet.training import machine
+from catunet.training import machine, recipes
 from catunet.training.recipes import as_flags
 
 # The best recipe before the encoder, its inference chosen on the same
@@ -65,7 +65,10 @@ def readme_section(summary, previous=None):
     return render.ENVIRONMENT.get_template("readme-encoder.md.j2").render(
         s=summary, f=summary["final"], previous=PREVIOUS,
         machine=machine.summary(summary["machine"]),
-        recipe_flags=as_flags(summary["recipe"]),
+        recipe_flags=as_flags(recipes.from_study(summary["recipe"])),
+        folder_flags="".join(
+            f" {as_flags({k: v})}" for k, v in summary["recipe"].items()
+            if k in recipes.FOLDERS),
         inference_flags=" ".join(
             render.inference_flags(summary["inference"]["chosen"])),
         comparison=comparison)

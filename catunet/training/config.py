@@ -18,6 +18,7 @@ from catunet.checks import (Choice, Flag, Number, SettingError, Text, Whole,
                             check_fields, flag, refuse)
 from catunet.data.augment_spec import parse_spec
 from catunet.errors import CatunetError
+from catunet.training import recipes
 
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -281,14 +282,24 @@ class TrainConfig:
                    "self-training, which needs --unlabelled"))
 
     def without_effect(self):
-        """The flags set away from their defaults that do nothing with the
-        other settings, as sentences (the command line prints them)."""
+        """The flags set away from their defaults (or from the recipe's
+        values) that do nothing with the other settings, as sentences (the
+        command line prints them)."""
         defaults, notes = TrainConfig(), []
+        if self.recipe:
+            defaults = dataclasses.replace(defaults,
+                                           **recipes.recipe(self.recipe))
 
         def changed(names):
             return [flag(n) for n in names
                     if getattr(self, n) != getattr(defaults, n)]
 
+        if self.recipe and not self.unlabelled and any(
+                name in SELF_TRAINING for name in recipes.recipe(self.recipe)):
+            notes.append(f"recipe {self.recipe} self-trains on photos "
+                         "without masks: give them with --unlabelled FOLDER "
+                         "(photos of the same kind); without it, only the "
+                         "labelled photos train")
         unused = changed(SELF_TRAINING[1:])
         if unused and not self.unlabelled:
             notes.append(f"{', '.join(unused)} only "

@@ -53,6 +53,18 @@ INFERENCE = {
 }
 
 
+# The fields of a study's chosen recipe that name the folders it trained
+# on, not settings (the encoder ladder self-trained on 2,400 pet photos): a
+# recipe leaves them to the command line (``--unlabelled FOLDER``).
+FOLDERS = ("unlabelled",)
+
+
+def from_study(fields):
+    """A study's chosen recipe (its ``ladder.json``'s ``recipe``) as a
+    recipe: its settings, without the folders it trained on."""
+    return {k: v for k, v in fields.items() if k not in FOLDERS}
+
+
 def recipe(name):
     """The fields of recipe ``name``.
 

@@ -51,8 +51,20 @@ def test_the_recipe_name_is_not_part_of_the_run_key():
 def test_the_encoder_recipe_is_what_its_ladder_chose():
     summary = json.loads((ROOT / "reports" / "encoder-ladder" /
                           "ladder.json").read_text())
-    assert recipes.recipe("encoder") == summary["recipe"]
+    assert recipes.recipe("encoder") == recipes.from_study(summary["recipe"])
     assert recipes.flags("encoder").startswith("--encoder efficientnet-lite0")
+
+
+def test_a_recipe_that_self_trains_asks_for_the_photos_it_needs(
+        monkeypatch):
+    monkeypatch.setitem(recipes.RECIPES, "quick", {
+        **recipes.RECIPES["quick"], "pseudo_keep": 0.2})
+    alone = config_from_args(parse("train", ["--recipe", "quick"]))
+    assert any("--unlabelled FOLDER" in note
+               for note in alone.without_effect())
+    given = config_from_args(parse("train", ["--recipe", "quick",
+                                             "--unlabelled", "photos"]))
+    assert given.without_effect() == []
 
 
 def test_the_encoder_recipes_inference_is_what_its_ladder_chose():
