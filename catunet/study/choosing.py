@@ -34,7 +34,6 @@ INFERENCE_GROUPS = (
     ("threshold", [{"threshold": t} for t in (0.2, 0.3, 0.4, 0.6, 0.7)]),
     ("fill holes", [{"fill_holes": True}]),
     ("drop specks", [{"min_area": a} for a in (0.005, 0.01, 0.02)]),
-    ("cat boxes", [{"cat_boxes": s} for s in (0.1, 0.15, 0.2, 0.25)]),
 )
 
 
