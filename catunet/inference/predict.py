@@ -17,12 +17,17 @@ import numpy as np
 from catunet import atomic
 from catunet.checks import Choice, Flag, Number, Whole, check_fields
 from catunet.data import loading
-from catunet.inference import contours, detector, postprocess
+from catunet.errors import CatunetError
+from catunet.inference import contours, postprocess
 
 THRESHOLD = 0.5
 BATCH_SIZE = 16
 ZOOM_MERGES = ("mean", "max")
 SETTINGS_FILE = "inference.json"
+# Fields that settings saved before their removal may hold, each with the
+# value that meant off: the COCO detector gate, measured no better on
+# validation and removed (docs/guide.md).
+REMOVED = {"cat_boxes": 0.0, "cat_gate": 0.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,14 +50,6 @@ class Settings:
         zoom_max_area: Zoom only photos whose whole-photo foreground (its
             mean probability) is below this fraction of the photo
             (``zooms``; 1: every photo).
-        cat_boxes: Keep foreground only inside the boxes a COCO
-            detector finds cats in with at least this score
-            (``detector.keep_inside``); a photo with none keeps its
-            whole map (0: off).
-        cat_gate: The mended gate (``detector.gate_regions``): erase only
-            the foreground regions that the detector's boxes of other
-            classes (people, dogs) hold, at this score or more, and keep
-            every region touching a cat box whole (0: off).
     """
 
     tta: bool = False
@@ -62,26 +59,43 @@ class Settings:
     zoom: int = 1
     zoom_merge: str = "mean"
     zoom_max_area: float = 1.0
-    cat_boxes: float = 0.0
-    cat_gate: float = 0.0
 
     def __post_init__(self):
         check_fields(self, SETTING_RULES)
 
     @classmethod
     def as_dict(cls, values):
-        """A settings dict with every field, the defaults filling what
-        ``values`` lacks (settings recorded before a field existed), so
-        two records compare equal when their settings are."""
-        return dataclasses.asdict(cls(**values))
+        """A recorded settings dict with every field, the defaults
+        filling what ``values`` lacks (settings recorded before a field
+        existed), so two records compare equal when their settings are.
+        A removed field (``REMOVED``) is left out while off and kept,
+        last, while on, so a report still shows what was tried."""
+        kept = {k: v for k, v in values.items() if k not in REMOVED}
+        on = {k: v for k, v in values.items()
+              if k in REMOVED and v != REMOVED[k]}
+        return {**dataclasses.asdict(cls(**kept)), **on}
 
     @classmethod
     def beside(cls, model_path):
-        """The settings saved beside a model, else the defaults."""
+        """The settings saved beside a model, else the defaults.
+
+        Raises:
+            CatunetError: The file sets a removed field (``REMOVED``) on:
+                its masks would differ from the saved choice's.
+        """
         path = Path(model_path).parent / SETTINGS_FILE
         if not path.is_file():
             return cls()
-        return cls(**json.loads(path.read_text()))
+        values = json.loads(path.read_text())
+        on = [k for k, off in REMOVED.items() if values.get(k, off) != off]
+        if on:
+            raise CatunetError(
+                f"{path}: {', '.join(f'{k} {values[k]}' for k in on)}: the "
+                "COCO detector gate was removed from catunet (measured no "
+                "better on validation); delete the "
+                f"key{'s' if len(on) > 1 else ''} "
+                f"{', '.join(repr(k) for k in on)} from the file")
+        return cls(**{k: v for k, v in values.items() if k not in REMOVED})
 
     def save_beside(self, model_path):
         return atomic.write_json(Path(model_path).parent / SETTINGS_FILE,
@@ -100,9 +114,7 @@ SETTING_RULES = {
     "tta": Flag(), "threshold": Number(0, 1, open="both"),
     "fill_holes": Flag(), "min_area": Number(0, 1, open="high"),
     "zoom": Whole(1, 4), "zoom_merge": Choice(ZOOM_MERGES),
-    "zoom_max_area": Number(0, 1, open="low"),
-    "cat_boxes": Number(0, 1, open="high"),
-    "cat_gate": Number(0, 1, open="high")}
+    "zoom_max_area": Number(0, 1, open="low")}
 
 
 def _forward(model, images, batch_size):
@@ -113,8 +125,7 @@ def _forward(model, images, batch_size):
 
 
 def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
-                          zoom=1, zoom_merge="mean", zoom_max_area=1.0,
-                          cat_boxes=0.0, cat_gate=0.0):
+                          zoom=1, zoom_merge="mean", zoom_max_area=1.0):
     """Foreground probabilities ``(N, H, W, 1)`` (float32) of images.
 
     Args:
@@ -129,8 +140,6 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
             (``zoomed_probabilities``), and merge the two (1: off).
         zoom_merge, zoom_max_area: How (``with_zoom``), and for which
             images (``zooms``).
-        cat_boxes: Keep foreground only inside the cat boxes the detector
-            finds in each image at this score or more (0: off).
     """
     images = np.asarray(images)
     probabilities = _forward(model, images, batch_size)
@@ -141,12 +150,6 @@ def predict_probabilities(model, images, batch_size=BATCH_SIZE, tta=False,
         probabilities = np.stack(_zoomed_where_needed(
             model, list(probabilities), images, zoom, zoom_merge,
             zoom_max_area, batch_size, tta))
-    if cat_boxes:
-        probabilities = np.stack(detector.keep_inside(probabilities, images,
-                                                      cat_boxes))
-    if cat_gate:
-        probabilities = np.stack(detector.gate(probabilities, images,
-                                               cat_gate))
     return probabilities
 
 
@@ -268,9 +271,7 @@ def predict_masks(model, images, settings=Settings(), batch_size=BATCH_SIZE):
     probabilities = predict_probabilities(model, images, batch_size,
                                           settings.tta, settings.zoom,
                                           settings.zoom_merge,
-                                          settings.zoom_max_area,
-                                          settings.cat_boxes,
-                                          settings.cat_gate)
+                                          settings.zoom_max_area)
     return np.stack([settings.to_mask(p) for p in probabilities])
 
 
@@ -281,8 +282,7 @@ def photo_probabilities(model, photos, settings=Settings(),
     Each photo is resized to the model's size, predicted, and its
     probability map upsampled bilinearly to the photo's size; with
     ``settings.zoom`` > 1 it is merged with the map of the photo's own
-    pixels seen in tiles (``with_zoom``); with ``settings.cat_boxes`` the
-    detector looks at the photo itself, at its own size.
+    pixels seen in tiles (``with_zoom``).
 
     Args:
         photos: RGB ``uint8`` arrays of any sizes.
@@ -297,10 +297,6 @@ def photo_probabilities(model, photos, settings=Settings(),
         maps = _zoomed_where_needed(
             model, maps, photos, settings.zoom, settings.zoom_merge,
             settings.zoom_max_area, batch_size, settings.tta)
-    if settings.cat_boxes:
-        maps = detector.keep_inside(maps, photos, settings.cat_boxes)
-    if settings.cat_gate:
-        maps = detector.gate(maps, photos, settings.cat_gate)
     return maps
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from catunet.inference import contours, detector
+from catunet.inference import contours
 from catunet.inference.predict import Settings, predict_photo_masks
 from catunet.inference.runtimes import load_runtime
 from catunet.training.config import TrainConfig
@@ -68,10 +68,6 @@ class Segmenter:
         self.model_path = Path(model_path)
         self.model, self.runtime = load_runtime(model_path, runtime)
         self.settings = settings or Settings.beside(model_path)
-        # Before any request: the detector is fetched (29 MB, once) or its
-        # absence is an error here, not a failed request later.
-        self.detector = detector.shared() if (
-            self.settings.cat_boxes or self.settings.cat_gate) else None
         config = self.model_path.parent / "config.json"
         self.config = TrainConfig.load(config) if config.is_file() else None
         self.max_batch = max_batch
@@ -89,7 +85,6 @@ class Segmenter:
                 "image_size": int(self.model.input_shape[1]),
                 "runtime": self.runtime,
                 "precision": self.config and self.config.precision,
-                "detector": "loaded" if self.detector else "off",
                 "settings": dataclasses.asdict(self.settings)}
 
     def segment(self, photo, timeout=120):

@@ -77,9 +77,10 @@ def readme_section(summary, previous=None):
 def markdown(summary):
     """The report (``templates/encoder-ladder.md.j2``), every number from
     ``summary`` (and the previous best recipe's ladder, where it is)."""
-    plain = Settings()
-    tried = [{**t, "changed": {k: v for k, v in t["settings"].items()
-                               if v != getattr(plain, k)} or "plain",
+    plain = Settings.as_dict({})
+    tried = [{**t, "changed": {k: v for k, v in
+                               Settings.as_dict(t["settings"]).items()
+                               if v != plain.get(k)} or "plain",
               "score": np.add(t["val_dice"], t["scene_dice"]) / 2}
              for t in summary["inference"]["tried"]]
     comparison = None

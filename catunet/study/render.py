@@ -184,12 +184,13 @@ def made_by(summary):
 def inference_flags(settings, since=None):
     """``evaluate.py``'s flags for the inference ``settings`` (a dict) that
     differ from ``since`` (default: the plain settings), one string each
-    (``--tta``, ``--threshold 0.4``)."""
+    (``--tta``, ``--threshold 0.4``); a removed setting recorded on
+    (``--cat-gate 0.2``) is among them."""
     from catunet.inference.predict import Settings
 
     since = Settings.as_dict(since or {})
     return [" ".join(flag(k, v)) for k, v in Settings.as_dict(settings).items()
-            if since[k] != v]
+            if since.get(k) != v]
 
 
 def key(name):

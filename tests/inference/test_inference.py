@@ -198,6 +198,31 @@ def test_settings_saved_before_zoom_existed_still_load(tmp_path):
     assert settings.zoom == 1 and settings.threshold == 0.4
 
 
+def test_settings_saved_with_the_removed_detector_gate_off_still_load(
+        tmp_path):
+    # As every inference.json written before the gate was removed.
+    (tmp_path / "inference.json").write_text(
+        '{"tta": true, "threshold": 0.6, "cat_boxes": 0.0, "cat_gate": 0.0}')
+    settings = predict.Settings.beside(tmp_path / "cats.keras")
+    assert settings == predict.Settings(tta=True, threshold=0.6)
+
+
+@pytest.mark.parametrize("saved, key", [
+    ('{"cat_boxes": 0.2, "cat_gate": 0.0}', "cat_boxes"),
+    ('{"tta": true, "cat_gate": 0.3}', "cat_gate")])
+def test_settings_that_turn_the_removed_detector_gate_on_are_refused(
+        tmp_path, saved, key):
+    from catunet.errors import CatunetError
+
+    (tmp_path / "inference.json").write_text(saved)
+    with pytest.raises(CatunetError) as error:
+        predict.Settings.beside(tmp_path / "cats.keras")
+    message = str(error.value)
+    assert str(tmp_path / "inference.json") in message
+    assert "detector gate was removed" in message
+    assert f"delete the key '{key}'" in message
+
+
 def test_zoom_flag_overrides_the_saved_settings_and_refuses_zero(tmp_path):
     from catunet.cli import make_parser
     from catunet.flags import inference_settings

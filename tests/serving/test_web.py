@@ -174,31 +174,6 @@ def test_an_unexpected_error_is_json_and_logged(segmenter, photos, caplog,
     assert "the model fell over" in caplog.text
 
 
-def test_the_detector_is_loaded_at_start_not_in_a_request(tiny_model,
-                                                         monkeypatch):
-    from catunet.errors import CatunetError
-    from catunet.inference import detector
-
-    with_boxes = Settings(cat_boxes=0.1)
-    segmenter = Segmenter(tiny_model, runtime="keras", settings=with_boxes)
-    try:
-        assert segmenter.describe()["detector"] == "loaded"
-    finally:
-        segmenter.close()
-
-    def offline():
-        raise CatunetError("could not download the detector")
-
-    monkeypatch.setattr(detector, "shared", offline)
-    with pytest.raises(CatunetError, match="could not download"):
-        Segmenter(tiny_model, runtime="keras", settings=with_boxes)
-    plain = Segmenter(tiny_model, runtime="keras")  # no boxes: no detector
-    try:
-        assert plain.describe()["detector"] == "off"
-    finally:
-        plain.close()
-
-
 # -- a real server on 127.0.0.1 -------------------------------------------------
 
 @pytest.fixture(scope="module")

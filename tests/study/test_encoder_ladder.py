@@ -58,6 +58,31 @@ def test_the_report_renders_every_row_from_the_summary(climbed):
     assert "finished recipe on the test photos" not in text  # no final
 
 
+def test_the_report_shows_a_removed_setting_only_where_it_was_on():
+    """ladder.json's rows of the detector gate, a setting since removed,
+    hold it off in every other row."""
+    plain = {**encoder_report.Settings().__dict__, "cat_boxes": 0.0,
+             "cat_gate": 0.0}
+    rows = [{"group": "plain", "settings": plain, "kept": True},
+            {"group": "mended gate", "settings": {**plain, "cat_gate": 0.3},
+             "kept": False}]
+    tried = [{**r, "val_dice": [0.8] * 3, "scene_dice": [0.5] * 3}
+             for r in rows]
+    summary = {"command": "cmd", "machine": {"cpu": "cpu", "cores": 2,
+                                             "notable_flags": []},
+               "precision": "float32", "code_version": "x", "seeds": 3,
+               "split": {"train": 57, "test": 24},
+               "scenes": {"frames": "davis", "per_fold": [1, 2, 3]},
+               "steps": [], "recipe": ladder.BASE,
+               "inference": {"tried": tried, "chosen": plain,
+                             "best": tried[0]}, "final": None}
+    text = encoder_report.markdown(summary)
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert "| plain | plain |" in text
+    assert "| mended gate | {'cat_gate': 0.3} |" in text
+    assert not [line for line in table if "cat_boxes" in line]
+
+
 def test_bootstrap_interval_holds_the_mean_and_narrows_with_agreement():
     spread = np.linspace(0.5, 1.0, 24)
     low, high = ladder.bootstrap_interval(spread)

@@ -192,6 +192,15 @@ def test_paired_differences_pair_runs_by_seed():
     assert d["differences"] == pytest.approx([0.1, 0.1])
 
 
+def test_inference_flags_name_what_a_record_changed_removed_settings_too():
+    # Recorded before the detector gate was removed: off, it is no flag.
+    recorded = {"tta": True, "threshold": 0.6, "cat_boxes": 0.0,
+                "cat_gate": 0.0}
+    assert render.inference_flags(recorded) == ["--tta", "--threshold 0.6"]
+    assert render.inference_flags({**recorded, "cat_boxes": 0.2},
+                                  since=recorded) == ["--cat-boxes 0.2"]
+
+
 def test_templates_fill_fields_and_choose_blocks():
     values = {"x": {"n": "3", "yes": True, "no": False}}
     template = ("{# dropped #}\n{{ x.n }} seeds{% if x.yes %}, "
