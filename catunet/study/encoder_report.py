@@ -1,6 +1,7 @@
 """The encoder ladder's report (``reports/encoder-ladder/ladder.md``) and
 README's section on the ``encoder`` recipe, from ``ladder.json`` alone."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -74,6 +75,21 @@ def readme_section(summary, previous=None):
         comparison=comparison)
 
 
+def against_kept(rows):
+    """The ladder's rows (``ladder.json``'s ``steps``), each with
+    ``against``: its choosing score minus that of the recipe kept before its
+    step, paired by fold (None for the base)."""
+    if not rows:
+        return []
+    kept, out = rows[0]["score"], [dict(rows[0], against=None)]
+    for _, group in itertools.groupby(rows[1:], key=lambda r: r["step"]):
+        group = list(group)
+        out += [dict(r, against=stats.paired_difference(r["score"], kept))
+                for r in group]
+        kept = next((r["score"] for r in group if r["kept"]), kept)
+    return out
+
+
 def markdown(summary):
     """The report (``templates/encoder-ladder.md.j2``), every number from
     ``summary`` (and the previous best recipe's ladder, where it is)."""
@@ -88,6 +104,7 @@ def markdown(summary):
         comparison = "\n".join(comparison_lines(
             summary, json.loads(PREVIOUS.read_text()))[:-1])
     return render.ENVIRONMENT.get_template("encoder-ladder.md.j2").render(
-        s=summary, f=summary["final"], kinds=KINDS, tried=tried,
+        s=summary, steps=against_kept(summary["steps"]), f=summary["final"],
+        kinds=KINDS, tried=tried,
         machine=machine.summary(summary["machine"]),
         recipe_flags=as_flags(summary["recipe"]), comparison=comparison)

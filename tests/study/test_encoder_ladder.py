@@ -83,6 +83,15 @@ def test_the_report_shows_a_removed_setting_only_where_it_was_on():
     assert not [line for line in table if "cat_boxes" in line]
 
 
+def test_each_step_is_set_against_the_recipe_kept_before_it(climbed):
+    recipe, best, rows = climbed
+    against = [r["against"] for r in encoder_report.against_kept(rows)]
+    assert against[0] is None
+    # both sizes against the base (0.80); the warm-up against 192 (0.83)
+    assert [round(d["mean"], 3) for d in against[1:]] == [-0.05, 0.03, -0.01]
+    assert against[2]["differences"] == pytest.approx([0.03] * 3)
+
+
 def test_bootstrap_interval_holds_the_mean_and_narrows_with_agreement():
     spread = np.linspace(0.5, 1.0, 24)
     low, high = ladder.bootstrap_interval(spread)
