@@ -20,7 +20,9 @@ with it (``INFERENCE``) are saved beside the model. A recipe is a dict of
   chosen on the validation folds and scenes by
   ``python -m catunet.study.encoder_ladder``
   (``reports/encoder-ladder/ladder.md``; a test checks this table against
-  that report's JSON).
+  that report's JSON). It self-trains on the photos without masks that
+  ``--unlabelled`` names; without them it trains on the labelled photos
+  alone (and says so).
 """
 
 from catunet.errors import CatunetError
@@ -36,7 +38,7 @@ RECIPES = {
     "encoder": {"encoder": "efficientnet-lite0", "image_size": 256,
                 "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine",
                 "augment": "recommended,saturation,hue,grayscale",
-                "mosaic": 0.5, "mosaic_grids": "2,3"},
+                "mosaic": 0.5, "mosaic_grids": "2,3", "pseudo_keep": 0.2},
     "paper": {},
 }
 
@@ -47,8 +49,7 @@ RECIPES = {
 # them.
 INFERENCE = {
     "quick": {},
-    "encoder": {"tta": True, "zoom": 2, "threshold": 0.6,
-                "fill_holes": True},
+    "encoder": {"tta": True, "zoom": 2, "fill_holes": True},
     "paper": {},
 }
 
