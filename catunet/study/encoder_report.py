@@ -10,7 +10,6 @@ import numpy as np
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
 from catunet.training import machine, recipes
-from catunet.training.recipes import as_flags
 
 # The best recipe before the encoder, its inference chosen on the same
 # validation scenes (the same frames, seed and frames left out).
@@ -66,10 +65,10 @@ def readme_section(summary, previous=None):
     return render.ENVIRONMENT.get_template("readme-encoder.md.j2").render(
         s=summary, f=summary["final"], previous=PREVIOUS,
         machine=machine.summary(summary["machine"]),
-        recipe_flags=as_flags(recipes.from_study(summary["recipe"])),
-        folder_flags="".join(
-            f" {as_flags({k: v})}" for k, v in summary["recipe"].items()
-            if k in recipes.FOLDERS),
+        recipe_flags=recipes.as_flags(recipes.from_study(summary["recipe"])),
+        folder_flags=" ".join([""] + [
+            recipes.as_flags({k: v}) for k, v in summary["recipe"].items()
+            if k in recipes.FOLDERS]),
         inference_flags=" ".join(
             render.inference_flags(summary["inference"]["chosen"])),
         comparison=comparison)
@@ -107,4 +106,5 @@ def markdown(summary):
         s=summary, steps=against_kept(summary["steps"]), f=summary["final"],
         kinds=KINDS, tried=tried,
         machine=machine.summary(summary["machine"]),
-        recipe_flags=as_flags(summary["recipe"]), comparison=comparison)
+        recipe_flags=recipes.as_flags(summary["recipe"]),
+        comparison=comparison)
