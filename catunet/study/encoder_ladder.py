@@ -190,6 +190,17 @@ def final_folder(runs_dir, recipe, seed):
     return Path(runs_dir) / f"final-{label_of(changes)}-s{seed}"
 
 
+def labelling_minutes(folder):
+    """Minutes a self-training run's teacher spent labelling its unlabelled
+    photos (part of its training time; ``catunet.training.selftrain``): 0
+    without self-training, None for labels made before they were timed."""
+    labels = [json.loads(path.read_text()) for path in
+              Path(folder).glob("pseudo-*/pseudo-labels.json")]
+    if any("seconds" not in label for label in labels):
+        return None
+    return sum(label["seconds"] for label in labels) / 60
+
+
 def final(study, recipe, settings, seeds, runs_dir):
     """The recipe trained on all training photos with ``seeds`` seeds, its
     inference settings saved beside each model, and the test photos scored
@@ -209,6 +220,7 @@ def final(study, recipe, settings, seeds, runs_dir):
         atomic.write_json(run.folder / "eval-test.json", report)
         results.append({"seed": seed, "folder": str(run.folder),
                         "train_minutes": run.seconds / 60,
+                        "labelling_minutes": labelling_minutes(run.folder),
                         "test_dice": report["mean"]["dice"],
                         "test_dice_full_size":
                             report["mean"]["dice_full_size"],

@@ -71,7 +71,10 @@ def readme_section(summary, previous=None):
             if k in recipes.FOLDERS]),
         inference_flags=" ".join(
             render.inference_flags(summary["inference"]["chosen"])),
-        comparison=comparison)
+        comparison=comparison,
+        # Minutes of each seed's labelling; None where it was not timed.
+        labelling=[r.get("labelling_minutes") for r in
+                   (summary["final"] or {}).get("runs", [])])
 
 
 def against_kept(rows):

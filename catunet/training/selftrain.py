@@ -8,8 +8,9 @@ own sub-folder of the run folder and each resumable:
 2. ``pseudo-<r>/``: the teacher labels every unlabelled photo, averaging
    its prediction with that of the mirrored photo (``inference``, TTA);
    photos that look like a test or validation photo are left out
-   (``duplicates``); the kept pseudo-masks, their confidences and a contact
-   sheet of the most and least confident are saved there;
+   (``duplicates``); the kept pseudo-masks, their confidences, a contact
+   sheet of the most and least confident and the seconds the labelling
+   took (counted in the run's training time) are saved there;
 3. ``student-<r>-pseudo/``: the student, starting from the teacher's
    weights (or, when the student is wider or deeper than its teacher, from
    the run's ``--init``, as in Noisy Student, Xie et al. 2020), pre-trains
@@ -36,6 +37,7 @@ validation.
 import dataclasses
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,16 @@ from catunet.training.config import SELF_TRAINING, TrainConfig
 MIN_AREA = 0.02
 MAX_AREA = 0.95
 SHEET_COUNT = 8  # photos of each end of the confidence ranking on the sheet
+
+
+@dataclasses.dataclass
+class Labelling:
+    """The teacher's labelling of the unlabelled photos: a part of a run's
+    training time beside the trained parts (``catunet.training.train.Run``)."""
+
+    folder: Path
+    seconds: float
+    reused: bool = False
 
 
 def unlabelled_photos(folder):
@@ -121,7 +133,7 @@ def make_pseudo_labels(teacher, photos, out, image_size, keep, protected=(),
     pseudo-masks (PNG, the photo's size), ``out/pseudo-labels.json`` every
     photo's confidence, area and fate, ``out/pseudo-labels.png`` the most
     and least confident kept ones. Written last, the JSON marks the folder
-    finished.
+    finished; its ``seconds`` are what the labelling took.
 
     Args:
         teacher: A loaded Keras model.
@@ -138,6 +150,7 @@ def make_pseudo_labels(teacher, photos, out, image_size, keep, protected=(),
     done = out / "pseudo-labels.json"
     if done.is_file():
         return json.loads(done.read_text())
+    began = time.perf_counter()
     shutil.rmtree(out, ignore_errors=True)
     (out / "images").mkdir(parents=True)
     (out / "masks").mkdir()
@@ -174,7 +187,7 @@ def make_pseudo_labels(teacher, photos, out, image_size, keep, protected=(),
                    dataclasses.asdict(d) for d in near.values()],
                "rule": {"keep": keep, "min_area": MIN_AREA,
                         "max_area": MAX_AREA},
-               "labels": rows}
+               "labels": rows, "seconds": time.perf_counter() - began}
     atomic.write_json(done, summary)
     return summary
 
@@ -214,7 +227,8 @@ def self_train(config, train, verbose=1, callbacks=()):
     Returns:
         ``(chain, parts)``: the ``.keras`` paths of the teacher and of each
         round's student, in order (the last is the final student); and the
-        ``Run`` of every part trained or reused on the way.
+        ``Run`` of every part trained or reused on the way, with each
+        round's ``Labelling`` (none for labels made before it was timed).
     """
     from catunet.models.saving import load_model
 
@@ -245,6 +259,8 @@ def self_train(config, train, verbose=1, callbacks=()):
               f"({len(summary['left_out_as_test_lookalikes'])} photos left "
               "out as test look-alikes)")
         pseudo = folder / f"pseudo-{r}"
+        if "seconds" in summary:
+            parts.append(Labelling(pseudo, summary["seconds"]))
         split = pseudo / "split.json"
         if not split.is_file():
             splits.save_split(splits.make_split(

@@ -223,10 +223,11 @@ def _self_trained(config, record, key, verbose, callbacks, reuse):
     """A run with ``--unlabelled``: self-training (``catunet.training.selftrain``)
     in sub-folders, the final student saved as this run's model.
 
-    Its ``train_seconds`` are what the whole recipe took to train, parts
-    reused from other folders included; ``parts`` names each part's folder,
-    its seconds and whether it was reused, so a total over many runs can
-    count each part once.
+    Its ``train_seconds`` are what the whole recipe took to train: its
+    teacher, the teacher's labelling of the unlabelled photos and its
+    students, parts reused from other folders included; ``parts`` names
+    each part's folder, its seconds and whether it was reused, so a total
+    over many runs can count each part once.
     """
     import functools
 

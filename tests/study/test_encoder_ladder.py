@@ -117,3 +117,34 @@ def test_each_recipe_trains_its_final_runs_in_its_own_folder():
     # its folder, and a comma separates folders in --data-dir.
     assert colour.name == "final-augment-recommended_hue-s0"
     assert base != colour
+
+
+def test_labelling_minutes_come_from_each_rounds_labels(tmp_path):
+    assert ladder.labelling_minutes(tmp_path) == 0  # no self-training
+    for r, seconds in ((1, 90.0), (2, 30.0)):
+        (tmp_path / f"pseudo-{r}").mkdir()
+        (tmp_path / f"pseudo-{r}" / "pseudo-labels.json").write_text(
+            json.dumps({"kept": 1, "seconds": seconds}))
+    assert ladder.labelling_minutes(tmp_path) == pytest.approx(2.0)
+    (tmp_path / "pseudo-3").mkdir()  # labelled before it was timed
+    (tmp_path / "pseudo-3" / "pseudo-labels.json").write_text("{}")
+    assert ladder.labelling_minutes(tmp_path) is None
+
+
+@pytest.mark.parametrize("labelling, said", [
+    ([2.5, 3.0], "labelling of the unlabelled photos (2.5, 3.0 min), the"),
+    ([None, None], "not the teacher's labelling of the unlabelled photos")])
+def test_readme_says_whether_the_minutes_count_the_labelling(labelling,
+                                                              said):
+    runs = [{"test_dice": 0.9, "test_dice_full_size": 0.9, "train_minutes": 9,
+             "labelling_minutes": minutes} for minutes in labelling]
+    summary = {"machine": {"cpu": "cpu", "cores": 2, "notable_flags": []},
+               "split": {"train": 57, "test": 24},
+               "recipe": {**ladder.BASE, "unlabelled": "pets",
+                          "pseudo_keep": 0.2},
+               "inference": {"chosen": encoder_report.Settings().__dict__},
+               "final": {"runs": runs, "photo_interval": [0.8, 0.95],
+                         "worst_photo": [0.7, 0.7]}}
+    text = encoder_report.readme_section(summary)
+    assert "--unlabelled pets" in text
+    assert said in text

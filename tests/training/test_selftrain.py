@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,6 +102,13 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     assert sorted(i for i, _ in pseudo_split["train"]) == sorted(kept)
     record = json.loads((folder / "run.json").read_text())
     assert record["finished"] and record["train_seconds"] > 0
+    # The training time counts each round's labelling beside its parts.
+    parts = {Path(p["folder"]).name: p["seconds"] for p in record["parts"]}
+    assert list(parts) == ["teacher", "pseudo-1", "student-1-pseudo",
+                           "student-1", "pseudo-2", "student-2-pseudo",
+                           "student-2"]
+    assert parts["pseudo-1"] == labels["seconds"] > 0
+    assert record["train_seconds"] == pytest.approx(sum(parts.values()))
     # Mosaics in every phase, the pre-training on pseudo-masks too.
     for sub in ("teacher", "student-1-pseudo", "student-2"):
         assert json.loads((folder / sub / "config.json").read_text())[
@@ -123,7 +131,9 @@ def test_self_training_end_to_end(tmp_path, shapes_dir):
     averaged = RunStore(tmp_path).run(dataclasses.replace(
         config, round_ensemble=3, out=str(tmp_path / "averaged")), verbose=0)
     record = json.loads((averaged.folder / "run.json").read_text())
-    assert all(part["reused"] for part in record["parts"])
+    trained = [p for p in record["parts"]
+               if not Path(p["folder"]).name.startswith("pseudo-")]
+    assert len(trained) == 5 and all(p["reused"] for p in trained)
     members = [load_model(folder / sub / "cats.keras")
                for sub in ("teacher", "student-1", "student-2")]
     images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3))
