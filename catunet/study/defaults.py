@@ -21,7 +21,6 @@ import argparse
 import time
 from pathlib import Path
 
-import catunet
 from catunet import atomic
 from catunet.flags import HelpFormatter
 from catunet.inference.predict import Settings
@@ -29,7 +28,7 @@ from catunet.study import render, stats
 from catunet.study.choosing import keeps, ladder_scenes
 from catunet.study.encoder_ladder import (add_validation_flags,
                                           command_line, final, fold_runs,
-                                          fold_scores)
+                                          fold_scores, opening)
 from catunet.study.encoder_report import KINDS
 from catunet.study.runstore import RUNS
 from catunet.study.variants import Study
@@ -53,14 +52,7 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
         else "paper"
     other = "paper" if winner == "quick" else "quick"
     summary = {
-        "command": command, "machine": machine.describe(),
-        "code_version": catunet.__version__,
-        "split": {"seed": study.manifest["seed"],
-                  "train": len(study.train_pairs),
-                  "test": len(study.test_pairs)},
-        "seeds": seeds, "scenes": {"frames": str(frames),
-                                   "apart": frames_apart,
-                                   "per_fold": [len(m) for m in made]},
+        **opening(study, made, frames, frames_apart, command),
         "candidates": {name: candidate(name, runs[name])
                        for name in CANDIDATES},
         "difference": differences(runs[winner], runs[other]),

@@ -235,6 +235,20 @@ def final(study, recipe, settings, seeds, runs_dir):
                             for r in results]}
 
 
+def opening(study, made, frames, frames_apart, command):
+    """What a report chosen on the validation folds opens with: the command
+    that made it, the machine, the code, the split, the folds and the
+    scenes (``made``: each fold's, from ``ladder_scenes``)."""
+    return {"command": command, "machine": machine.describe(),
+            "code_version": catunet.__version__,
+            "split": {"seed": study.manifest["seed"],
+                      "train": len(study.train_pairs),
+                      "test": len(study.test_pairs)},
+            "seeds": len(study.val),
+            "scenes": {"frames": str(frames), "apart": frames_apart,
+                       "per_fold": [len(m) for m in made]}}
+
+
 def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
         runs_dir=RUNS / "encoder", report=REPORT, command=""):
     """Climbs (or reuses) the ladder, chooses inference, optionally trains
@@ -247,15 +261,8 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
                                made, with_test=False)
     inference = greedy_inference(measure, by_score, GROUPS)
     summary = {
-        "command": command, "machine": machine.describe(),
+        **opening(study, made, frames, frames_apart, command),
         "precision": machine.best_precision(BASE["encoder"]),
-        "code_version": catunet.__version__,
-        "split": {"seed": study.manifest["seed"],
-                  "train": len(study.train_pairs),
-                  "test": len(study.test_pairs)},
-        "seeds": seeds, "scenes": {"frames": str(frames),
-                                   "apart": frames_apart,
-                                   "per_fold": [len(m) for m in made]},
         "base": BASE, "steps": rows, "recipe": recipe,
         "inference": inference,
         "final": final(study, recipe, Settings(**inference["chosen"]),

@@ -148,3 +148,16 @@ def test_readme_says_whether_the_minutes_count_the_labelling(labelling,
     text = encoder_report.readme_section(summary)
     assert "--unlabelled pets" in text
     assert said in text
+
+
+def test_a_report_opens_with_its_split_folds_and_scenes(tmp_path, shapes_dir):
+    from catunet.study.variants import Study
+
+    study = Study.load(str(shapes_dir), seeds=2,
+                       split=str(tmp_path / "split.json"))
+    head = ladder.opening(study, [["a", "b"], ["c"]], "davis", None, "cmd")
+    assert head["command"] == "cmd" and head["seeds"] == 2
+    assert head["split"]["train"] + head["split"]["test"] == 12
+    assert head["split"]["train"] == sum(len(v[0]) for v in study.val)
+    assert head["scenes"] == {"frames": "davis", "apart": None,
+                              "per_fold": [2, 1]}
