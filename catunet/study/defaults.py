@@ -26,9 +26,9 @@ from catunet.flags import HelpFormatter
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
 from catunet.study.choosing import keeps, ladder_scenes
-from catunet.study.encoder_ladder import (add_validation_flags,
-                                          command_line, final, fold_runs,
-                                          fold_scores, opening)
+from catunet.study.encoder_ladder import BASE
+from catunet.study.folds import (add_validation_flags, command_line, final,
+                                 fold_runs, fold_scores, opening)
 from catunet.study.encoder_report import KINDS
 from catunet.study.runstore import RUNS
 from catunet.study.variants import Study
@@ -57,8 +57,10 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
                        for name in CANDIDATES},
         "difference": differences(runs[winner], runs[other]),
         "winner": winner,
+        # Final folders named by the recipe's changes to the encoder
+        # ladder's base, like the ladder's own.
         "final": final(study, RECIPES[winner], Settings(), final_seeds,
-                       Path(runs_dir) / winner) if final_seeds else None,
+                       Path(runs_dir) / winner, BASE) if final_seeds else None,
         "wall_minutes": (time.perf_counter() - start) / 60}
     atomic.write_json(Path(report) / "defaults.json", summary)
     atomic.write_text(Path(report) / "defaults.md", markdown(summary))

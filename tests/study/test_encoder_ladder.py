@@ -3,7 +3,6 @@ run is python -m catunet.study.encoder_ladder)."""
 
 import json
 
-import numpy as np
 import pytest
 
 from catunet.study import encoder_ladder as ladder, encoder_report
@@ -92,43 +91,10 @@ def test_each_step_is_set_against_the_recipe_kept_before_it(climbed):
     assert against[2]["differences"] == pytest.approx([0.03] * 3)
 
 
-def test_bootstrap_interval_holds_the_mean_and_narrows_with_agreement():
-    spread = np.linspace(0.5, 1.0, 24)
-    low, high = ladder.bootstrap_interval(spread)
-    assert low < spread.mean() < high
-    close = ladder.bootstrap_interval(np.full(24, 0.9) + spread / 100)
-    assert close[1] - close[0] < (high - low) / 10
-
-
 def test_no_comparison_with_a_ladder_scored_on_other_scenes():
     ours = {"scenes": {"per_fold": [76, 76, 76]}}
     theirs = {"scenes": {"scenes_per_fold": [70, 76, 76]}}
     assert encoder_report.against_previous(ours, theirs) is None
-
-
-def test_each_recipe_trains_its_final_runs_in_its_own_folder():
-    """A recipe that changed since the last finished one must not land in
-    that one's folder (which the run store refuses, ending the ladder)."""
-    base = ladder.final_folder("runs/encoder", ladder.BASE, 0)
-    colour = ladder.final_folder(
-        "runs/encoder", {**ladder.BASE, "augment": "recommended,hue"}, 0)
-    assert base.name == "final-base-s0"
-    # No comma: a self-training run trains on the photos it writes inside
-    # its folder, and a comma separates folders in --data-dir.
-    assert colour.name == "final-augment-recommended_hue-s0"
-    assert base != colour
-
-
-def test_labelling_minutes_come_from_each_rounds_labels(tmp_path):
-    assert ladder.labelling_minutes(tmp_path) == 0  # no self-training
-    for r, seconds in ((1, 90.0), (2, 30.0)):
-        (tmp_path / f"pseudo-{r}").mkdir()
-        (tmp_path / f"pseudo-{r}" / "pseudo-labels.json").write_text(
-            json.dumps({"kept": 1, "seconds": seconds}))
-    assert ladder.labelling_minutes(tmp_path) == pytest.approx(2.0)
-    (tmp_path / "pseudo-3").mkdir()  # labelled before it was timed
-    (tmp_path / "pseudo-3" / "pseudo-labels.json").write_text("{}")
-    assert ladder.labelling_minutes(tmp_path) is None
 
 
 @pytest.mark.parametrize("labelling, said", [
@@ -148,16 +114,3 @@ def test_readme_says_whether_the_minutes_count_the_labelling(labelling,
     text = encoder_report.readme_section(summary)
     assert "--unlabelled pets" in text
     assert said in text
-
-
-def test_a_report_opens_with_its_split_folds_and_scenes(tmp_path, shapes_dir):
-    from catunet.study.variants import Study
-
-    study = Study.load(str(shapes_dir), seeds=2,
-                       split=str(tmp_path / "split.json"))
-    head = ladder.opening(study, [["a", "b"], ["c"]], "davis", None, "cmd")
-    assert head["command"] == "cmd" and head["seeds"] == 2
-    assert head["split"]["train"] + head["split"]["test"] == 12
-    assert head["split"]["train"] == sum(len(v[0]) for v in study.val)
-    assert head["scenes"] == {"frames": "davis", "apart": None,
-                              "per_fold": [2, 1]}
