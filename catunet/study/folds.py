@@ -95,7 +95,7 @@ def bootstrap_interval(per_photo, draws=BOOTSTRAP, seed=0):
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), (draws, len(values)))] \
         .mean(axis=1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+    return [float(np.percentile(means, q)) for q in (2.5, 97.5)]
 
 
 def final_folder(runs_dir, recipe, seed, base):
