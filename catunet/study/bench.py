@@ -47,12 +47,14 @@ from catunet.study.bench_workers import (BATCH, INFER_BATCH, SIZE,
                                          timed)
 from catunet.training import machine
 from catunet.training.config import TrainConfig
+from catunet.training.recipes import RECIPES
 
 WIDTHS = (8, 32)
 SHIPPED_WIDTH = TrainConfig.width  # what ``train.py --recipe paper`` trains
 # Pretrained-encoder models, ``ENCODER@SIZE``: the encoder recipe's, which
-# is the model that ships (``catunet.shipped``).
-ENCODER_MODELS = ("efficientnet-lite0@256",)
+# is the model that ships (``catunet.shipped``), read from the recipe so the
+# two cannot drift apart.
+ENCODER_MODELS = ("{encoder}@{image_size}".format(**RECIPES["encoder"]),)
 REPORTS = Path("reports")
 # Training: plain Keras, each of catunet's differences alone, and all of
 # them (what train.py runs).

@@ -84,6 +84,14 @@ def test_an_encoder_model_is_planned_in_the_precision_it_trains_in():
     assert (config.encoder, config.image_size) == ("efficientnet-lite0", 256)
 
 
+def test_the_bench_measures_the_encoder_model_the_recipe_trains():
+    from catunet.training.recipes import RECIPES
+
+    config = bench_workers.config_of(bench.ENCODER_MODELS[0])
+    assert (config.encoder, config.image_size) == (
+        RECIPES["encoder"]["encoder"], RECIPES["encoder"]["image_size"])
+
+
 def test_missing_photos_fail_before_anything_is_measured(tmp_path):
     calls = []
     with pytest.raises(CatunetError):
