@@ -12,7 +12,9 @@ times, at each width:
   precision ``auto`` picks); and all of them together, which is what
   ``train.py`` runs (``catunet.training.train.compile_model``). XLA is off on both
   sides, set explicitly: ``jit_compile=False`` is also what Keras's default
-  ``"auto"`` resolves to without a GPU, and what ``train.py`` runs;
+  ``"auto"`` resolves to without a GPU, and what ``train.py`` runs. A
+  pretrained-encoder model, which ``auto`` trains in float32, is also
+  timed in bfloat16 where the CPU computes it natively;
 * **inference**, photos per second (batch 16) and single-photo latency:
   plain Keras's ``model.predict`` against the path evaluate, visualize and
   the web page use (``catunet.inference.predict.predict_probabilities`` on a model
@@ -39,8 +41,8 @@ import catunet
 
 from catunet.flags import HelpFormatter
 from catunet.errors import CatunetError
-from catunet.study.bench_report import (BFLOAT16_RUNTIMES, inference_name,
-                                        write_bench_report)
+from catunet.study.bench_report import (BFLOAT16_RUNTIMES, ENCODER_BFLOAT16,
+                                        inference_name, write_bench_report)
 from catunet.study.bench_workers import (BATCH, INFER_BATCH, SIZE,
                                          export_models, label,
                                          measure_inference, measure_training,
@@ -110,6 +112,10 @@ def plan(widths, picked):
                     and name != "catunet":
                 continue  # auto is float32 here: the same run as plain
             jobs.append((name, "train", {"width": width, **options}))
+        if not isinstance(width, int) and auto == "float32" \
+                and picked["precision"] == "mixed_bfloat16":
+            jobs.append((ENCODER_BFLOAT16, "train",
+                         {"width": width, "precision": "mixed_bfloat16"}))
         served = [("predict", False)] + \
             [(r, False) for r in picked["runtimes"]]
         if bf16:  # what train.py saves here, on the runtimes that use it
