@@ -5,23 +5,22 @@
 
 starts from the simplest recipe over EfficientNet-Lite0 with ImageNet
 weights (``BASE``: no pre-training stage, no unlabelled photos, no
-synthesis) and tries the ``STEPS`` one at a time, each a group
-of alternatives: every alternative is trained on the validation folds
-(``catunet.study.folds``: seed *s* validates on fold *s* of the 57 training
-photos) and the group's best
-is kept only if its mean choosing score beats the kept recipe's
-(``catunet.study.choosing.keeps``): validation photo Dice (masks at the
-study's 128 px) and validation-cat scene Dice (``catunet.study.choosing``,
-each fold's own cats on DAVIS frames) averaged. Inference options are then
-chosen the same way (``catunet.study.choosing.greedy_inference``).
+synthesis) and tries the ``STEPS`` one at a time, each a group of
+alternatives: every alternative is trained on the validation folds
+(``catunet.study.folds``: seed *s* validates on fold *s* of the 57
+training photos) and the group's best is kept only if its mean choosing
+score beats the kept recipe's (``catunet.study.choosing.keeps``):
+validation photo Dice (masks at the study's 128 px) and validation-cat
+scene Dice (``catunet.study.choosing``, each fold's own cats on DAVIS
+frames) averaged. Inference options are then chosen the same way
+(``catunet.study.choosing.greedy_inference``).
 
 The test photos are never scored here. ``--final-seeds N`` trains the
 chosen recipe on all 57 training photos with N seeds and scores the test
 photos once (``catunet.study.folds.final``), with the chosen inference
-settings saved beside each model:
-the one look at test a finished recipe gets. Everything lands in
-``reports/encoder-ladder/`` (``ladder.json``, ``ladder.md``), numbers from
-JSON only.
+settings saved beside each model: the one look at test a finished recipe
+gets. Everything lands in ``reports/encoder-ladder/`` (``ladder.json``,
+``ladder.md``), numbers from JSON only.
 """
 
 import argparse
