@@ -23,7 +23,7 @@ from catunet.errors import CatunetError
 from catunet.inference.evaluate import score
 from catunet.inference.predict import ZOOM_MERGES, Settings, predict_photo_masks
 from catunet.models.saving import load_model
-from catunet.study import render
+from catunet.study import render, scorecache
 
 # Inference options, one group at a time, in this order.
 INFERENCE_GROUPS = (
@@ -151,34 +151,52 @@ def settings_measure(study, runs, made=None, with_test=True):
     seed, validation photo Dice (and each photo's), test Dice (and its
     per-photo mean over the seeds) and, with ``made`` (every fold's
     scenes), scene Dice overall and by kind. Each setting is measured
-    once.
+    once, and each run's scores are kept beside it
+    (``catunet.study.scorecache``): a study started again reads them.
 
     Args:
         study: The ``variants.Study``; ``runs``: one run per seed.
         with_test: Score the test photos too (False: a ladder that must
             not look at them, such as ``catunet.study.encoder_ladder``).
     """
-    models = [Remembered(load_model(Path(r["folder"]) / "cats.keras"))
-              for r in runs]
+    folders = [Path(r["folder"]) for r in runs]
     folds = [r["config"]["val_fold"] for r in runs]
-    measured = {}
+    digests = [scorecache.file_digest(f / "cats.keras") for f in folders]
+    # What each run is scored on, by fingerprint: part of a kept score's key.
+    scored_on = {"val": [scorecache.fingerprint(study.val[f]) for f in folds],
+                 "test": [scorecache.fingerprint(study.test)] * len(runs)}
+    if made is not None:
+        scored_on["scenes"] = [scorecache.fingerprint(made[f]) for f in folds]
+    models, measured = {}, {}
+
+    def model(i):  # loaded only where a score is not on disk
+        if i not in models:
+            models[i] = Remembered(load_model(folders[i] / "cats.keras"))
+        return models[i]
+
+    def each_run(what, settings, compute):
+        """``compute(i)`` for each run ``i``, or what it gave before."""
+        plain = dataclasses.asdict(settings)
+        return [scorecache.kept(
+            folders[i], [what, scored_on[what][i], digests[i], plain],
+            lambda: compute(i)) for i in range(len(runs))]
 
     def measure(settings):
         if settings not in measured:
-            val = [score(m, *study.val[f], settings)["dice"]
-                   for m, f in zip(models, folds)]
+            val = each_run("val", settings, lambda i: score(
+                model(i), *study.val[folds[i]], settings)["dice"])
             found = {
                 "settings": dataclasses.asdict(settings),
-                "val_dice": [float(v.mean()) for v in val],
-                "val_dice_per_image": [v.tolist() for v in val]}
+                "val_dice": [float(np.mean(v)) for v in val],
+                "val_dice_per_image": val}
             if with_test:
-                test = [score(m, *study.test, settings)["dice"]
-                        for m in models]
-                found["test_dice"] = [float(t.mean()) for t in test]
+                test = each_run("test", settings, lambda i: score(
+                    model(i), *study.test, settings)["dice"])
+                found["test_dice"] = [float(np.mean(t)) for t in test]
                 found["test_dice_per_image"] = np.mean(test, axis=0).tolist()
             if made is not None:
-                on = [scene_scores(m, made[f], settings)
-                      for m, f in zip(models, folds)]
+                on = each_run("scenes", settings, lambda i: scene_scores(
+                    model(i), made[folds[i]], settings))
                 found["scene_dice"] = [o["dice"] for o in on]
                 found["scene_kinds"] = {kind: [o["kinds"][kind]["dice"]
                                                for o in on]
