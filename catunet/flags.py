@@ -5,12 +5,14 @@ from the field), and the inference and runtime flags of ``evaluate``,
 
 import argparse
 import dataclasses
+import re
 import types
 import typing
 
+from catunet.checks import SettingError
 from catunet.training.config import (ENCODERS, LOSSES, PRECISIONS, STAGES,
                                      STRATEGIES, TrainConfig, field_help)
-from catunet.training.recipes import DEFAULT, RECIPES
+from catunet.training.recipes import DEFAULT, RECIPES, as_flags
 
 CHOICES = {"stage": STAGES, "precision": PRECISIONS, "encoder": ENCODERS,
            "recipe": tuple(RECIPES),
@@ -82,8 +84,24 @@ def flag(key, value):
 
 
 def config_from_args(args):
+    """The ``TrainConfig`` of parsed ``train`` flags.
+
+    Raises:
+        SettingError: The settings do not go together; where the message
+            names a value ``--recipe`` gave, it says so.
+    """
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    values = {k: v for k, v in vars(args).items() if k in names}
+    try:
+        return TrainConfig(**values)
+    except SettingError as error:
+        given = RECIPES.get(values.get("recipe"), {})
+        named = {k: v for k, v in given.items() if values.get(k) == v and
+                 re.search(rf"--{k.replace('_', '-')}\b", str(error))}
+        if not named:
+            raise
+        raise SettingError(f"{error} (--recipe {values['recipe']} gives "
+                           f"{as_flags(named)})") from None
 
 
 def _zoom(text):

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from catunet import visualize
-from tests.conftest import ROOT
 from tests.training.test_train import run_cli
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from catunet.cli import parse
 from catunet.errors import CatunetError
+from catunet.checks import SettingError
 from catunet.flags import config_from_args
 from catunet.training import recipes
 from catunet.training.config import TrainConfig
@@ -16,13 +17,27 @@ from tests.conftest import ROOT
 
 def test_a_recipe_fills_what_no_flag_gives():
     config = config_from_args(parse("train", ["--recipe", "encoder",
-                                              "--epochs", "5"]))
-    assert config.recipe == "encoder" and config.epochs == 5  # flag wins
+                                              "--epochs", "7"]))
+    assert config.recipe == "encoder" and config.epochs == 7  # flag wins
     for key, value in recipes.recipe("encoder").items():
         if key != "epochs":
             assert getattr(config, key) == value
     assert config_from_args(parse("train", ["--recipe", "paper"])) == \
         TrainConfig(recipe="paper")
+
+
+def test_a_flag_at_odds_with_the_recipe_names_what_the_recipe_gave(
+        monkeypatch):
+    monkeypatch.setitem(recipes.RECIPES, "quick", {
+        **recipes.RECIPES["quick"], "freeze_epochs": 5})
+    with pytest.raises(SettingError, match=r"--freeze-epochs must be below "
+                       r"--epochs \(3\), got 5 \(--recipe quick gives .*"
+                       r"--freeze-epochs 5\)$"):
+        config_from_args(parse("train", ["--recipe", "quick",
+                                         "--epochs", "3"]))
+    with pytest.raises(SettingError, match=r"got -3$"):  # the user's value
+        config_from_args(parse("train", ["--recipe", "quick",
+                                         "--epochs", "-3"]))
 
 
 def test_without_a_recipe_the_cli_trains_the_default_one():
