@@ -42,21 +42,19 @@ import catunet
 from catunet.flags import HelpFormatter
 from catunet.errors import CatunetError
 from catunet.study.bench_report import (BFLOAT16_RUNTIMES, ENCODER_BFLOAT16,
-                                        inference_name, write_bench_report)
+                                        ENCODER_MODEL, inference_name,
+                                        write_bench_report)
 from catunet.study.bench_workers import (BATCH, INFER_BATCH, SIZE,
                                          export_models, label,
                                          measure_inference, measure_training,
                                          timed)
 from catunet.training import machine
 from catunet.training.config import TrainConfig
-from catunet.training.recipes import RECIPES
 
 WIDTHS = (8, 32)
 SHIPPED_WIDTH = TrainConfig.width  # what ``train.py --recipe paper`` trains
-# Pretrained-encoder models, ``ENCODER@SIZE``: the encoder recipe's, which
-# is the model that ships (``catunet.shipped``), read from the recipe so the
-# two cannot drift apart.
-ENCODER_MODELS = ("{encoder}@{image_size}".format(**RECIPES["encoder"]),)
+# Pretrained-encoder models, ``ENCODER@SIZE``: the one that ships.
+ENCODER_MODELS = (ENCODER_MODEL,)
 REPORTS = Path("reports")
 # Training: plain Keras, each of catunet's differences alone, and all of
 # them (what train.py runs).

@@ -10,8 +10,9 @@ from catunet.inference import runtimes
 from catunet.models.unet import build_unet
 from catunet.study import bench, bench_workers
 from catunet.study import bench_report
-from catunet.study.bench_report import (findings, readme_speed, target_rows,
-                                        verdict, write_bench_report)
+from catunet.study.bench_report import (ENCODER_MODEL, findings,
+                                        readme_speed, target_rows, verdict,
+                                        write_bench_report)
 
 
 def test_forward_flops_by_hand():
@@ -207,7 +208,7 @@ def test_findings_change_with_the_machine(tmp_path):
     assert "what ships here (openvino," in text
     assert "is not it (slower than it in throughput)" in text
     encoder = fake_summary()
-    model = "efficientnet-lite0@320"
+    model = ENCODER_MODEL
     encoder["encoder_models"] = [model]
     encoder["results"] += [
         _row("train", "keras", model, 8.0), _row("train", "catunet", model, 8.2),
@@ -215,7 +216,12 @@ def test_findings_change_with_the_machine(tmp_path):
         _row("infer", "keras predict", model, 10.0),
         _row("infer", "openvino", model, 25.0)]
     text = "\n".join(findings(encoder))
-    assert "(efficientnet-lite0@320, what ships)" in text
+    assert f"({model}, what ships)" in text
+    encoder["encoder_models"] = ["efficientnet-lite0@64"]  # an older bench
+    for r in encoder["results"][-5:]:
+        r["width"] = "efficientnet-lite0@64"
+    assert "(efficientnet-lite0@64, what shipped when this was measured; " \
+        f"{model} ships now" in "\n".join(findings(encoder))
     assert "in bfloat16, which `--precision auto` does not pick for it, " \
         "4.0 (3.8–4.2) images/s, 0.50× plain Keras `fit`, slower" in text
     encoder["results"].pop(-3)  # not measured: a machine without bfloat16
