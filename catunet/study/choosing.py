@@ -24,6 +24,7 @@ from catunet.inference.evaluate import score
 from catunet.inference.predict import ZOOM_MERGES, Settings, predict_photo_masks
 from catunet.models.saving import load_model
 from catunet.study import render, scorecache
+from catunet.training.provenance import file_sha256
 
 # Inference options, one group at a time, in this order.
 INFERENCE_GROUPS = (
@@ -161,7 +162,7 @@ def settings_measure(study, runs, made=None, with_test=True):
     """
     folders = [Path(r["folder"]) for r in runs]
     folds = [r["config"]["val_fold"] for r in runs]
-    digests = [scorecache.file_digest(f / "cats.keras") for f in folders]
+    digests = [file_sha256(f / "cats.keras") for f in folders]
     # What each run is scored on, by fingerprint: part of a kept score's key.
     scored_on = {"val": [scorecache.fingerprint(study.val[f]) for f in folds],
                  "test": [scorecache.fingerprint(study.test)] * len(runs)}

@@ -53,15 +53,6 @@ def fingerprint(value):
     return digest.hexdigest()
 
 
-def file_digest(path):
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def kept(folder, parts, compute):
     """``compute()`` (JSON-able), or what it gave before for ``parts`` in
     ``folder``'s ``scores.json``. ``parts`` (JSON-able) name what it
