@@ -11,10 +11,14 @@ EfficientNet-Lite0 at 128 px (the ``quick`` recipe; the encoder ladder's
 same validation folds and scored on the same validation photos and
 validation-cat scenes as the encoder ladder, with plain inference; the one
 with the higher mean choosing score becomes the default, and the
-difference is reported paired by fold. ``--final-seeds N`` then trains the
-winner on all 57 training photos with N seeds and scores the test photos
-once: the numbers README's quick start states. Everything lands in
-``reports/defaults/`` (``defaults.json``, ``defaults.md``).
+difference is reported paired by fold. The default's inference options
+are then chosen on the same folds and scenes, as the encoder ladder
+chooses its own (``GROUPS``), and saved beside every model it trains
+(``catunet.training.recipes.INFERENCE``). ``--final-seeds N`` then trains
+the winner on all 57 training photos with N seeds and scores the test
+photos once, with the chosen inference: the numbers README's quick start
+states. Everything lands in ``reports/defaults/`` (``defaults.json``,
+``defaults.md``).
 """
 
 import argparse
@@ -25,11 +29,12 @@ from catunet import atomic
 from catunet.flags import HelpFormatter
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
-from catunet.study.choosing import keeps, ladder_scenes
-from catunet.study.encoder_ladder import BASE
+from catunet.study.choosing import (by_score, greedy_inference, keeps,
+                                    ladder_scenes, settings_measure)
+from catunet.study.encoder_ladder import BASE, GROUPS
 from catunet.study.folds import (add_validation_flags, command_line, final,
-                                 fold_runs, fold_scores, opening)
-from catunet.study.encoder_report import KINDS
+                                 fold_runs, fold_scores, opening, sized)
+from catunet.study.encoder_report import KINDS, inference_rows
 from catunet.study.runstore import RUNS
 from catunet.study.variants import Study
 from catunet.training import machine
@@ -51,15 +56,21 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
     winner = "quick" if keeps(runs["quick"], runs["paper"], "score") \
         else "paper"
     other = "paper" if winner == "quick" else "quick"
+    size = RECIPES[winner].get("image_size", study.base.image_size)
+    inference = greedy_inference(
+        settings_measure(sized(study, size), runs[winner], made,
+                         with_test=False), by_score, GROUPS)
     summary = {
         **opening(study, made, frames, frames_apart, command),
         "candidates": {name: candidate(name, runs[name])
                        for name in CANDIDATES},
         "difference": differences(runs[winner], runs[other]),
         "winner": winner,
+        "inference": inference,
         # Final folders named by the recipe's changes to the encoder
         # ladder's base, like the ladder's own.
-        "final": final(study, RECIPES[winner], Settings(), final_seeds,
+        "final": final(study, RECIPES[winner],
+                       Settings(**inference["chosen"]), final_seeds,
                        Path(runs_dir) / winner, BASE) if final_seeds else None,
         "wall_minutes": (time.perf_counter() - start) / 60}
     atomic.write_json(Path(report) / "defaults.json", summary)
@@ -88,6 +99,10 @@ def _fill(template, summary):
     winner = summary["winner"]
     return render.ENVIRONMENT.get_template(template).render(
         s=summary, f=summary["final"], kinds=KINDS, winner=winner,
+        tried=inference_rows(summary["inference"]),
+        chosen=inference_rows({"tried": [summary["inference"]["best"]]})[0],
+        inference_flags=" ".join(
+            render.inference_flags(summary["inference"]["chosen"])),
         other=next(n for n in CANDIDATES if n != winner),
         flags={n: as_flags(c["recipe"])
                for n, c in summary["candidates"].items()},

@@ -92,22 +92,28 @@ def against_kept(rows):
     return out
 
 
+def inference_rows(inference):
+    """The inference options a study tried (``greedy_inference``'s
+    ``tried``), each with what it changed from plain and its choosing
+    score per fold: the rows of the reports' inference tables."""
+    plain = Settings.as_dict({})
+    return [{**t, "changed": {k: v for k, v in
+                              Settings.as_dict(t["settings"]).items()
+                              if v != plain.get(k)} or "plain",
+             "score": np.add(t["val_dice"], t["scene_dice"]) / 2}
+            for t in inference["tried"]]
+
+
 def markdown(summary):
     """The report (``templates/encoder-ladder.md.j2``), every number from
     ``summary`` (and the previous best recipe's ladder, where it is)."""
-    plain = Settings.as_dict({})
-    tried = [{**t, "changed": {k: v for k, v in
-                               Settings.as_dict(t["settings"]).items()
-                               if v != plain.get(k)} or "plain",
-              "score": np.add(t["val_dice"], t["scene_dice"]) / 2}
-             for t in summary["inference"]["tried"]]
     comparison = None
     if PREVIOUS.is_file():
         comparison = "\n".join(comparison_lines(
             summary, json.loads(PREVIOUS.read_text()))[:-1])
     return render.ENVIRONMENT.get_template("encoder-ladder.md.j2").render(
         s=summary, steps=against_kept(summary["steps"]), f=summary["final"],
-        kinds=KINDS, tried=tried,
+        kinds=KINDS, tried=inference_rows(summary["inference"]),
         machine=machine.summary(summary["machine"]),
         recipe_flags=recipes.as_flags(summary["recipe"]),
         comparison=comparison)

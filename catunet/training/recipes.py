@@ -46,9 +46,10 @@ RECIPES = {
 # The inference settings each recipe's models were chosen with on
 # validation (``catunet.inference.predict.Settings`` fields), saved beside a model
 # trained with the recipe as ``inference.json``, so predict and serve use
-# them.
+# them: ``quick``'s by ``python -m catunet.study.defaults``, ``encoder``'s by
+# its ladder (tests check both against the reports' JSON).
 INFERENCE = {
-    "quick": {},
+    "quick": {"tta": True, "threshold": 0.7, "zoom": 2},
     "encoder": {"tta": True, "zoom": 2, "fill_holes": True},
     "paper": {},
 }

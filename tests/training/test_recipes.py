@@ -82,16 +82,18 @@ def test_a_recipe_that_self_trains_asks_for_the_photos_it_needs(
     assert given.without_effect() == []
 
 
-def test_the_encoder_recipes_inference_is_what_its_ladder_chose():
+@pytest.mark.parametrize("name, report", [
+    ("encoder", ("encoder-ladder", "ladder.json")),
+    ("quick", ("defaults", "defaults.json"))])
+def test_a_recipes_inference_is_what_its_study_chose(name, report):
     from catunet.inference.predict import Settings
 
-    summary = json.loads((ROOT / "reports" / "encoder-ladder" /
-                          "ladder.json").read_text())
+    summary = json.loads((ROOT / "reports").joinpath(*report).read_text())
     plain = Settings.as_dict({})
     chosen = {k: v for k, v in
               Settings.as_dict(summary["inference"]["chosen"]).items()
               if v != plain.get(k)}
-    assert recipes.INFERENCE["encoder"] == chosen
+    assert recipes.INFERENCE[name] == chosen
 
 
 @pytest.mark.slow
