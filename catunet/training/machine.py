@@ -62,10 +62,10 @@ def best_precision(encoder="paper"):
     bfloat16 is several times slower).
 
     A pretrained ``encoder`` (depthwise convolutions, batch norm after
-    every one) trains in float32 on a CPU: in bfloat16 its training steps
-    took 1.7 times as long on the AMX Xeon this was written on (timed by
-    hand). ``python -m catunet.study.bench`` now times both on a CPU with
-    native bfloat16 (the encoder model's ``+ precision bfloat16`` row).
+    every one) trains in float32 on a CPU: in bfloat16 it trains slower
+    on an AMX Xeon (``python -m catunet.study.bench`` times both where the
+    CPU computes bfloat16 natively: ``reports/bench.md``, the encoder
+    model's ``+ precision bfloat16`` row).
     """
     if has_gpu():
         return "mixed_float16"
