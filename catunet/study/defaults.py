@@ -100,7 +100,8 @@ def _fill(template, summary):
     return render.ENVIRONMENT.get_template(template).render(
         s=summary, f=summary["final"], kinds=KINDS, winner=winner,
         tried=inference_rows(summary["inference"]),
-        chosen=inference_rows({"tried": [summary["inference"]["best"]]})[0],
+        plain_score=by_score(summary["inference"]["tried"][0]),
+        chosen_score=by_score(summary["inference"]["best"]),
         inference_flags=" ".join(
             render.inference_flags(summary["inference"]["chosen"])),
         other=next(n for n in CANDIDATES if n != winner),
