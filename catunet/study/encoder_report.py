@@ -9,6 +9,7 @@ import numpy as np
 
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
+from catunet.study.choosing import choosing_score
 from catunet.training import machine, recipes
 
 # The best recipe before the encoder, its inference chosen on the same
@@ -23,31 +24,38 @@ def kept_inference(summary):
     return summary["inference"]["best"]
 
 
-def against_previous(summary, previous):
-    """Fold-by-fold differences between this ladder's kept recipe (with
-    its chosen inference) and ``previous`` (the from-scratch ladder's
-    summary chosen on the same scenes): ``{measure: paired difference}``
-    for validation Dice, scene Dice and each kind of scene; None when the
-    scenes were not the same."""
-    if previous["scenes"].get("scenes_per_fold") != \
-            summary["scenes"]["per_fold"]:
-        return None
-    ours, theirs = kept_inference(summary), previous["inference"]["best"]
+def paired_measures(ours, theirs):
+    """Fold-by-fold differences between two recipes' scores with their
+    chosen inference (``inference["best"]``, the same folds and scenes):
+    ``{measure: {"ours", "theirs", "difference"}}`` for validation Dice,
+    scene Dice, each kind of scene and the choosing score."""
     pairs = {"validation photos": (ours["val_dice"], theirs["val_dice"]),
              "scenes": (ours["scene_dice"], theirs["scene_dice"])}
     pairs.update({kind: (ours["scene_kinds"][kind],
                          theirs["scene_kinds"][kind]) for kind in KINDS})
+    pairs["choosing score"] = tuple(
+        choosing_score(s["val_dice"], s["scene_dice"]) for s in (ours, theirs))
     return {name: {"ours": stats.mean_sd(a)[0], "theirs": stats.mean_sd(b)[0],
                    "difference": stats.paired_difference(a, b)}
             for name, (a, b) in pairs.items()}
 
 
-def comparison_lines(summary, previous):
-    compared = against_previous(summary, previous)
+def against_previous(summary, previous):
+    """``paired_measures`` of this ladder's kept recipe against
+    ``previous`` (the from-scratch ladder's summary chosen on the same
+    scenes); None when the scenes were not the same."""
+    if previous["scenes"].get("scenes_per_fold") != \
+            summary["scenes"]["per_fold"]:
+        return None
+    return paired_measures(kept_inference(summary),
+                           previous["inference"]["best"])
+
+
+def comparison_lines(compared, theirs="previous best"):
     if compared is None:
         return ["The previous best recipe's scenes differ from these: no "
                 "fold-by-fold comparison.", ""]
-    lines = ["| measure | this recipe | previous best | difference, "
+    lines = [f"| measure | this recipe | {theirs} | difference, "
              "paired by fold |", "|---|---|---|---|"]
     for name, c in compared.items():
         lines.append(f"| {name} | {c['ours']:.3f} | {c['theirs']:.3f} | "
@@ -61,7 +69,8 @@ def readme_section(summary, previous=None):
     previous best recipe's ladder, for the scenes)."""
     comparison = None
     if previous is not None:
-        comparison = "\n".join(comparison_lines(summary, previous)[:-1])
+        comparison = "\n".join(comparison_lines(
+            against_previous(summary, previous))[:-1])
     return render.ENVIRONMENT.get_template("readme-encoder.md.j2").render(
         s=summary, f=summary["final"], previous=PREVIOUS,
         machine=machine.summary(summary["machine"]),
@@ -109,11 +118,18 @@ def markdown(summary):
     ``summary`` (and the previous best recipe's ladder, where it is)."""
     comparison = None
     if PREVIOUS.is_file():
-        comparison = "\n".join(comparison_lines(
-            summary, json.loads(PREVIOUS.read_text()))[:-1])
+        comparison = "\n".join(comparison_lines(against_previous(
+            summary, json.loads(PREVIOUS.read_text())))[:-1])
+    shipped = None
+    if summary.get("shipped_inference"):  # catunet.study.cheaper's reports
+        shipped = "\n".join(comparison_lines(paired_measures(
+            kept_inference(summary), summary["shipped_inference"]),
+            "the recipe that ships")[:-1])
     return render.ENVIRONMENT.get_template("encoder-ladder.md.j2").render(
         s=summary, steps=against_kept(summary["steps"]), f=summary["final"],
         kinds=KINDS, tried=inference_rows(summary["inference"]),
         machine=machine.summary(summary["machine"]),
         recipe_flags=recipes.as_flags(summary["recipe"]),
-        comparison=comparison)
+        comparison=comparison, shipped=shipped,
+        rows_machine=machine.summary(summary["rows_machine"])
+        if summary.get("rows_machine") else None)

@@ -1,0 +1,106 @@
+"""A cheaper recipe measured against the one that ships, on validation.
+
+    python -m catunet.study.cheaper --frames ../shared/data/davis \\
+        --frames-apart '...' --change '{"epochs": 20, "pseudo_epochs": 5}' \\
+        --report reports/encoder-ladder/shorter-training-measured
+
+Trains the shipped recipe (``reports/encoder-ladder/ladder.json``'s
+``recipe``) with ``--change`` on the encoder ladder's validation folds,
+chooses its inference the ladder's way (``greedy_inference`` over
+``GROUPS``) and writes a report like the ladder's: its rows, with the
+change as a last row, and the change against the recipe that ships, each
+with its own chosen inference, paired by fold. The ladder's rule keeps
+only what scores higher; a change that only saves time is judged by
+``ships`` instead, a rule set before any change ran. Only a change that
+ships trains ``--final-seeds`` and scores the test photos once.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from catunet import atomic
+from catunet.flags import HelpFormatter
+from catunet.inference.predict import Settings
+from catunet.study.choosing import (by_score, greedy_inference,
+                                    ladder_scenes, settings_measure)
+from catunet.study.encoder_ladder import BASE, GROUPS, REPORT, row
+from catunet.study.encoder_report import markdown
+from catunet.study.folds import (add_validation_flags, command_line, final,
+                                 fold_runs, label_of, opening, sized)
+from catunet.study.runstore import RUNS
+from catunet.study.variants import Study
+from catunet.training import machine
+
+# How far below the shipped recipe's choosing score a change that only
+# saves time may land and still ship: the bound the shorter pre-training
+# step was kept by at plain inference
+# (reports/encoder-ladder/shorter-pretraining-measured/), here applied to
+# the score with the inference each recipe chose; set before any change
+# was measured by this module.
+CHEAPER = 0.005
+
+
+def ships(ours, theirs, bound=CHEAPER):
+    """Whether a change that only saves time ships: its choosing score
+    with its chosen inference (``ours``) at most ``bound`` below the
+    shipped recipe's (``theirs``)."""
+    return ours >= theirs - bound
+
+
+def run(change, frames, frames_apart=None, data_dir=None, seeds=3,
+        final_seeds=0, report=REPORT / "cheaper-measured", command="",
+        shipped_report=REPORT):
+    """Measures ``change`` and writes the report (module docs)."""
+    start = time.perf_counter()
+    shipped = json.loads((Path(shipped_report) / "ladder.json").read_text())
+    study = Study.load(data_dir, seeds)
+    made = ladder_scenes(study, frames, frames_apart)[1]
+    recipe = {**shipped["recipe"], **change}
+    kept = [s["change"] for s in shipped["steps"][1:] if s["kept"]]
+    runs = fold_runs(study, recipe, label_of(kept + [change]), made,
+                     RUNS / "encoder")
+    measure = settings_measure(sized(study, recipe["image_size"]), runs,
+                               made, with_test=False)
+    inference = greedy_inference(measure, by_score, GROUPS)
+    ours, theirs = by_score(inference["best"]), \
+        by_score(shipped["inference"]["best"])
+    shipping = ships(ours, theirs)
+    print(f"choosing score with chosen inference {ours:.3f} against the "
+          f"shipped recipe's {theirs:.3f}: "
+          f"{'ships' if shipping else 'does not ship'}", flush=True)
+    summary = {
+        **opening(study, made, frames, frames_apart, command),
+        "precision": machine.best_precision(BASE["encoder"]),
+        "base": shipped["base"], "rows_machine": shipped["machine"],
+        "steps": shipped["steps"] + [row("cheaper", change, runs, shipping)],
+        "recipe": recipe, "inference": inference,
+        "shipped_inference": shipped["inference"]["best"],
+        "cheaper_bound": CHEAPER, "ships": bool(shipping),
+        "final": final(study, recipe, Settings(**inference["chosen"]),
+                       final_seeds, RUNS / "encoder", BASE)
+        if shipping and final_seeds else None,
+        "wall_minutes": (time.perf_counter() - start) / 60}
+    atomic.write_json(Path(report) / "ladder.json", summary)
+    atomic.write_text(Path(report) / "ladder.md", markdown(summary))
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    parser.add_argument("--change", type=json.loads, required=True,
+                        help="the settings that change, as JSON of "
+                        "TrainConfig fields, e.g. '{\"epochs\": 20}'")
+    add_validation_flags(parser, REPORT / "cheaper-measured", "the change")
+    args = parser.parse_args(argv)
+    if not args.frames:
+        parser.error("--frames is needed: the change is chosen on scenes")
+    run(args.change, args.frames, args.frames_apart, args.data_dir,
+        args.seeds, args.final_seeds, args.report,
+        command_line("catunet.study.cheaper", argv))
+
+
+if __name__ == "__main__":
+    main()

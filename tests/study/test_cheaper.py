@@ -1,0 +1,96 @@
+"""The rule and report of a change that only saves time, on made-up fold
+results against the committed encoder ladder (the real run is
+python -m catunet.study.cheaper)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from catunet.study import cheaper, encoder_report
+
+ROOT = Path(__file__).resolve().parents[2]
+LADDER = ROOT / "reports" / "encoder-ladder"
+
+
+def test_a_cheaper_change_ships_only_within_the_bound():
+    assert cheaper.ships(0.790, 0.793)
+    assert cheaper.ships(0.800, 0.793)
+    assert not cheaper.ships(0.787, 0.793)
+    assert not cheaper.ships(0.790, 0.793, bound=0.0)
+
+
+def shifted(best, by):
+    """``best`` (a chosen inference's scores) with every scene lower by
+    ``by``."""
+    return {**best, "scene_dice": [d - by for d in best["scene_dice"]],
+            "scene_kinds": {k: [d - by for d in v]
+                            for k, v in best["scene_kinds"].items()}}
+
+
+def measured(monkeypatch, tmp_path, by):
+    """Runs ``cheaper.run`` on the committed ladder, the change's folds
+    and inference faked as the shipped recipe's with scenes ``by``
+    lower; returns the summary and what ``final`` was asked to train."""
+    shipped = json.loads((LADDER / "ladder.json").read_text())
+    best = shifted(shipped["inference"]["best"], by)
+    runs = [{"folder": f"runs/x-s{s}", "seconds": 600.0,
+             "val_dice": best["val_dice"][s],
+             "score": (best["val_dice"][s] + best["scene_dice"][s]) / 2,
+             "scenes": {"dice": best["scene_dice"][s], "kinds": {
+                 k: {"dice": v[s]} for k, v in best["scene_kinds"].items()}}}
+            for s in range(3)]
+    finals = []
+
+    class FakeStudy:
+        manifest, train_pairs, test_pairs, val = {"seed": 0}, [0] * 57, \
+            [0] * 24, [[], [], []]
+
+    monkeypatch.setattr(cheaper.Study, "load", lambda *a: FakeStudy())
+    monkeypatch.setattr(cheaper, "ladder_scenes",
+                        lambda *a: (None, [[0] * 76] * 3))
+    monkeypatch.setattr(cheaper, "fold_runs", lambda *a: runs)
+    monkeypatch.setattr(cheaper, "sized", lambda study, size: study)
+    monkeypatch.setattr(cheaper, "settings_measure", lambda *a, **k: None)
+    monkeypatch.setattr(cheaper, "greedy_inference", lambda *a: {
+        "tried": [{"group": "plain", **best, "kept": True}],
+        "chosen": best["settings"], "best": best})
+    monkeypatch.setattr(cheaper, "final", lambda study, recipe, *a:
+                        finals.append((recipe, a[1])) or shipped["final"])
+    summary = cheaper.run({"epochs": 20}, "davis", final_seeds=3,
+                          report=tmp_path, command="cmd")
+    return summary, finals
+
+
+def test_a_change_that_scores_lower_neither_ships_nor_looks_at_test(
+        monkeypatch, tmp_path):
+    summary, finals = measured(monkeypatch, tmp_path, by=0.05)
+    assert not summary["ships"] and finals == [] and summary["final"] is None
+    assert summary["steps"][-1]["change"] == {"epochs": 20}
+    assert not summary["steps"][-1]["kept"]
+    text = (tmp_path / "ladder.md").read_text()
+    assert "## Against the recipe that ships" in text
+    assert "this one does not ship" in text
+    assert "| choosing score | 0.768 | 0.793 | -0.025" in text
+    assert "measured on different machines" in text
+
+
+def test_a_change_within_the_bound_ships_and_trains_its_final_seeds(
+        monkeypatch, tmp_path):
+    summary, finals = measured(monkeypatch, tmp_path, by=0.004)
+    assert summary["ships"] and summary["recipe"]["epochs"] == 20
+    assert [(recipe["epochs"], seeds) for recipe, seeds in finals] == [(20, 3)]
+    assert "this one ships" in (tmp_path / "ladder.md").read_text()
+
+
+def test_the_committed_report_renders_from_its_json():
+    folder = LADDER / "shorter-training-measured"
+    summary = json.loads((folder / "ladder.json").read_text())
+    assert encoder_report.markdown(summary) == \
+        (folder / "ladder.md").read_text()
+    assert not summary["ships"] and summary["final"] is None
+
+
+def test_a_change_needs_frames():
+    with pytest.raises(SystemExit):
+        cheaper.main(["--change", "{}"])
