@@ -6,8 +6,7 @@
 
 Trains the shipped recipe (``reports/encoder-ladder/ladder.json``'s
 ``recipe``) with ``--change`` on the encoder ladder's validation folds,
-chooses its inference the ladder's way (``greedy_inference`` over
-``GROUPS``) and writes a report like the ladder's: its rows, with the
+chooses its inference the ladder's way (``choose_inference``) and writes a report like the ladder's: its rows, with the
 change as a last row, and the change against the recipe that ships, each
 with its own chosen inference, paired by fold. The ladder's rule keeps
 only what scores higher; a change that only saves time is judged by
@@ -23,12 +22,11 @@ from pathlib import Path
 from catunet import atomic
 from catunet.flags import HelpFormatter
 from catunet.inference.predict import Settings
-from catunet.study.choosing import (by_score, greedy_inference,
-                                    ladder_scenes, settings_measure)
-from catunet.study.encoder_ladder import BASE, GROUPS, REPORT, row
+from catunet.study.choosing import by_score, ladder_scenes
+from catunet.study.encoder_ladder import BASE, REPORT, choose_inference, row
 from catunet.study.encoder_report import markdown
 from catunet.study.folds import (add_validation_flags, command_line, final,
-                                 fold_runs, label_of, opening, sized)
+                                 fold_runs, label_of, opening)
 from catunet.study.runstore import RUNS
 from catunet.study.variants import Study
 from catunet.training import machine
@@ -61,9 +59,7 @@ def run(change, frames, frames_apart=None, data_dir=None, seeds=3,
     kept = [s["change"] for s in shipped["steps"][1:] if s["kept"]]
     runs = fold_runs(study, recipe, label_of(kept + [change]), made,
                      RUNS / "encoder")
-    measure = settings_measure(sized(study, recipe["image_size"]), runs,
-                               made, with_test=False)
-    inference = greedy_inference(measure, by_score, GROUPS)
+    inference = choose_inference(study, runs, made, recipe["image_size"])
     ours, theirs = by_score(inference["best"]), \
         by_score(shipped["inference"]["best"])
     shipping = ships(ours, theirs)

@@ -29,11 +29,10 @@ from catunet import atomic
 from catunet.flags import HelpFormatter
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
-from catunet.study.choosing import (by_score, greedy_inference, keeps,
-                                    ladder_scenes, settings_measure)
-from catunet.study.encoder_ladder import BASE, GROUPS
+from catunet.study.choosing import by_score, keeps, ladder_scenes
+from catunet.study.encoder_ladder import BASE, choose_inference
 from catunet.study.folds import (add_validation_flags, command_line, final,
-                                 fold_runs, fold_scores, opening, sized)
+                                 fold_runs, fold_scores, opening)
 from catunet.study.encoder_report import KINDS, inference_rows
 from catunet.study.runstore import RUNS
 from catunet.study.variants import Study
@@ -57,9 +56,7 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
         else "paper"
     other = "paper" if winner == "quick" else "quick"
     size = RECIPES[winner].get("image_size", study.base.image_size)
-    inference = greedy_inference(
-        settings_measure(sized(study, size), runs[winner], made,
-                         with_test=False), by_score, GROUPS)
+    inference = choose_inference(study, runs[winner], made, size)
     summary = {
         **opening(study, made, frames, frames_apart, command),
         "candidates": {name: candidate(name, runs[name])

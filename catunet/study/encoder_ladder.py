@@ -81,6 +81,15 @@ GROUPS = tuple(
     if name != "zoom only small cats")
 
 
+def choose_inference(study, runs, made, image_size):
+    """The inference options of fold ``runs`` (models of ``image_size``),
+    chosen the ladder's way: ``GROUPS`` one at a time by the choosing
+    score on validation photos and scenes, never on test."""
+    measure = settings_measure(sized(study, image_size), runs, made,
+                               with_test=False)
+    return greedy_inference(measure, by_score, GROUPS)
+
+
 def row(step, change, runs, kept):
     return {"step": step, "change": change, "kept": bool(kept),
             **fold_scores(runs)}
@@ -120,9 +129,7 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
     study = Study.load(data_dir, seeds)
     made = ladder_scenes(study, frames, frames_apart)[1]
     recipe, best, rows = climb(study, made, runs_dir)
-    measure = settings_measure(sized(study, recipe["image_size"]), best,
-                               made, with_test=False)
-    inference = greedy_inference(measure, by_score, GROUPS)
+    inference = choose_inference(study, best, made, recipe["image_size"])
     summary = {
         **opening(study, made, frames, frames_apart, command),
         "precision": machine.best_precision(BASE["encoder"]),

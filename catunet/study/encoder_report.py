@@ -5,7 +5,6 @@ import itertools
 import json
 from pathlib import Path
 
-import numpy as np
 
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
@@ -109,7 +108,7 @@ def inference_rows(inference):
     return [{**t, "changed": {k: v for k, v in
                               Settings.as_dict(t["settings"]).items()
                               if v != plain.get(k)} or "plain",
-             "score": np.add(t["val_dice"], t["scene_dice"]) / 2}
+             "score": choosing_score(t["val_dice"], t["scene_dice"])}
             for t in inference["tried"]]
 
 
@@ -131,5 +130,13 @@ def markdown(summary):
         machine=machine.summary(summary["machine"]),
         recipe_flags=recipes.as_flags(summary["recipe"]),
         comparison=comparison, shipped=shipped,
-        rows_machine=machine.summary(summary["rows_machine"])
-        if summary.get("rows_machine") else None)
+        rows_machine=rows_machine(summary))
+
+
+def rows_machine(summary):
+    """The machine the rows above a ``catunet.study.cheaper`` report's last
+    were trained on, where it is not the report's own (None otherwise)."""
+    rows = summary.get("rows_machine")
+    if rows and machine.summary(rows) != machine.summary(summary["machine"]):
+        return machine.summary(rows)
+    return None

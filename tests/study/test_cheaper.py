@@ -50,9 +50,7 @@ def measured(monkeypatch, tmp_path, by):
     monkeypatch.setattr(cheaper, "ladder_scenes",
                         lambda *a: (None, [[0] * 76] * 3))
     monkeypatch.setattr(cheaper, "fold_runs", lambda *a: runs)
-    monkeypatch.setattr(cheaper, "sized", lambda study, size: study)
-    monkeypatch.setattr(cheaper, "settings_measure", lambda *a, **k: None)
-    monkeypatch.setattr(cheaper, "greedy_inference", lambda *a: {
+    monkeypatch.setattr(cheaper, "choose_inference", lambda *a: {
         "tried": [{"group": "plain", **best, "kept": True}],
         "chosen": best["settings"], "best": best})
     monkeypatch.setattr(cheaper, "final", lambda study, recipe, *a:
@@ -72,7 +70,6 @@ def test_a_change_that_scores_lower_neither_ships_nor_looks_at_test(
     assert "## Against the recipe that ships" in text
     assert "this one does not ship" in text
     assert "| choosing score | 0.768 | 0.793 | -0.025" in text
-    assert "measured on different machines" in text
 
 
 def test_a_change_within_the_bound_ships_and_trains_its_final_seeds(
@@ -81,6 +78,17 @@ def test_a_change_within_the_bound_ships_and_trains_its_final_seeds(
     assert summary["ships"] and summary["recipe"]["epochs"] == 20
     assert [(recipe["epochs"], seeds) for recipe, seeds in finals] == [(20, 3)]
     assert "this one ships" in (tmp_path / "ladder.md").read_text()
+
+
+def test_rows_of_another_machine_are_named_and_one_machine_is_not():
+    amx = {"cpu": "Xeon", "cores": 2, "notable_flags": ["avx2", "amx_tile"]}
+    avx512 = {**amx, "notable_flags": ["avx2", "avx512f"]}
+    named = encoder_report.rows_machine({"machine": avx512,
+                                         "rows_machine": amx})
+    assert named and "amx_tile" in named
+    assert encoder_report.rows_machine({"machine": amx,
+                                        "rows_machine": amx}) is None
+    assert encoder_report.rows_machine({"machine": amx}) is None
 
 
 def test_the_committed_report_renders_from_its_json():
