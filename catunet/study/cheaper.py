@@ -6,12 +6,19 @@
 
 Trains the shipped recipe (``reports/encoder-ladder/ladder.json``'s
 ``recipe``) with ``--change`` on the encoder ladder's validation folds,
-chooses its inference the ladder's way (``choose_inference``) and writes a report like the ladder's: its rows, with the
-change as a last row, and the change against the recipe that ships, each
-with its own chosen inference, paired by fold. The ladder's rule keeps
-only what scores higher; a change that only saves time is judged by
-``ships`` instead, a rule set before any change ran. Only a change that
-ships trains ``--final-seeds`` and scores the test photos once.
+chooses its inference the ladder's way (``choose_inference``) and writes
+a report like the ladder's: its rows, with the change as a last row,
+where each fold's minutes went (``part_minutes``), and the change against
+the recipe that ships, each with its own chosen inference, paired by
+fold. The ladder's rule keeps only what scores higher; a change that only
+saves time is judged by ``ships`` instead, a rule set before any change
+ran. Only a change that ships trains ``--final-seeds`` and scores the
+test photos once.
+
+Measured so far (``reports/encoder-ladder/``): half the training
+(``shorter-training-measured``) and self-training at 128 px, the
+fine-tuning at 256 (``'{"self_training_size": 128}'``,
+``small-self-training-measured``); neither ships.
 """
 
 import argparse
@@ -47,6 +54,20 @@ def ships(ours, theirs, bound=CHEAPER):
     return ours >= theirs - bound
 
 
+def part_minutes(runs):
+    """Minutes each part of each fold run took (its ``run.json``'s
+    ``parts``: a self-training run's teacher, labelling, pre-training and
+    fine-tuning), as ``{part: [minutes a fold]}``; empty for runs without
+    parts."""
+    parts = {}
+    for run_ in runs:
+        record = json.loads((Path(run_["folder"]) / "run.json").read_text())
+        for part in record.get("parts", []):
+            parts.setdefault(Path(part["folder"]).name, []).append(
+                part["seconds"] / 60)
+    return parts
+
+
 def run(change, frames, frames_apart=None, data_dir=None, seeds=3,
         final_seeds=0, report=REPORT / "cheaper-measured", command="",
         shipped_report=REPORT):
@@ -74,6 +95,7 @@ def run(change, frames, frames_apart=None, data_dir=None, seeds=3,
         "recipe": recipe, "inference": inference,
         "shipped_inference": shipped["inference"]["best"],
         "cheaper_bound": CHEAPER, "ships": bool(shipping),
+        "part_minutes": part_minutes(runs),
         "final": final(study, recipe, Settings(**inference["chosen"]),
                        final_seeds, RUNS / "encoder", BASE)
         if shipping and final_seeds else None,

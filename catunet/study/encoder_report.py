@@ -130,7 +130,8 @@ def markdown(summary):
         machine=machine.summary(summary["machine"]),
         recipe_flags=recipes.as_flags(summary["recipe"]),
         comparison=comparison, shipped=shipped,
-        rows_machine=rows_machine(summary))
+        rows_machine=rows_machine(summary),
+        parts=summary.get("part_minutes"))
 
 
 def rows_machine(summary):

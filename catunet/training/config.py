@@ -118,6 +118,10 @@ class TrainConfig:
             made before this setting existed split them.
         self_training_rounds: With ``unlabelled``: how many times the
             student becomes the teacher and labels the photos again.
+        self_training_size: With ``unlabelled``: the input size of the
+            teacher and of the pre-training on its pseudo-masks (0:
+            ``image_size``); the fine-tuning trains at ``image_size``.
+            Smaller is faster (progressive resizing).
         round_ensemble: With ``unlabelled``: the saved model averages
             the probabilities of the last this many models of the chain
             teacher, student 1, ..., student ``self_training_rounds``
@@ -208,6 +212,7 @@ class TrainConfig:
     pseudo_epochs: int = 10
     pseudo_holdout: float = 0.3
     self_training_rounds: int = 1
+    self_training_size: int = 0
     round_ensemble: int = 1
     schedule: str = "constant"
     warmup_epochs: int = 0
@@ -236,13 +241,14 @@ class TrainConfig:
         refuse(self.folds and self.val_fold >= self.folds,
                f"--val-fold must be below --folds ({self.folds}), got "
                f"{self.val_fold}")
-        refuse(self.encoder != "paper" and self.image_size % 32,
-               f"--image-size must be a multiple of 32 with --encoder "
-               f"{self.encoder}, got {self.image_size}")
-        refuse(self.encoder == "paper" and self.image_size % 2 ** self.depth,
-               f"--image-size must be a multiple of 2**--depth "
-               f"({2 ** self.depth}) for the paper's U-Net, got "
-               f"{self.image_size}")
+        step = 2 ** self.depth if self.encoder == "paper" else 32
+        for name in ("image_size", "self_training_size"):
+            refuse(getattr(self, name) % step,
+                   f"{flag(name)} must be a multiple of " + (
+                       f"2**--depth ({step}) for the paper's U-Net"
+                       if self.encoder == "paper" else
+                       f"32 with --encoder {self.encoder}")
+                   + f", got {getattr(self, name)}")
         refuse(self.freeze_epochs and not self.init
                and self.encoder == "paper",
                "--freeze-epochs needs --init or a pretrained --encoder: only "
@@ -366,7 +372,8 @@ RULES = {
     "protect": Text(empty=True), "unlabelled": Text(), "teacher": Text(),
     "pseudo_keep": Number(0, 1, open="low"), "pseudo_epochs": Whole(1),
     "pseudo_holdout": Number(0, 1, open="high"),
-    "self_training_rounds": Whole(1), "round_ensemble": Whole(1),
+    "self_training_rounds": Whole(1), "self_training_size": Whole(0, 2048),
+    "round_ensemble": Whole(1),
     "schedule": Choice(SCHEDULES), "warmup_epochs": Whole(0),
     "ema": Number(0, 1, open="high"), "copy_paste": Number(0, 10),
     "paste_backgrounds": Text(), "mosaic": Number(0, 10),
@@ -377,7 +384,8 @@ RULES = {
 # Fields that only shape self-training (the first turns it on) and the
 # paper's U-Net: ``without_effect`` names them when nothing reads them.
 SELF_TRAINING = ("unlabelled", "teacher", "pseudo_keep", "pseudo_epochs",
-                 "pseudo_holdout", "self_training_rounds")
+                 "pseudo_holdout", "self_training_rounds",
+                 "self_training_size")
 PAPER_SHAPE = ("width", "depth", "batch_norm", "dropout")
 
 

@@ -4,8 +4,10 @@ With ``--unlabelled DIR`` a training run becomes four steps, each in its
 own sub-folder of the run folder and each resumable:
 
 1. ``teacher/``: a model of the same settings trained on the labelled
-   photos (or the ``--teacher`` model given);
-2. ``pseudo-<r>/``: the teacher labels every unlabelled photo, averaging
+   photos (or the ``--teacher`` model given), at ``--self-training-size``
+   when it is set;
+2. ``pseudo-<r>/``: the teacher labels every unlabelled photo at its own
+   input size, averaging
    its prediction with that of the mirrored photo (``inference``, TTA);
    photos that look like a test or validation photo are left out
    (``duplicates``); the kept pseudo-masks, their confidences, a contact
@@ -15,9 +17,10 @@ own sub-folder of the run folder and each resumable:
    weights (or, when the student is wider or deeper than its teacher, from
    the run's ``--init``, as in Noisy Student, Xie et al. 2020), pre-trains
    on the kept pseudo-labelled photos with the run's augmentation
-   (``--pseudo-epochs``; all of them with ``--pseudo-holdout 0``);
+   (``--pseudo-epochs``; all of them with ``--pseudo-holdout 0``), at
+   ``--self-training-size`` when it is set;
 4. ``student-<r>/``: it fine-tunes on the labelled photos exactly as the
-   run's settings say (``--freeze-epochs`` etc.).
+   run's settings say (``--freeze-epochs`` etc.), at ``--image-size``.
 
 With ``--self-training-rounds`` above 1 the student becomes the teacher and
 steps 2-4 repeat. The final model is saved as the run's ``<stage>.keras``.
@@ -234,10 +237,12 @@ def self_train(config, train, verbose=1, callbacks=()):
 
     folder = Path(config.out)
     labelled = labelled_config(config)
+    size = config.self_training_size or config.image_size
     parts = []
     teacher = config.teacher
     if not teacher:
-        run = train(dataclasses.replace(labelled, out=str(folder / "teacher")),
+        run = train(dataclasses.replace(labelled, image_size=size,
+                                        out=str(folder / "teacher")),
                     verbose, callbacks)
         teacher = str(run.model_path)
         parts.append(run)
@@ -250,7 +255,7 @@ def self_train(config, train, verbose=1, callbacks=()):
         teacher_model = load_model(teacher)
         summary = make_pseudo_labels(
             teacher_model, photos, folder / f"pseudo-{r}",
-            config.image_size, config.pseudo_keep, protected)
+            teacher_model.input_shape[1], config.pseudo_keep, protected)
         start = student_start(teacher, teacher_model, labelled)
         if start != teacher:
             print(f"The student is not the teacher's shape: it starts from "
@@ -267,7 +272,7 @@ def self_train(config, train, verbose=1, callbacks=()):
                 loading.find_pairs(pseudo), seed=config.split_seed,
                 test_fraction=config.pseudo_holdout), split)
         pre = dataclasses.replace(
-            labelled, stage="pretrain", data_dir=str(pseudo),
+            labelled, stage="pretrain", data_dir=str(pseudo), image_size=size,
             split=str(split), folds=0, val_fold=0,
             epochs=config.pseudo_epochs, init=start, freeze_epochs=0,
             fine_tune_learning_rate=None, protect="", copy_paste=0.0,

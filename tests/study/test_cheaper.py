@@ -50,6 +50,7 @@ def measured(monkeypatch, tmp_path, by):
     monkeypatch.setattr(cheaper, "ladder_scenes",
                         lambda *a: (None, [[0] * 76] * 3))
     monkeypatch.setattr(cheaper, "fold_runs", lambda *a: runs)
+    monkeypatch.setattr(cheaper, "part_minutes", lambda runs: {})
     monkeypatch.setattr(cheaper, "choose_inference", lambda *a: {
         "tried": [{"group": "plain", **best, "kept": True}],
         "chosen": best["settings"], "best": best})
@@ -91,12 +92,37 @@ def test_rows_of_another_machine_are_named_and_one_machine_is_not():
     assert encoder_report.rows_machine({"machine": amx}) is None
 
 
-def test_the_committed_report_renders_from_its_json():
-    folder = LADDER / "shorter-training-measured"
+@pytest.mark.parametrize("name", ["shorter-training-measured",
+                                  "small-self-training-measured"])
+def test_the_committed_reports_render_from_their_json(name):
+    folder = LADDER / name
     summary = json.loads((folder / "ladder.json").read_text())
     assert encoder_report.markdown(summary) == \
         (folder / "ladder.md").read_text()
     assert not summary["ships"] and summary["final"] is None
+    # Where a fold's minutes went: the four parts of self-training, which
+    # add up to the row's minutes a fold.
+    parts = summary["part_minutes"]
+    assert list(parts) == ["teacher", "pseudo-1", "student-1-pseudo",
+                           "student-1"]
+    row = summary["steps"][-1]["train_minutes"]
+    for fold, minutes in enumerate(row):
+        assert sum(p[fold] for p in parts.values()) == \
+            pytest.approx(minutes, rel=0.02)
+
+
+def test_part_minutes_reads_each_folds_run_record(tmp_path):
+    for fold, seconds in enumerate([(60, 30), (120, 90)]):
+        folder = tmp_path / f"s{fold}"
+        folder.mkdir()
+        (folder / "run.json").write_text(json.dumps({"parts": [
+            {"folder": f"{folder}/teacher", "seconds": seconds[0]},
+            {"folder": f"{folder}/student-1", "seconds": seconds[1]}]}))
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "run.json").write_text("{}")
+    runs = [{"folder": str(tmp_path / f)} for f in ("s0", "s1", "plain")]
+    assert cheaper.part_minutes(runs) == {"teacher": [1.0, 2.0],
+                                          "student-1": [0.5, 1.5]}
 
 
 def test_a_change_needs_frames():

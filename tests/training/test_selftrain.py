@@ -160,3 +160,40 @@ def test_unlabelled_folder_must_hold_photos(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CatunetError, match="no photos"):
         selftrain.unlabelled_photos(tmp_path / "empty")
+
+
+def test_self_training_size_trains_teacher_and_pre_training_smaller(
+        tmp_path, shapes_dir, monkeypatch):
+    from catunet.models.saving import load_model
+
+    # Sizes are under test, not the teacher: keep every pseudo-mask.
+    monkeypatch.setattr(selftrain, "MIN_AREA", 0.0)
+    monkeypatch.setattr(selftrain, "MAX_AREA", 1.0)
+    unlabelled = write_folder(tmp_path / "more", n=6, seed=7) / "images"
+    config = tiny(tmp_path, shapes_dir, unlabelled=str(unlabelled),
+                  width=2, epochs=1, pseudo_epochs=1, pseudo_keep=1.0,
+                  pseudo_holdout=0.0, self_training_size=16)
+    run = train(config, verbose=0)
+    folder = tmp_path / "run"
+    sizes = {sub: json.loads((folder / sub / "config.json").read_text())
+             ["image_size"] for sub in ("teacher", "student-1-pseudo",
+                                        "student-1")}
+    assert sizes == {"teacher": 16, "student-1-pseudo": 16, "student-1": 32}
+    assert load_model(run.model_path).input_shape[1:3] == (32, 32)
+    # The student fine-tuned from its pre-training's weights, of another
+    # input size.
+    pre = load_model(folder / "student-1-pseudo" / "pretrain.keras")
+    assert pre.input_shape[1:3] == (16, 16)
+
+
+def test_self_training_size_must_suit_the_model():
+    with pytest.raises(CatunetError, match="--self-training-size"):
+        TrainConfig(encoder="efficientnet-lite0", image_size=256,
+                    self_training_size=100)
+    with pytest.raises(CatunetError, match="--self-training-size"):
+        TrainConfig(depth=4, self_training_size=24)
+    assert TrainConfig(encoder="efficientnet-lite0", image_size=256,
+                       unlabelled="u", self_training_size=128)
+    notes = TrainConfig(self_training_size=64).without_effect()
+    assert any("--self-training-size" in n and "--unlabelled" in n
+               for n in notes)
