@@ -5,7 +5,6 @@ import itertools
 import json
 from pathlib import Path
 
-
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
 from catunet.study.choosing import choosing_score

@@ -119,8 +119,8 @@ def pseudo_labelled(study, teacher, photos_dir, out, seed):
         shutil.rmtree(out)  # are not this teacher's: label again
     summary = selftrain.make_pseudo_labels(
         load_model(Path(teacher["folder"]) / f"{config.stage}.keras"),
-        selftrain.unlabelled_photos(photos_dir), out, config.image_size,
-        config.pseudo_keep, protected)
+        selftrain.unlabelled_photos(photos_dir), out, config.pseudo_keep,
+        protected)
     atomic.write_json(stamp, {"key": teacher["key"],
                               "folder": teacher["folder"]})
     return {k: v for k, v in summary.items() if k != "labels"}

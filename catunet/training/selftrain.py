@@ -128,8 +128,7 @@ def student_start(teacher_path, teacher, config):
     return config.init
 
 
-def make_pseudo_labels(teacher, photos, out, image_size, keep, protected=(),
-                       batch=64):
+def make_pseudo_labels(teacher, photos, out, keep, protected=(), batch=64):
     """Labels photos with a teacher model and saves a data folder.
 
     ``out/images/`` links to the kept photos, ``out/masks/`` holds their
@@ -139,10 +138,10 @@ def make_pseudo_labels(teacher, photos, out, image_size, keep, protected=(),
     finished; its ``seconds`` are what the labelling took.
 
     Args:
-        teacher: A loaded Keras model.
+        teacher: A loaded Keras model; it labels photos at its own input
+            size.
         photos: Image files.
         out: The folder to fill.
-        image_size: The model's input size.
         keep: Fraction to keep (``choose``).
         protected: Image files that no kept photo may resemble.
 
@@ -161,9 +160,9 @@ def make_pseudo_labels(teacher, photos, out, image_size, keep, protected=(),
     near = {d.path: d for d in duplicates.find_duplicates(
         hashes, duplicates.hash_files(protected))}
     usable = [p for p in photos if str(p) not in near]
-    probabilities = []
+    probabilities, size = [], teacher.input_shape[1]
     for start in range(0, len(usable), batch):
-        chunk = [loading.resize_image(loading.read_image(p), image_size)
+        chunk = [loading.resize_image(loading.read_image(p), size)
                  for p in usable[start:start + batch]]
         probabilities.extend(predict_probabilities(teacher, np.stack(chunk),
                                                    tta=True))
@@ -255,7 +254,7 @@ def self_train(config, train, verbose=1, callbacks=()):
         teacher_model = load_model(teacher)
         summary = make_pseudo_labels(
             teacher_model, photos, folder / f"pseudo-{r}",
-            teacher_model.input_shape[1], config.pseudo_keep, protected)
+            config.pseudo_keep, protected)
         start = student_start(teacher, teacher_model, labelled)
         if start != teacher:
             print(f"The student is not the teacher's shape: it starts from "
