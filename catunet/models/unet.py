@@ -26,7 +26,7 @@ from keras import layers
 
 from catunet.training.config import ENCODERS
 
-PAPER, EFFICIENTNET_LITE0 = ENCODERS
+PAPER, EFFICIENTNET_LITE0 = ENCODERS[:2]
 # Channels of the decoder's levels over the pretrained encoder, from
 # stride 16 up to the input's own size.
 DECODER_FILTERS = (128, 64, 48, 32, 16)
@@ -148,16 +148,16 @@ def build_encoder_unet(input_shape=(256, 256, 3), encoder=EFFICIENTNET_LITE0,
     """
     from catunet.models.encoders import efficientnet_lite
 
-    if encoder != EFFICIENTNET_LITE0:
+    if encoder not in efficientnet_lite.VARIANTS:
         raise ValueError(f"unknown encoder {encoder!r}; choose from "
                          f"{', '.join(ENCODERS[1:])}")
     height, width = input_shape[:2]
     if height % 32 or width % 32:
         raise ValueError(f"input size {height}x{width} must be divisible "
                          "by 32, the encoder's deepest stride")
-    backbone = efficientnet_lite.build_efficientnet_lite0(input_shape)
+    backbone = efficientnet_lite.build_efficientnet_lite(encoder, input_shape)
     if pretrained:
-        efficientnet_lite.load_pretrained(backbone)
+        efficientnet_lite.load_pretrained(backbone, encoder)
     inputs = keras.Input(shape=input_shape, name="image")
     *skips, x = backbone(inputs)
     skips = skips[::-1] + [None]

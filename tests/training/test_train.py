@@ -587,9 +587,11 @@ def test_the_protected_folder_is_one_key_however_its_path_is_written(
 
 def test_init_must_hold_the_model_the_encoder_flag_builds(tmp_path,
                                                          shapes_dir):
-    """``--init`` continues a saved model: a paper U-Net under the default
-    (pretrained-encoder) recipe is refused with the flag that fixes it,
-    before anything trains."""
+    """``--init`` continues a saved model: a paper U-Net, or another
+    encoder's, under --encoder efficientnet-lite0 is refused with the flag
+    that fixes it, before anything trains."""
+    import dataclasses
+
     from catunet.models.unet import build_model
 
     paper = tmp_path / "paper.keras"
@@ -601,4 +603,13 @@ def test_init_must_hold_the_model_the_encoder_flag_builds(tmp_path,
                        r"U-Net, but --encoder is efficientnet-lite0.*"
                        r"--recipe paper"):
         train(config, verbose=0)
+    assert not (tmp_path / "run").exists()
+    lite2 = tmp_path / "lite2.keras"
+    build_model(TrainConfig(encoder="efficientnet-lite2", image_size=32),
+                pretrained=False).save(lite2)
+    with pytest.raises(CatunetError, match=r"lite2.keras holds a "
+                       r"efficientnet-lite2 U-Net, but --encoder is "
+                       r"efficientnet-lite0: continue it with --encoder "
+                       r"efficientnet-lite2$"):
+        train(dataclasses.replace(config, init=str(lite2)), verbose=0)
     assert not (tmp_path / "run").exists()

