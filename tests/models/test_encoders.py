@@ -210,18 +210,18 @@ def test_the_variants_are_lite0_scaled_as_their_weights_are():
     """Lite1 and Lite2 repeat and widen Lite0's stages as the packages'
     state dicts have them (21 blocks; Lite2's last stage 352 channels),
     and a built encoder is recognised by its blocks."""
-    blocks = {v: list(efficientnet_lite._blocks(v))
+    blocks = {v: list(efficientnet_lite.blocks(v))
               for v in efficientnet_lite.VARIANTS}
     assert [len(b) for b in blocks.values()] == [16, 21, 21]
-    assert [b[-1][4] for b in blocks.values()] == [320, 320, 352]
-    assert [b[4] for b in blocks["efficientnet-lite2"] if b[5]] == \
+    assert [b[-1].filters for b in blocks.values()] == [320, 320, 352]
+    assert [b.filters for b in blocks["efficientnet-lite2"] if b.feature] == \
         [16, 24, 48, 120, 352]
     for variant in efficientnet_lite.VARIANTS:
         encoder = efficientnet_lite.build_efficientnet_lite(variant,
                                                             (32, 32, 3))
         assert efficientnet_lite.variant_of(encoder) == variant
         assert [tuple(f.shape[1:]) for f in encoder.outputs][-1] == \
-            (1, 1, blocks[variant][-1][4])
+            (1, 1, blocks[variant][-1].filters)
 
 
 def test_a_missing_package_names_the_pip_command(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ layer names below make the mapping from the state dict one table, and it
 saves the project a dependency that brings ``tensorflow-text`` with it.
 """
 
+import collections
 import dataclasses
 import importlib.util
 import math
@@ -91,9 +92,13 @@ def _round_filters(filters, width):
     return rounded + 8 if rounded < 0.9 * scaled else rounded
 
 
-def _blocks(variant=LITE0):
-    """``(index, kernel, stride, expansion, filters, last of a feature
-    stage)`` of the variant's blocks, in order."""
+# One MBConv block; ``feature``: it ends a stage that gives a skip connection.
+Block = collections.namedtuple(
+    "Block", "index kernel stride expansion filters feature")
+
+
+def blocks(variant=LITE0):
+    """The variant's ``Block``s, in order."""
     scale = VARIANTS[variant]
     index = 0
     for stage, (kernel, stride, expansion, filters, repeats) in enumerate(
@@ -103,8 +108,8 @@ def _blocks(variant=LITE0):
         filters = _round_filters(filters, scale.width)
         for i in range(repeats):
             feature = stage in FEATURE_STAGES and i == repeats - 1
-            yield (index, kernel, stride if i == 0 else 1, expansion, filters,
-                   feature)
+            yield Block(index, kernel, stride if i == 0 else 1, expansion,
+                        filters, feature)
             index += 1
 
 
@@ -117,19 +122,22 @@ def _conv_bn(x, filters, kernel, name, stride=1, activation=True):
     return layers.ReLU(6.0, name=f"{name}_relu")(x) if activation else x
 
 
-def _mbconv(x, index, kernel, stride, expansion, filters):
+def _mbconv(x, block):
+    """One ``Block``: 1x1 expand, depthwise conv, 1x1 project, a residual
+    where the shape allows."""
     from keras import layers
 
-    name = f"block{index}"
+    name = f"block{block.index}"
     inputs, channels = x, x.shape[-1]
-    if expansion != 1:
-        x = _conv_bn(x, channels * expansion, 1, f"{name}_expand")
-    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
-                               use_bias=False, name=f"{name}_dw_conv")(x)
+    if block.expansion != 1:
+        x = _conv_bn(x, channels * block.expansion, 1, f"{name}_expand")
+    x = layers.DepthwiseConv2D(block.kernel, strides=block.stride,
+                               padding="same", use_bias=False,
+                               name=f"{name}_dw_conv")(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_dw_bn")(x)
     x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
-    x = _conv_bn(x, filters, 1, f"{name}_project", activation=False)
-    if stride == 1 and channels == filters:
+    x = _conv_bn(x, block.filters, 1, f"{name}_project", activation=False)
+    if block.stride == 1 and channels == block.filters:
         x = layers.Add(name=f"{name}_add")([inputs, x])
     return x
 
@@ -158,10 +166,9 @@ def build_efficientnet_lite(variant=LITE0, input_shape=(None, None, 3),
         inputs)
     x = _conv_bn(x, STEM_FILTERS, 3, "stem", stride=2)
     features = []
-    for index, kernel, stride, expansion, filters, feature in _blocks(
-            variant):
-        x = _mbconv(x, index, kernel, stride, expansion, filters)
-        if feature:
+    for block in blocks(variant):
+        x = _mbconv(x, block)
+        if block.feature:
             features.append(x)
     if not classifier:
         return keras.Model(inputs, features, name=name)
@@ -178,7 +185,7 @@ def variant_of(encoder):
     built = [layer.filters for layer in encoder.layers
              if layer.name.endswith("_project_conv")]
     for variant in VARIANTS:
-        if built == [block[4] for block in _blocks(variant)]:
+        if built == [block.filters for block in blocks(variant)]:
             return variant
     return None
 
@@ -188,13 +195,14 @@ def _torch_names(variant):
     names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0",
              "head_conv": "_conv_head", "head_bn": "_bn1",
              "predictions": "_fc"}
-    for index, _, _, expansion, _, _ in _blocks(variant):
+    for block in blocks(variant):
         pairs = (("dw_conv", "_depthwise_conv"), ("dw_bn", "_bn1"),
                  ("project_conv", "_project_conv"), ("project_bn", "_bn2"))
-        if expansion != 1:
+        if block.expansion != 1:
             pairs += (("expand_conv", "_expand_conv"), ("expand_bn", "_bn0"))
         for ours, theirs in pairs:
-            names[f"block{index}_{ours}"] = f"_blocks.{index}.{theirs}"
+            names[f"block{block.index}_{ours}"] = \
+                f"_blocks.{block.index}.{theirs}"
     return names
 
 
