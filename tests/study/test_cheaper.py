@@ -46,7 +46,7 @@ def measured(monkeypatch, tmp_path, by, costs_time=False):
              "scenes": {"dice": best["scene_dice"][s], "kinds": {
                  k: {"dice": v[s]} for k, v in best["scene_kinds"].items()}}}
             for s in range(3)]
-    finals = []
+    finals, written = [], []
 
     class FakeStudy:
         manifest, train_pairs, test_pairs, val = {"seed": 0}, [0] * 57, \
@@ -60,17 +60,23 @@ def measured(monkeypatch, tmp_path, by, costs_time=False):
     monkeypatch.setattr(cheaper, "choose_inference", lambda *a: {
         "tried": [{"group": "plain", **best, "kept": True}],
         "chosen": best["settings"], "best": best})
-    monkeypatch.setattr(cheaper, "final", lambda study, recipe, *a:
-                        finals.append((recipe, a[1])) or shipped["final"])
+
+    def fake_final(study, recipe, *a):
+        # What the report said while the final seeds trained.
+        written.append((tmp_path / "ladder.md").read_text())
+        finals.append((recipe, a[1]))
+        return shipped["final"]
+
+    monkeypatch.setattr(cheaper, "final", fake_final)
     summary = cheaper.run({"epochs": 20}, "davis", final_seeds=3,
                           report=tmp_path, command="cmd",
                           costs_time=costs_time)
-    return summary, finals
+    return summary, finals, written
 
 
 def test_a_change_that_scores_lower_neither_ships_nor_looks_at_test(
         monkeypatch, tmp_path):
-    summary, finals = measured(monkeypatch, tmp_path, by=0.05)
+    summary, finals, _ = measured(monkeypatch, tmp_path, by=0.05)
     assert not summary["ships"] and finals == [] and summary["final"] is None
     assert summary["steps"][-1]["change"] == {"epochs": 20}
     assert not summary["steps"][-1]["kept"]
@@ -82,16 +88,27 @@ def test_a_change_that_scores_lower_neither_ships_nor_looks_at_test(
 
 def test_a_change_within_the_bound_ships_and_trains_its_final_seeds(
         monkeypatch, tmp_path):
-    summary, finals = measured(monkeypatch, tmp_path, by=0.004)
+    summary, finals, written = measured(monkeypatch, tmp_path, by=0.004)
     assert summary["ships"] and summary["recipe"]["epochs"] == 20
     assert [(recipe["epochs"], seeds) for recipe, seeds in finals] == [(20, 3)]
-    assert "this one ships" in (tmp_path / "ladder.md").read_text()
+    text = (tmp_path / "ladder.md").read_text()
+    assert "this one ships." in text and "not trained yet" not in text
+    assert "## The finished recipe on the test photos" in text
+    assert not summary["final_pending"] and summary["final"] is not None
+
+
+def test_a_change_that_ships_is_reported_before_its_final_seeds_train(
+        monkeypatch, tmp_path):
+    _, _, [during] = measured(monkeypatch, tmp_path, by=0.004)
+    assert "this one ships. Its final seeds are not trained yet" in during
+    assert "## The finished recipe on the test photos" not in during
+    assert json.loads((tmp_path / "ladder.json").read_text())["final"]
 
 
 def test_a_change_that_costs_time_within_the_bound_does_not_ship(
         monkeypatch, tmp_path):
-    summary, finals = measured(monkeypatch, tmp_path, by=0.004,
-                               costs_time=True)
+    summary, finals, _ = measured(monkeypatch, tmp_path, by=0.004,
+                                  costs_time=True)
     assert not summary["ships"] and finals == [] and summary["costs_time"]
     assert "a change that costs time ships when its choosing score here is " \
         "at least 0.005 above the shipped recipe's; this one does not " \
@@ -109,15 +126,19 @@ def test_rows_of_another_machine_are_named_and_one_machine_is_not():
     assert encoder_report.rows_machine({"machine": amx}) is None
 
 
-@pytest.mark.parametrize("name", ["shorter-training-measured",
-                                  "small-self-training-measured",
-                                  "lite2-measured"])
-def test_the_committed_reports_render_from_their_json(name):
+@pytest.mark.parametrize("name, ships", [
+    ("shorter-training-measured", False),
+    ("small-self-training-measured", False), ("lite2-measured", False),
+    ("lite2-full-measured", True)])
+def test_the_committed_reports_render_from_their_json(name, ships):
     folder = LADDER / name
     summary = json.loads((folder / "ladder.json").read_text())
     assert encoder_report.markdown(summary) == \
         (folder / "ladder.md").read_text()
-    assert not summary["ships"] and summary["final"] is None
+    assert summary["ships"] == ships
+    # Its test photos are scored only once its final seeds are trained.
+    assert summary["final"] is None
+    assert summary.get("final_pending", False) == ships
     # Where a fold's minutes went: the four parts of self-training, which
     # add up to the row's minutes a fold.
     parts = summary["part_minutes"]

