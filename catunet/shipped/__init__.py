@@ -6,8 +6,9 @@ The folder holds what its run folder held: ``cats.keras``, ``run.json``
 (how, where and with what it was trained), ``config.json``,
 ``split.json``, ``inference.json`` (the inference settings chosen on
 validation) and ``eval-test.json`` (its scores on the test photos). It is
-copied there by ``python -m catunet.study.encoder_ladder --ship SEED``
-from the run that command trained.
+copied there by ``python -m catunet.study.encoder_ladder --ship SEED
+--report FOLDER`` from the final run of that seed which the report of the
+recipe that ships (``catunet.study.encoder_report.SHIPPING``) records.
 """
 
 import json

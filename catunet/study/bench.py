@@ -50,6 +50,7 @@ from catunet.study.bench_workers import (BATCH, INFER_BATCH, SIZE,
                                          timed)
 from catunet.training import machine
 from catunet.training.config import TrainConfig
+from catunet.training.recipes import RECIPES
 
 WIDTHS = (8, 32)
 SHIPPED_WIDTH = TrainConfig.width  # what ``train.py --recipe paper`` trains
@@ -88,7 +89,8 @@ def levers():
 
     installed = [r for r in runtimes.PREFERENCE if runtimes.installed(r)]
     return {"precision": machine.best_precision(),
-            "encoder_precision": machine.best_precision("efficientnet-lite0"),
+            "encoder_precision": machine.best_precision(
+                RECIPES["encoder"]["encoder"]),
             "runtime": runtimes.resolve("auto"), "runtimes": installed}
 
 

@@ -1,12 +1,13 @@
-"""A cheaper (or a dearer) recipe measured against the one that ships, on
-validation.
+"""A cheaper (or a dearer) recipe measured against the encoder ladder's,
+on validation.
 
     python -m catunet.study.cheaper --frames ../shared/data/davis \\
         --frames-apart '...' --change '{"epochs": 20, "pseudo_epochs": 5}' \\
         --report reports/encoder-ladder/shorter-training-measured
 
-Trains the shipped recipe (``reports/encoder-ladder/ladder.json``'s
-``recipe``) with ``--change`` on the encoder ladder's validation folds,
+Trains the encoder ladder's recipe (``reports/encoder-ladder/ladder.json``'s
+``recipe``, what shipped when these changes were measured) with
+``--change`` on the encoder ladder's validation folds,
 chooses its inference the ladder's way (``choose_inference``) and writes
 a report like the ladder's: its rows, with the change as a last row,
 where each fold's minutes went (``part_minutes``), and the change against
@@ -16,8 +17,7 @@ by ``ships`` instead, a rule set before any change ran: one that only saves
 time may score a little lower, one that costs time (``--costs-time``, e.g.
 a larger encoder) must score that much higher. Only a change that ships
 trains ``--final-seeds`` and scores the test photos once; its report is
-written first without them (saying they are still to come), so hours of
-final training never hold back or lose the validation result.
+written first without them (``catunet.study.folds.report_then_final``).
 
 Measured so far (``reports/encoder-ladder/``): half the training
 (``shorter-training-measured``) and self-training at 128 px, the
@@ -27,22 +27,24 @@ EfficientNet-Lite2 for Lite0 with self-training at 128 px
 (``'{"encoder": "efficientnet-lite2", "self_training_size": 128}'
 --costs-time``, ``lite2-measured``). Lite2 in the whole recipe
 (``'{"encoder": "efficientnet-lite2"}' --costs-time``,
-``lite2-full-measured``) ships on validation.
+``lite2-full-measured``) ships on validation, and is the recipe that
+ships now (``encoder_report.SHIPPING``).
 """
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
 
-from catunet import atomic
 from catunet.flags import HelpFormatter
 from catunet.inference.predict import Settings
+from catunet.study import encoder_report
 from catunet.study.choosing import by_score, ladder_scenes
 from catunet.study.encoder_ladder import BASE, REPORT, choose_inference, row
-from catunet.study.encoder_report import markdown
-from catunet.study.folds import (add_validation_flags, command_line, final,
-                                 fold_runs, label_of, opening)
+from catunet.study.folds import (add_validation_flags, command_line,
+                                 fold_runs, label_of, opening,
+                                 report_then_final)
 from catunet.study.runstore import RUNS
 from catunet.study.variants import Study
 from catunet.training import machine
@@ -107,26 +109,11 @@ def run(change, frames, frames_apart=None, data_dir=None, seeds=3,
         "shipped_inference": shipped["inference"]["best"],
         "cheaper_bound": CHEAPER, "costs_time": costs_time,
         "ships": bool(shipping),
-        "part_minutes": part_minutes(runs), "final": None,
-        "final_pending": bool(shipping and final_seeds),
-        "wall_minutes": (time.perf_counter() - start) / 60}
-    # The validation result is written before the final seeds' hours of
-    # training, and again with their test scores once they are done.
-    write(summary, report)
-    if summary["final_pending"]:
-        summary["final"] = final(study, recipe,
-                                 Settings(**inference["chosen"]),
-                                 final_seeds, RUNS / "encoder", BASE)
-        summary["final_pending"] = False
-        summary["wall_minutes"] = (time.perf_counter() - start) / 60
-        write(summary, report)
-    return summary
-
-
-def write(summary, report):
-    """``ladder.json`` and its ``ladder.md`` in the folder ``report``."""
-    atomic.write_json(Path(report) / "ladder.json", summary)
-    atomic.write_text(Path(report) / "ladder.md", markdown(summary))
+        "part_minutes": part_minutes(runs)}
+    return report_then_final(
+        summary, functools.partial(encoder_report.write, report=report),
+        start, final_seeds if shipping else 0, study, recipe,
+        Settings(**inference["chosen"]), RUNS / "encoder", BASE)
 
 
 def main(argv=None):

@@ -18,10 +18,12 @@ chooses its own (``GROUPS``), and saved beside every model it trains
 the winner on all 57 training photos with N seeds and scores the test
 photos once, with the chosen inference: the numbers README's quick start
 states. Everything lands in ``reports/defaults/`` (``defaults.json``,
-``defaults.md``).
+``defaults.md``), written before the final seeds train and again with
+their test scores (``catunet.study.folds.report_then_final``).
 """
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
@@ -31,8 +33,9 @@ from catunet.inference.predict import Settings
 from catunet.study import render, stats
 from catunet.study.choosing import by_score, keeps, ladder_scenes
 from catunet.study.encoder_ladder import BASE, choose_inference
-from catunet.study.folds import (add_validation_flags, command_line, final,
-                                 fold_runs, fold_scores, opening)
+from catunet.study.folds import (add_validation_flags, command_line,
+                                 fold_runs, fold_scores, opening,
+                                 report_then_final)
 from catunet.study.encoder_report import KINDS, inference_rows
 from catunet.study.runstore import RUNS
 from catunet.study.variants import Study
@@ -63,16 +66,19 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
                        for name in CANDIDATES},
         "difference": differences(runs[winner], runs[other]),
         "winner": winner,
-        "inference": inference,
-        # Final folders named by the recipe's changes to the encoder
-        # ladder's base, like the ladder's own.
-        "final": final(study, RECIPES[winner],
-                       Settings(**inference["chosen"]), final_seeds,
-                       Path(runs_dir) / winner, BASE) if final_seeds else None,
-        "wall_minutes": (time.perf_counter() - start) / 60}
+        "inference": inference}
+    # Final folders named by the recipe's changes to the encoder ladder's
+    # base, like the ladder's own.
+    return report_then_final(
+        summary, functools.partial(write, report=report), start,
+        final_seeds, study, RECIPES[winner], Settings(**inference["chosen"]),
+        Path(runs_dir) / winner, BASE)
+
+
+def write(summary, report):
+    """``defaults.json`` and its ``defaults.md`` in the folder ``report``."""
     atomic.write_json(Path(report) / "defaults.json", summary)
     atomic.write_text(Path(report) / "defaults.md", markdown(summary))
-    return summary
 
 
 def candidate(name, runs):

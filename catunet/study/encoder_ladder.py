@@ -20,10 +20,13 @@ chosen recipe on all 57 training photos with N seeds and scores the test
 photos once (``catunet.study.folds.final``), with the chosen inference
 settings saved beside each model: the one look at test a finished recipe
 gets. Everything lands in ``reports/encoder-ladder/`` (``ladder.json``,
-``ladder.md``), numbers from JSON only.
+``ladder.md``), numbers from JSON only, written before the final seeds
+train and again with their test scores
+(``catunet.study.folds.report_then_final``).
 """
 
 import argparse
+import functools
 import json
 import shutil
 import time
@@ -36,13 +39,13 @@ from catunet.flags import HelpFormatter
 from catunet.inference.evaluate import evaluate
 from catunet.inference.predict import Settings
 from catunet.models.saving import load_model
+from catunet.study import encoder_report
 from catunet.study.choosing import (INFERENCE_GROUPS, by_score,
                                     greedy_inference, keeps, ladder_scenes,
                                     settings_measure)
-from catunet.study.encoder_report import markdown
-from catunet.study.folds import (add_validation_flags, command_line, final,
+from catunet.study.folds import (add_validation_flags, command_line,
                                  fold_runs, fold_scores, label_of, opening,
-                                 sized)
+                                 report_then_final, sized)
 from catunet.study.runstore import RUNS
 from catunet.study.variants import Study
 from catunet.training import machine
@@ -134,13 +137,11 @@ def run(frames, frames_apart=None, data_dir=None, seeds=3, final_seeds=0,
         **opening(study, made, frames, frames_apart, command),
         "precision": machine.best_precision(BASE["encoder"]),
         "base": BASE, "steps": rows, "recipe": recipe,
-        "inference": inference,
-        "final": final(study, recipe, Settings(**inference["chosen"]),
-                       final_seeds, runs_dir, BASE) if final_seeds else None,
-        "wall_minutes": (time.perf_counter() - start) / 60}
-    atomic.write_json(Path(report) / "ladder.json", summary)
-    atomic.write_text(Path(report) / "ladder.md", markdown(summary))
-    return summary
+        "inference": inference}
+    return report_then_final(
+        summary, functools.partial(encoder_report.write, report=report),
+        start, final_seeds, study, recipe, Settings(**inference["chosen"]),
+        runs_dir, BASE)
 
 
 def ship(seed, report=REPORT, folder=shipped.FOLDER):

@@ -1,10 +1,12 @@
-"""The encoder ladder's report (``reports/encoder-ladder/ladder.md``) and
-README's section on the ``encoder`` recipe, from ``ladder.json`` alone."""
+"""The encoder ladder's report (``reports/encoder-ladder/ladder.md``), its
+changes' (``catunet.study.cheaper``) and README's section on the
+``encoder`` recipe, each from its ``ladder.json`` alone."""
 
 import itertools
 import json
 from pathlib import Path
 
+from catunet import atomic
 from catunet.inference.predict import Settings
 from catunet.study import render, stats
 from catunet.study.choosing import choosing_score
@@ -15,6 +17,10 @@ from catunet.training import machine, recipes
 PREVIOUS = (Path("reports") / "from-scratch" / "ladder-cat-boxes"
             / "quality.json")
 KINDS = ("large", "medium", "small", "several")
+# The report of the recipe that ships (the ``encoder`` recipe, the model in
+# ``catunet/shipped/``): the encoder ladder's, with EfficientNet-Lite2 for
+# Lite0, measured against it by ``catunet.study.cheaper``.
+SHIPPING = Path("reports") / "encoder-ladder" / "lite2-full-measured"
 
 
 def kept_inference(summary):
@@ -61,16 +67,26 @@ def comparison_lines(compared, theirs="previous best"):
     return lines + [""]
 
 
-def readme_section(summary, previous=None):
+def readme_section(summary, previous=None, report=SHIPPING):
     """README's text on the pretrained encoder
-    (``templates/readme-encoder.md.j2``), from ``summary`` (and the
-    previous best recipe's ladder, for the scenes)."""
+    (``templates/readme-encoder.md.j2``), from ``summary`` (the report in
+    the folder ``report``; and the previous best recipe's ladder, for the
+    scenes)."""
     comparison = None
     if previous is not None:
         comparison = "\n".join(comparison_lines(
             against_previous(summary, previous))[:-1])
+    change = None  # what a catunet.study.cheaper report changed, and gained
+    if summary.get("shipped_inference"):
+        change = {"flags": recipes.as_flags(summary["steps"][-1]["change"]),
+                  "base": display_name(summary["base"]["encoder"]),
+                  "gain": paired_measures(kept_inference(summary),
+                                          summary["shipped_inference"])[
+                                              "choosing score"]["difference"]}
     return render.ENVIRONMENT.get_template("readme-encoder.md.j2").render(
         s=summary, f=summary["final"], previous=PREVIOUS,
+        report=Path(report).as_posix(), change=change,
+        encoder=display_name(summary["recipe"]["encoder"]),
         machine=machine.summary(summary["machine"]),
         recipe_flags=recipes.as_flags(recipes.from_study(summary["recipe"])),
         folder_flags=" ".join([""] + [
@@ -82,6 +98,11 @@ def readme_section(summary, previous=None):
         # Minutes of each seed's labelling; None where it was not timed.
         labelling=[r.get("labelling_minutes") for r in
                    (summary["final"] or {}).get("runs", [])])
+
+
+def display_name(encoder):
+    """``efficientnet-lite2`` as a paper names it: EfficientNet-Lite2."""
+    return encoder.replace("efficientnet-lite", "EfficientNet-Lite")
 
 
 def against_kept(rows):
@@ -140,3 +161,9 @@ def rows_machine(summary):
     if rows and machine.summary(rows) != machine.summary(summary["machine"]):
         return machine.summary(rows)
     return None
+
+
+def write(summary, report):
+    """``ladder.json`` and its ``ladder.md`` in the folder ``report``."""
+    atomic.write_json(Path(report) / "ladder.json", summary)
+    atomic.write_text(Path(report) / "ladder.md", markdown(summary))

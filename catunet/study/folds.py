@@ -7,11 +7,14 @@ each run found by key or trained) and score it on the fold's photos and its
 validation-cat scenes, never on test. ``final`` trains the chosen recipe on
 all training photos with a few seeds and scores the test photos once; its
 report gives the seed spread and a bootstrap interval over the photos.
+``report_then_final`` writes a study's validation result before those
+hours of final training, and again with their test scores.
 """
 
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +151,26 @@ def final(study, recipe, settings, seeds, runs_dir, base):
             "photo_interval": bootstrap_interval(per_photo),
             "worst_photo": [float(min(r["test_dice_per_image"]))
                             for r in results]}
+
+
+def report_then_final(summary, write, start, final_seeds, study, recipe,
+                      settings, runs_dir, base):
+    """Writes ``summary``, a study's validation result, with ``write``
+    before its ``final_seeds`` train (``final``), then again with their
+    test scores: hours of final training never hold back or lose the
+    validation result. ``final_pending`` says which of the two is on disk;
+    rerunning the study's command resumes the seeds from their
+    checkpoints."""
+    summary.update(final=None, final_pending=bool(final_seeds),
+                   wall_minutes=(time.perf_counter() - start) / 60)
+    write(summary)
+    if final_seeds:
+        summary.update(
+            final=final(study, recipe, settings, final_seeds, runs_dir, base),
+            final_pending=False,
+            wall_minutes=(time.perf_counter() - start) / 60)
+        write(summary)
+    return summary
 
 
 def opening(study, made, frames, frames_apart, command):

@@ -90,7 +90,7 @@ def recipes_table():
                  for k, v in recipes.INFERENCE[name].items())}
             for name in recipes.RECIPES]
     return render.ENVIRONMENT.get_template("readme-recipes.md.j2").render(
-        recipes=rows)
+        recipes=rows, shipping=encoder_report.SHIPPING.as_posix())
 
 
 def relink(text, home):

@@ -169,9 +169,11 @@ def _discussion(name, values):
 
 
 def encoder_section(folder=REPORTS):
-    """README's text on the recipe over the pretrained encoder, from its
-    ladder (``encoder-ladder/ladder.json``), or None before it ran."""
-    found = Path(folder) / "encoder-ladder" / "ladder.json"
+    """README's text on the recipe over the pretrained encoder, from the
+    report of the recipe that ships (``encoder_report.SHIPPING``), or None
+    before it ran."""
+    found = Path(folder) / encoder_report.SHIPPING.relative_to(REPORTS) \
+        / "ladder.json"
     if not found.is_file():
         return None
     previous = Path(folder) / encoder_report.PREVIOUS.relative_to(REPORTS)

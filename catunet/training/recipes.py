@@ -16,13 +16,15 @@ with it (``INFERENCE``) are saved beside the model. A recipe is a dict of
   on two cores: what ``catunet train`` trains without ``--recipe``
   (``DEFAULT``), chosen over ``paper`` on validation by
   ``python -m catunet.study.defaults`` (``reports/defaults/defaults.md``).
-* ``encoder``: the U-Net over EfficientNet-Lite0 with ImageNet weights, as
-  chosen on the validation folds and scenes by
-  ``python -m catunet.study.encoder_ladder``
-  (``reports/encoder-ladder/ladder.md``; a test checks this table against
-  that report's JSON). It self-trains on the photos without masks that
-  ``--unlabelled`` names; without them it trains on the labelled photos
-  alone (and says so).
+* ``encoder``: the U-Net over EfficientNet-Lite2 with ImageNet weights, as
+  chosen on the validation folds and scenes: its recipe by
+  ``python -m catunet.study.encoder_ladder`` over Lite0
+  (``reports/encoder-ladder/ladder.md``), then Lite2 for Lite0 by
+  ``python -m catunet.study.cheaper``
+  (``reports/encoder-ladder/lite2-full-measured/ladder.md``; a test checks
+  this table against that report's JSON). It self-trains on the photos
+  without masks that ``--unlabelled`` names; without them it trains on the
+  labelled photos alone (and says so).
 """
 
 from catunet.errors import CatunetError
@@ -35,7 +37,7 @@ DEFAULT = "quick"
 RECIPES = {
     "quick": {"encoder": "efficientnet-lite0", "image_size": 128,
               "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine"},
-    "encoder": {"encoder": "efficientnet-lite0", "image_size": 256,
+    "encoder": {"encoder": "efficientnet-lite2", "image_size": 256,
                 "epochs": 40, "learning_rate": 3e-4, "schedule": "cosine",
                 "augment": "recommended,saturation,hue,grayscale",
                 "mosaic": 0.5, "mosaic_grids": "2,3", "pseudo_keep": 0.2},
@@ -47,7 +49,8 @@ RECIPES = {
 # validation (``catunet.inference.predict.Settings`` fields), saved beside a model
 # trained with the recipe as ``inference.json``, so predict and serve use
 # them: ``quick``'s by ``python -m catunet.study.defaults``, ``encoder``'s by
-# its ladder (tests check both against the reports' JSON).
+# the report of the recipe that ships (tests check both against the
+# reports' JSON).
 INFERENCE = {
     "quick": {"tta": True, "threshold": 0.7, "zoom": 2},
     "encoder": {"tta": True, "zoom": 2, "fill_holes": True},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from catunet.study import cheaper, encoder_report
+from catunet.study import cheaper, encoder_report, folds
 
 ROOT = Path(__file__).resolve().parents[2]
 LADDER = ROOT / "reports" / "encoder-ladder"
@@ -67,7 +67,7 @@ def measured(monkeypatch, tmp_path, by, costs_time=False):
         finals.append((recipe, a[1]))
         return shipped["final"]
 
-    monkeypatch.setattr(cheaper, "final", fake_final)
+    monkeypatch.setattr(folds, "final", fake_final)
     summary = cheaper.run({"epochs": 20}, "davis", final_seeds=3,
                           report=tmp_path, command="cmd",
                           costs_time=costs_time)
@@ -136,9 +136,10 @@ def test_the_committed_reports_render_from_their_json(name, ships):
     assert encoder_report.markdown(summary) == \
         (folder / "ladder.md").read_text()
     assert summary["ships"] == ships
-    # Its test photos are scored only once its final seeds are trained.
-    assert summary["final"] is None
-    assert summary.get("final_pending", False) == ships
+    # Only a change that ships trains its final seeds and scores the test
+    # photos, and every committed one has finished them.
+    assert (summary["final"] is not None) == ships
+    assert not summary.get("final_pending")
     # Where a fold's minutes went: the four parts of self-training, which
     # add up to the row's minutes a fold.
     parts = summary["part_minutes"]
@@ -167,3 +168,24 @@ def test_part_minutes_reads_each_folds_run_record(tmp_path):
 def test_a_change_needs_frames():
     with pytest.raises(SystemExit):
         cheaper.main(["--change", "{}"])
+
+
+def test_readme_names_the_change_that_ships_and_what_it_gained():
+    from catunet.study import stats
+
+    summary = json.loads((ROOT / encoder_report.SHIPPING /
+                          "ladder.json").read_text())
+    text = encoder_report.readme_section(summary)
+    gain = encoder_report.paired_measures(
+        summary["inference"]["best"], summary["shipped_inference"])[
+            "choosing score"]["difference"]
+    assert "The U-Net over EfficientNet-Lite2 with ImageNet weights is " \
+        "the `encoder` recipe" in text
+    assert "chose its recipe over EfficientNet-Lite0, then `--encoder " \
+        f"efficientnet-lite2` scored {stats.format_difference(gain)}" in text
+    assert f"]({encoder_report.SHIPPING.as_posix()}/ladder.md)" in text
+    ladder = encoder_report.readme_section(
+        json.loads((LADDER / "ladder.json").read_text()))
+    assert "chose its recipe over" not in ladder
+    assert "The U-Net over EfficientNet-Lite0 with ImageNet weights, its " \
+        "recipe chosen" in ladder

@@ -44,3 +44,11 @@ def test_plain_inference_is_said_as_such(plain_summary):
     assert "Its models predict with" not in text
     assert "plain inference" in text
     assert "Chosen inference: plain" in defaults.markdown(plain_summary)
+
+
+def test_the_report_says_while_its_final_seeds_are_pending():
+    pending = {**SUMMARY, "final": None, "final_pending": True}
+    text = defaults.markdown(pending)
+    assert "Its final seeds are not trained yet" in text
+    assert "on the test photos (scored once)" not in text
+    assert "not trained yet" not in defaults.markdown(SUMMARY)

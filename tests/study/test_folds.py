@@ -32,6 +32,28 @@ def test_each_recipe_trains_its_final_runs_in_its_own_folder():
     assert base != colour
 
 
+@pytest.mark.parametrize("seeds", [0, 3])
+def test_a_study_is_written_before_its_final_seeds_train(monkeypatch, seeds):
+    """Hours of final training never hold back the validation result."""
+    on_disk, trained = [], []
+
+    def fake_final(study, recipe, settings, final_seeds, runs_dir, base):
+        trained.append((on_disk[-1]["final_pending"], final_seeds))
+        return {"test_dice": 0.9}
+
+    monkeypatch.setattr(folds, "final", fake_final)
+    summary = folds.report_then_final(
+        {"score": 0.8}, lambda s: on_disk.append(dict(s)), 0.0, seeds,
+        "study", {"epochs": 1}, "settings", "runs", {})
+    assert on_disk[0] == {"score": 0.8, "final": None,
+                          "final_pending": bool(seeds),
+                          "wall_minutes": on_disk[0]["wall_minutes"]}
+    assert trained == ([(True, 3)] if seeds else [])
+    assert len(on_disk) == (2 if seeds else 1) and on_disk[-1] == summary
+    assert not summary["final_pending"]
+    assert summary["final"] == ({"test_dice": 0.9} if seeds else None)
+
+
 def test_labelling_minutes_come_from_each_rounds_labels(tmp_path):
     assert folds.labelling_minutes(tmp_path) == 0  # no self-training
     for r, seconds in ((1, 90.0), (2, 30.0)):
