@@ -5,13 +5,15 @@ on validation.
         --frames-apart '...' --change '{"epochs": 20, "pseudo_epochs": 5}' \\
         --report reports/encoder-ladder/shorter-training-measured
 
-Trains the encoder ladder's recipe (``reports/encoder-ladder/ladder.json``'s
-``recipe``, what shipped when these changes were measured) with
-``--change`` on the encoder ladder's validation folds,
-chooses its inference the ladder's way (``choose_inference``) and writes
-a report like the ladder's: its rows, with the change as a last row,
+Trains the recipe of the report ``--against`` names (default the encoder
+ladder's, ``reports/encoder-ladder/ladder.json``'s ``recipe``, what
+shipped when the first changes were measured; ``--against
+reports/encoder-ladder/lite2-full-measured`` is the recipe that ships now)
+with ``--change`` on the encoder ladder's validation folds, chooses its
+inference the ladder's way (``choose_inference``) and writes a report
+like the ladder's: that report's rows, with the change as a last row,
 where each fold's minutes went (``part_minutes``), and the change against
-the recipe that ships, each with its own chosen inference, paired by
+the recipe it changes, each with its own chosen inference, paired by
 fold. The ladder's rule keeps only what scores higher; a change is judged
 by ``ships`` instead, a rule set before any change ran: one that only saves
 time may score a little lower, one that costs time (``--costs-time``, e.g.
@@ -28,7 +30,11 @@ EfficientNet-Lite2 for Lite0 with self-training at 128 px
 --costs-time``, ``lite2-measured``). Lite2 in the whole recipe
 (``'{"encoder": "efficientnet-lite2"}' --costs-time``,
 ``lite2-full-measured``) ships on validation, and is the recipe that
-ships now (``encoder_report.SHIPPING``).
+ships now (``encoder_report.SHIPPING``). Against it, Lite2 without
+self-training (``'{"unlabelled": null, "pseudo_keep": 0.5}'``, the
+teacher alone, ``no-self-training-measured``) does not ship, nor does
+a third of its pre-training on the pseudo-masks (``'{"pseudo_epochs": 3}'``,
+``shorter-pretraining-lite2-measured``).
 """
 
 import argparse
@@ -81,12 +87,22 @@ def part_minutes(runs):
     return parts
 
 
+def row_machines(against):
+    """The machines the rows of ``against`` (a ``ladder.json``) were
+    trained on: those of the rows it took from the report it changed, then
+    its own."""
+    earlier = against.get("rows_machine") or []
+    return (earlier if isinstance(earlier, list) else [earlier]) + [
+        against["machine"]]
+
+
 def run(change, frames, frames_apart=None, data_dir=None, seeds=3,
         final_seeds=0, report=REPORT / "cheaper-measured", command="",
-        shipped_report=REPORT, costs_time=False):
-    """Measures ``change`` and writes the report (module docs)."""
+        against=REPORT, costs_time=False):
+    """Measures ``change`` against the recipe of the report folder
+    ``against`` and writes the report (module docs)."""
     start = time.perf_counter()
-    shipped = json.loads((Path(shipped_report) / "ladder.json").read_text())
+    shipped = json.loads((Path(against) / "ladder.json").read_text())
     study = Study.load(data_dir, seeds)
     made = ladder_scenes(study, frames, frames_apart)[1]
     recipe = {**shipped["recipe"], **change}
@@ -97,13 +113,14 @@ def run(change, frames, frames_apart=None, data_dir=None, seeds=3,
     ours, theirs = by_score(inference["best"]), \
         by_score(shipped["inference"]["best"])
     shipping = ships(ours, theirs, costs_time=costs_time)
-    print(f"choosing score with chosen inference {ours:.3f} against the "
-          f"shipped recipe's {theirs:.3f}: "
+    print(f"choosing score with chosen inference {ours:.3f} against "
+          f"{Path(against).as_posix()}'s {theirs:.3f}: "
           f"{'ships' if shipping else 'does not ship'}", flush=True)
     summary = {
         **opening(study, made, frames, frames_apart, command),
         "precision": machine.best_precision(BASE["encoder"]),
-        "base": shipped["base"], "rows_machine": shipped["machine"],
+        "base": shipped["base"], "rows_machine": row_machines(shipped),
+        "against": Path(against).as_posix(),
         "steps": shipped["steps"] + [row("cheaper", change, runs, shipping)],
         "recipe": recipe, "inference": inference,
         "shipped_inference": shipped["inference"]["best"],
@@ -126,14 +143,19 @@ def main(argv=None):
                         help="the change costs training time (a larger "
                         "encoder): it ships only when it scores the bound "
                         "above the shipped recipe, not within it below")
+    parser.add_argument("--against", default=str(REPORT),
+                        help="the report folder whose recipe the change "
+                        "changes and is measured against (its ladder.json); "
+                        "reports/encoder-ladder/lite2-full-measured is the "
+                        "recipe that ships")
     add_validation_flags(parser, REPORT / "cheaper-measured", "the change")
     args = parser.parse_args(argv)
     if not args.frames:
         parser.error("--frames is needed: the change is chosen on scenes")
     run(args.change, args.frames, args.frames_apart, args.data_dir,
         args.seeds, args.final_seeds, args.report,
-        command_line("catunet.study.cheaper", argv),
-        costs_time=args.costs_time)
+        command_line("catunet.study.cheaper", argv), args.against,
+        args.costs_time)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 changes' (``catunet.study.cheaper``) and README's section on the
 ``encoder`` recipe, each from its ``ladder.json`` alone."""
 
-import itertools
 import json
 from pathlib import Path
 
@@ -67,11 +66,11 @@ def comparison_lines(compared, theirs="previous best"):
     return lines + [""]
 
 
-def readme_section(summary, previous=None, report=SHIPPING):
+def readme_section(summary, previous=None):
     """README's text on the pretrained encoder
-    (``templates/readme-encoder.md.j2``), from ``summary`` (the report in
-    the folder ``report``; and the previous best recipe's ladder, for the
-    scenes)."""
+    (``templates/readme-encoder.md.j2``), from ``summary`` (the report of
+    the recipe that ships, ``SHIPPING``; and the previous best recipe's
+    ladder, for the scenes)."""
     comparison = None
     if previous is not None:
         comparison = "\n".join(comparison_lines(
@@ -85,7 +84,7 @@ def readme_section(summary, previous=None, report=SHIPPING):
                                               "choosing score"]["difference"]}
     return render.ENVIRONMENT.get_template("readme-encoder.md.j2").render(
         s=summary, f=summary["final"], previous=PREVIOUS,
-        report=Path(report).as_posix(), change=change,
+        report=SHIPPING.as_posix(), change=change,
         encoder=display_name(summary["recipe"]["encoder"]),
         machine=machine.summary(summary["machine"]),
         recipe_flags=recipes.as_flags(recipes.from_study(summary["recipe"])),
@@ -105,6 +104,25 @@ def display_name(encoder):
     return encoder.replace("efficientnet-lite", "EfficientNet-Lite")
 
 
+# The step name of a ``catunet.study.cheaper`` row: each such row is a step
+# of its own (one change, measured against the recipe kept before it), not
+# one of a step's alternatives, however many follow each other.
+CHANGE = "cheaper"
+
+
+def steps_of(rows):
+    """Rows grouped into steps: a run of rows with the same step name (the
+    alternatives tried for one setting), except that each ``cheaper`` row
+    is a step of its own."""
+    groups = []
+    for r in rows:
+        if groups and r["step"] == groups[-1][0]["step"] != CHANGE:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
+
+
 def against_kept(rows):
     """The ladder's rows (``ladder.json``'s ``steps``), each with
     ``against``: its choosing score minus that of the recipe kept before its
@@ -112,8 +130,7 @@ def against_kept(rows):
     if not rows:
         return []
     kept, out = rows[0]["score"], [dict(rows[0], against=None)]
-    for _, group in itertools.groupby(rows[1:], key=lambda r: r["step"]):
-        group = list(group)
+    for group in steps_of(rows[1:]):
         out += [dict(r, against=stats.paired_difference(r["score"], kept))
                 for r in group]
         kept = next((r["score"] for r in group if r["kept"]), kept)
@@ -143,7 +160,7 @@ def markdown(summary):
     if summary.get("shipped_inference"):  # catunet.study.cheaper's reports
         shipped = "\n".join(comparison_lines(paired_measures(
             kept_inference(summary), summary["shipped_inference"]),
-            "the recipe that ships")[:-1])
+            "the recipe it changes")[:-1])
     return render.ENVIRONMENT.get_template("encoder-ladder.md.j2").render(
         s=summary, steps=against_kept(summary["steps"]), f=summary["final"],
         kinds=KINDS, tried=inference_rows(summary["inference"]),
@@ -155,11 +172,15 @@ def markdown(summary):
 
 
 def rows_machine(summary):
-    """The machine the rows above a ``catunet.study.cheaper`` report's last
-    were trained on, where it is not the report's own (None otherwise)."""
-    rows = summary.get("rows_machine")
-    if rows and machine.summary(rows) != machine.summary(summary["machine"]):
-        return machine.summary(rows)
+    """The machines the rows above a ``catunet.study.cheaper`` report's
+    last were trained on (its ``rows_machine``: one, or a list), where one
+    is not the report's own (None otherwise)."""
+    rows = summary.get("rows_machine") or []
+    names = list(dict.fromkeys(
+        machine.summary(m) for m in (rows if isinstance(rows, list)
+                                     else [rows])))
+    if any(n != machine.summary(summary["machine"]) for n in names):
+        return " and ".join(names)
     return None
 
 

@@ -89,6 +89,7 @@ def flags(name):
 
 def as_flags(fields):
     """``TrainConfig`` fields (a recipe, or a change to one) as ``train``
-    flags: ``--image-size 256 --epochs 40``."""
+    flags: ``--image-size 256 --epochs 40``; a field set to None is a flag
+    left out."""
     return " ".join(f"--{key.replace('_', '-')} {value}"
-                    for key, value in fields.items())
+                    for key, value in fields.items() if value is not None)

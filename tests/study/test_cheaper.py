@@ -34,11 +34,13 @@ def shifted(best, by):
                             for k, v in best["scene_kinds"].items()}}
 
 
-def measured(monkeypatch, tmp_path, by, costs_time=False):
-    """Runs ``cheaper.run`` on the committed ladder, the change's folds
-    and inference faked as the shipped recipe's with scenes ``by``
-    lower; returns the summary and what ``final`` was asked to train."""
-    shipped = json.loads((LADDER / "ladder.json").read_text())
+def measured(monkeypatch, tmp_path, by, costs_time=False, against=LADDER,
+             labels=None):
+    """Runs ``cheaper.run`` against a committed report (default the
+    ladder), the change's folds and inference faked as that recipe's with
+    scenes ``by`` lower; returns the summary and what ``final`` was asked
+    to train (and adds the fold runs' folder name to ``labels``)."""
+    shipped = json.loads((against / "ladder.json").read_text())
     best = shifted(shipped["inference"]["best"], by)
     runs = [{"folder": f"runs/x-s{s}", "seconds": 600.0,
              "val_dice": best["val_dice"][s],
@@ -55,7 +57,8 @@ def measured(monkeypatch, tmp_path, by, costs_time=False):
     monkeypatch.setattr(cheaper.Study, "load", lambda *a: FakeStudy())
     monkeypatch.setattr(cheaper, "ladder_scenes",
                         lambda *a: (None, [[0] * 76] * 3))
-    monkeypatch.setattr(cheaper, "fold_runs", lambda *a: runs)
+    monkeypatch.setattr(cheaper, "fold_runs", lambda *a: (
+        labels if labels is not None else []).append(a[2]) or runs)
     monkeypatch.setattr(cheaper, "part_minutes", lambda runs: {})
     monkeypatch.setattr(cheaper, "choose_inference", lambda *a: {
         "tried": [{"group": "plain", **best, "kept": True}],
@@ -69,7 +72,7 @@ def measured(monkeypatch, tmp_path, by, costs_time=False):
 
     monkeypatch.setattr(folds, "final", fake_final)
     summary = cheaper.run({"epochs": 20}, "davis", final_seeds=3,
-                          report=tmp_path, command="cmd",
+                          report=tmp_path, command="cmd", against=against,
                           costs_time=costs_time)
     return summary, finals, written
 
@@ -81,7 +84,8 @@ def test_a_change_that_scores_lower_neither_ships_nor_looks_at_test(
     assert summary["steps"][-1]["change"] == {"epochs": 20}
     assert not summary["steps"][-1]["kept"]
     text = (tmp_path / "ladder.md").read_text()
-    assert "## Against the recipe that ships" in text
+    assert "## Against the recipe it changes" in text
+    assert f"The recipe of `{LADDER.as_posix()}`" in text
     assert "this one does not ship" in text
     assert "| choosing score | 0.768 | 0.793 | -0.025" in text
 
@@ -111,8 +115,32 @@ def test_a_change_that_costs_time_within_the_bound_does_not_ship(
                                   costs_time=True)
     assert not summary["ships"] and finals == [] and summary["costs_time"]
     assert "a change that costs time ships when its choosing score here is " \
-        "at least 0.005 above the shipped recipe's; this one does not " \
+        "at least 0.005 above that recipe's; this one does not " \
         "ship" in (tmp_path / "ladder.md").read_text()
+
+
+def test_a_change_to_the_recipe_that_ships_trains_that_recipe_changed(
+        monkeypatch, tmp_path):
+    against = ROOT / encoder_report.SHIPPING
+    labels = []
+    summary, _, _ = measured(monkeypatch, tmp_path, by=0.05,
+                             against=against, labels=labels)
+    lite2 = json.loads((against / "ladder.json").read_text())
+    assert summary["recipe"] == {**lite2["recipe"], "epochs": 20}
+    assert summary["steps"][:-1] == lite2["steps"]
+    # The fold runs of every change kept so far, Lite2's included, then
+    # this one: the folder name the Lite2 report's runs extend.
+    assert labels == ["augment-recommended_saturation_hue_grayscale+mosaic-"
+                      "0.5+mosaic_grids-2_3+unlabelled-.._shared_data_pet-"
+                      "cats+pseudo_keep-0.2+encoder-efficientnet-lite2+"
+                      "epochs-20"]
+    assert summary["against"] == against.as_posix()
+    text = (tmp_path / "ladder.md").read_text()
+    assert f"The recipe of `{against.as_posix()}`" in text
+    # The machines of the rows before this one: the ladder's rows' (the
+    # AMX CPU), then the Lite2 row's.
+    assert summary["rows_machine"] == [lite2["rows_machine"],
+                                       lite2["machine"]]
 
 
 def test_rows_of_another_machine_are_named_and_one_machine_is_not():
@@ -124,13 +152,22 @@ def test_rows_of_another_machine_are_named_and_one_machine_is_not():
     assert encoder_report.rows_machine({"machine": amx,
                                         "rows_machine": amx}) is None
     assert encoder_report.rows_machine({"machine": amx}) is None
+    both = encoder_report.rows_machine({"machine": avx512,
+                                        "rows_machine": [amx, avx512]})
+    assert "amx_tile" in both and " and " in both
 
 
-@pytest.mark.parametrize("name, ships", [
-    ("shorter-training-measured", False),
-    ("small-self-training-measured", False), ("lite2-measured", False),
-    ("lite2-full-measured", True)])
-def test_the_committed_reports_render_from_their_json(name, ships):
+SELF_TRAINING_PARTS = ["teacher", "pseudo-1", "student-1-pseudo", "student-1"]
+
+
+@pytest.mark.parametrize("name, ships, parts", [
+    ("shorter-training-measured", False, SELF_TRAINING_PARTS),
+    ("small-self-training-measured", False, SELF_TRAINING_PARTS),
+    ("lite2-measured", False, SELF_TRAINING_PARTS),
+    ("lite2-full-measured", True, SELF_TRAINING_PARTS),
+    ("no-self-training-measured", False, []),
+    ("shorter-pretraining-lite2-measured", False, SELF_TRAINING_PARTS)])
+def test_the_committed_reports_render_from_their_json(name, ships, parts):
     folder = LADDER / name
     summary = json.loads((folder / "ladder.json").read_text())
     assert encoder_report.markdown(summary) == \
@@ -141,14 +178,13 @@ def test_the_committed_reports_render_from_their_json(name, ships):
     assert (summary["final"] is not None) == ships
     assert not summary.get("final_pending")
     # Where a fold's minutes went: the four parts of self-training, which
-    # add up to the row's minutes a fold.
-    parts = summary["part_minutes"]
-    assert list(parts) == ["teacher", "pseudo-1", "student-1-pseudo",
-                           "student-1"]
-    row = summary["steps"][-1]["train_minutes"]
-    for fold, minutes in enumerate(row):
-        assert sum(p[fold] for p in parts.values()) == \
-            pytest.approx(minutes, rel=0.02)
+    # add up to the row's minutes a fold (none for a run without it).
+    assert list(summary["part_minutes"]) == parts
+    if parts:
+        row = summary["steps"][-1]["train_minutes"]
+        for fold, minutes in enumerate(row):
+            assert sum(p[fold] for p in summary["part_minutes"].values()) \
+                == pytest.approx(minutes, rel=0.02)
 
 
 def test_part_minutes_reads_each_folds_run_record(tmp_path):

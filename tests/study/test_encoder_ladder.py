@@ -91,6 +91,20 @@ def test_each_step_is_set_against_the_recipe_kept_before_it(climbed):
     assert against[2]["differences"] == pytest.approx([0.03] * 3)
 
 
+def test_each_change_measured_by_cheaper_is_a_step_of_its_own():
+    def row(step, score, kept):
+        return {"step": step, "score": [score] * 3, "kept": kept}
+
+    rows = [row("base", 0.70, True), row("size", 0.72, True),
+            row("size", 0.71, False), row("cheaper", 0.80, True),
+            row("cheaper", 0.78, False)]
+    against = [r["against"] for r in encoder_report.against_kept(rows)]
+    # The sizes are one step's alternatives, both against the base; each
+    # change against the recipe kept before it, the second against the first.
+    assert [round(d["mean"], 3) for d in against[1:]] == \
+        [0.02, 0.01, 0.08, -0.02]
+
+
 def test_no_comparison_with_a_ladder_scored_on_other_scenes():
     ours = {"scenes": {"per_fold": [76, 76, 76]}}
     theirs = {"scenes": {"scenes_per_fold": [70, 76, 76]}}

@@ -50,6 +50,12 @@ def test_without_a_recipe_the_cli_trains_the_default_one():
         **recipes.recipe("quick"), recipe="quick")
 
 
+def test_a_field_set_to_none_is_a_flag_left_out():
+    assert recipes.as_flags({"image_size": 256, "unlabelled": None,
+                             "pseudo_keep": 0.5}) == \
+        "--image-size 256 --pseudo-keep 0.5"
+
+
 def test_paper_is_the_defaults_and_unknown_names_are_refused():
     assert dataclasses.replace(TrainConfig(), **recipes.recipe("paper")) \
         == TrainConfig()
