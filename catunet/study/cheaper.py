@@ -146,8 +146,8 @@ def main(argv=None):
     parser.add_argument("--against", default=str(REPORT),
                         help="the report folder whose recipe the change "
                         "changes and is measured against (its ladder.json); "
-                        "reports/encoder-ladder/lite2-full-measured is the "
-                        "recipe that ships")
+                        f"{encoder_report.SHIPPING.as_posix()} is the recipe "
+                        "that ships")
     add_validation_flags(parser, REPORT / "cheaper-measured", "the change")
     args = parser.parse_args(argv)
     if not args.frames:

@@ -201,6 +201,15 @@ def test_part_minutes_reads_each_folds_run_record(tmp_path):
                                           "student-1": [0.5, 1.5]}
 
 
+def test_help_names_the_report_of_the_recipe_that_ships(capsys):
+    with pytest.raises(SystemExit):
+        cheaper.main(["--help"])
+    # Without whitespace: the help wraps lines, at spaces or hyphens.
+    said = "".join(capsys.readouterr().out.split())
+    assert f"{encoder_report.SHIPPING.as_posix()}istherecipethatships" \
+        in said
+
+
 def test_a_change_needs_frames():
     with pytest.raises(SystemExit):
         cheaper.main(["--change", "{}"])
