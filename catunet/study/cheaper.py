@@ -34,7 +34,9 @@ ships now (``encoder_report.SHIPPING``). Against it, Lite2 without
 self-training (``'{"unlabelled": null, "pseudo_keep": 0.5}'``, the
 teacher alone, ``no-self-training-measured``) does not ship, nor does
 a third of its pre-training on the pseudo-masks (``'{"pseudo_epochs": 3}'``,
-``shorter-pretraining-lite2-measured``).
+``shorter-pretraining-lite2-measured``), nor a student trained in one
+phase on the pseudo-masks and the labelled photos together
+(``'{"one_phase_student": true}'``, ``one-phase-student-measured``).
 """
 
 import argparse
@@ -91,9 +93,7 @@ def row_machines(against):
     """The machines the rows of ``against`` (a ``ladder.json``) were
     trained on: those of the rows it took from the report it changed, then
     its own."""
-    earlier = against.get("rows_machine") or []
-    return (earlier if isinstance(earlier, list) else [earlier]) + [
-        against["machine"]]
+    return encoder_report.earlier_machines(against) + [against["machine"]]
 
 
 def run(change, frames, frames_apart=None, data_dir=None, seeds=3,

@@ -168,17 +168,36 @@ def markdown(summary):
         recipe_flags=recipes.as_flags(summary["recipe"]),
         comparison=comparison, shipped=shipped,
         rows_machine=rows_machine(summary),
-        parts=summary.get("part_minutes"))
+        parts=summary.get("part_minutes"),
+        part_roles=part_roles(summary))
+
+
+def part_roles(summary):
+    """What each part of a self-training fold run does, in the order of
+    its ``part_minutes``: the student is one phase or two
+    (``--one-phase-student``)."""
+    one_phase = summary["recipe"].get("one_phase_student")
+    roles = {"teacher": "trains the teacher", "pseudo-1": "is its labelling",
+             "student-1-pseudo": "the pre-training on its pseudo-masks",
+             "student-1": "the student's one phase on its pseudo-masks and "
+                          "the labelled photos together" if one_phase
+                          else "the fine-tuning"}
+    return [(part, roles[part]) for part in summary.get("part_minutes") or {}]
+
+
+def earlier_machines(summary):
+    """The machines the rows above a ``catunet.study.cheaper`` report's
+    last were trained on: its ``rows_machine`` (one, or a list) as a list,
+    empty for a report whose rows are all its own."""
+    rows = summary.get("rows_machine") or []
+    return rows if isinstance(rows, list) else [rows]
 
 
 def rows_machine(summary):
-    """The machines the rows above a ``catunet.study.cheaper`` report's
-    last were trained on (its ``rows_machine``: one, or a list), where one
-    is not the report's own (None otherwise)."""
-    rows = summary.get("rows_machine") or []
+    """``earlier_machines``, named, where one is not the report's own
+    (None otherwise)."""
     names = list(dict.fromkeys(
-        machine.summary(m) for m in (rows if isinstance(rows, list)
-                                     else [rows])))
+        machine.summary(m) for m in earlier_machines(summary)))
     if any(n != machine.summary(summary["machine"]) for n in names):
         return " and ".join(names)
     return None

@@ -110,12 +110,13 @@ class TrainConfig:
             predicted area is sane).
         pseudo_epochs: With ``unlabelled``: epochs of pre-training on the
             pseudo-labelled photos.
+        one_phase_student: With ``unlabelled``: the student trains once,
+            ``pseudo_epochs`` on the pseudo-labelled and labelled photos
+            together, not pre-training on one and fine-tuning on the other.
         pseudo_holdout: With ``unlabelled``: the fraction of the kept
             pseudo-labelled photos that the student's pre-training sets
-            aside as its own test split, which no step uses. 0 pre-trains
-            on all of them, yet measured no better on the validation folds
-            (the quality ladder's ``all-pseudo`` step); 0.3 is also how runs
-            made before this setting existed split them.
+            aside as its own test split, which no step uses (0: none; it
+            measured no better on validation, the ``all-pseudo`` step).
         self_training_rounds: With ``unlabelled``: how many times the
             student becomes the teacher and labels the photos again.
         self_training_size: With ``unlabelled``: the input size of the
@@ -123,11 +124,9 @@ class TrainConfig:
             ``image_size``); the fine-tuning trains at ``image_size``.
             Smaller is faster (progressive resizing).
         round_ensemble: With ``unlabelled``: the saved model averages
-            the probabilities of the last this many models of the chain
-            teacher, student 1, ..., student ``self_training_rounds``
-            (``catunet.training.ensemble``); 1 saves the last student alone. Each
-            averaged model is one more forward pass per photo, but no more
-            training: every round trains them anyway.
+            the last this many models of the chain teacher, student 1, ...
+            (``catunet.training.ensemble``; 1: the last student alone): one
+            more forward pass per photo each, no more training.
         schedule: Learning rate over each phase: ``constant``, or
             ``cosine`` (cosine decay to zero, after ``warmup_epochs`` of
             linear warm-up from zero).
@@ -210,6 +209,7 @@ class TrainConfig:
     teacher: str | None = None
     pseudo_keep: float = 0.5
     pseudo_epochs: int = 10
+    one_phase_student: bool = False
     pseudo_holdout: float = 0.3
     self_training_rounds: int = 1
     self_training_size: int = 0
@@ -371,7 +371,7 @@ RULES = {
     "precision": Choice(PRECISIONS), "strategy": Choice(STRATEGIES),
     "protect": Text(empty=True), "unlabelled": Text(), "teacher": Text(),
     "pseudo_keep": Number(0, 1, open="low"), "pseudo_epochs": Whole(1),
-    "pseudo_holdout": Number(0, 1, open="high"),
+    "one_phase_student": Flag(), "pseudo_holdout": Number(0, 1, open="high"),
     "self_training_rounds": Whole(1), "self_training_size": Whole(0, 2048),
     "round_ensemble": Whole(1),
     "schedule": Choice(SCHEDULES), "warmup_epochs": Whole(0),
@@ -384,8 +384,8 @@ RULES = {
 # Fields that only shape self-training (the first turns it on) and the
 # paper's U-Net: ``without_effect`` names them when nothing reads them.
 SELF_TRAINING = ("unlabelled", "teacher", "pseudo_keep", "pseudo_epochs",
-                 "pseudo_holdout", "self_training_rounds",
-                 "self_training_size")
+                 "one_phase_student", "pseudo_holdout",
+                 "self_training_rounds", "self_training_size")
 PAPER_SHAPE = ("width", "depth", "batch_norm", "dropout")
 
 

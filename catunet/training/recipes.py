@@ -90,6 +90,14 @@ def flags(name):
 def as_flags(fields):
     """``TrainConfig`` fields (a recipe, or a change to one) as ``train``
     flags: ``--image-size 256 --epochs 40``; a field set to None is a flag
-    left out."""
-    return " ".join(f"--{key.replace('_', '-')} {value}"
-                    for key, value in fields.items() if value is not None)
+    left out, a True or False one a switch (``--batch-norm``,
+    ``--no-batch-norm``)."""
+
+    def flag(key, value):
+        name = key.replace("_", "-")
+        if isinstance(value, bool):
+            return f"--{name}" if value else f"--no-{name}"
+        return f"--{name} {value}"
+
+    return " ".join(flag(key, value) for key, value in fields.items()
+                    if value is not None)

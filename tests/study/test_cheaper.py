@@ -166,7 +166,9 @@ SELF_TRAINING_PARTS = ["teacher", "pseudo-1", "student-1-pseudo", "student-1"]
     ("lite2-measured", False, SELF_TRAINING_PARTS),
     ("lite2-full-measured", True, SELF_TRAINING_PARTS),
     ("no-self-training-measured", False, []),
-    ("shorter-pretraining-lite2-measured", False, SELF_TRAINING_PARTS)])
+    ("shorter-pretraining-lite2-measured", False, SELF_TRAINING_PARTS),
+    ("one-phase-student-measured", False,
+     ["teacher", "pseudo-1", "student-1"])])
 def test_the_committed_reports_render_from_their_json(name, ships, parts):
     folder = LADDER / name
     summary = json.loads((folder / "ladder.json").read_text())
@@ -234,3 +236,15 @@ def test_readme_names_the_change_that_ships_and_what_it_gained():
     assert "chose its recipe over" not in ladder
     assert "The U-Net over EfficientNet-Lite0 with ImageNet weights, its " \
         "recipe chosen" in ladder
+
+
+def test_the_parts_are_told_as_the_student_trains():
+    two = {"recipe": {}, "part_minutes": dict.fromkeys(SELF_TRAINING_PARTS)}
+    assert [role for _, role in encoder_report.part_roles(two)][-2:] == [
+        "the pre-training on its pseudo-masks", "the fine-tuning"]
+    one = {"recipe": {"one_phase_student": True},
+           "part_minutes": dict.fromkeys(["teacher", "pseudo-1", "student-1"])}
+    assert [part for part, _ in encoder_report.part_roles(one)] == [
+        "teacher", "pseudo-1", "student-1"]
+    assert "together" in encoder_report.part_roles(one)[-1][1]
+    assert encoder_report.part_roles({"recipe": {}}) == []

@@ -197,3 +197,55 @@ def test_self_training_size_must_suit_the_model():
     notes = TrainConfig(self_training_size=64).without_effect()
     assert any("--self-training-size" in n and "--unlabelled" in n
                for n in notes)
+
+
+@pytest.mark.slow
+def test_one_phase_student_trains_once_on_pseudo_and_labelled_photos(
+        tmp_path, shapes_dir, monkeypatch):
+    from catunet.data import loading, split
+
+    monkeypatch.setattr(selftrain, "MIN_AREA", 0.0)
+    monkeypatch.setattr(selftrain, "MAX_AREA", 1.0)
+    unlabelled = write_folder(tmp_path / "more", n=6, seed=7) / "images"
+    for photo in unlabelled.iterdir():  # names apart from the labelled ones
+        photo.rename(photo.with_name(f"u{photo.name}"))
+    config = tiny(tmp_path, shapes_dir, unlabelled=str(unlabelled),
+                  width=2, epochs=2, pseudo_epochs=1, pseudo_keep=1.0,
+                  folds=2, val_fold=1, one_phase_student=True)
+    run = train(config, verbose=0)
+    folder = tmp_path / "run"
+    record = json.loads((folder / "run.json").read_text())
+    assert [Path(p["folder"]).name for p in record["parts"]] == [
+        "teacher", "pseudo-1", "student-1"]
+    assert not (folder / "student-1-pseudo").exists()
+    student = json.loads((folder / "student-1" / "config.json").read_text())
+    assert student["init"] == str(folder / "teacher" / "cats.keras")
+    assert (student["epochs"], student["folds"]) == (1, 0)
+    # It trains on the labelled photos the run fits (not its validation
+    # fold, never test) and on the pseudo-labels the student pre-training
+    # would have trained on; it holds out what their split holds out.
+    fit, val, test = selftrain.labelled_parts(config)
+    pseudo = json.loads((folder / "pseudo-1" / "split.json").read_text())
+    mixed = json.loads((folder / "mixed-1" / "split.json").read_text())
+    assert sorted(i for i, _ in mixed["train"]) == sorted(
+        [p.image.name for p in fit] + [i for i, _ in pseudo["train"]])
+    assert [i for i, _ in mixed["test"]] == [i for i, _ in pseudo["test"]]
+    assert {p.image.name for p in val + test}.isdisjoint(
+        i for i, _ in mixed["train"] + mixed["test"])
+    pairs = loading.find_pairs(folder / "mixed-1")
+    assert split.resolve_split(mixed, pairs)[0][0].image.exists()
+    assert run.model_path.exists()
+    # Photos named like labelled ones cannot share its folder.
+    clash = write_folder(tmp_path / "clash", n=12, seed=8) / "images"
+    with pytest.raises(CatunetError, match="rename them"):
+        train(dataclasses.replace(config, unlabelled=str(clash),
+                                  out=str(tmp_path / "clash-run")), verbose=0)
+
+
+def test_one_phase_student_is_off_the_key_unless_set():
+    from catunet.training.provenance import key_inputs
+
+    config = TrainConfig(unlabelled="photos")
+    assert "one_phase_student" not in json.dumps(key_inputs(config, None))
+    assert "one_phase_student" in json.dumps(key_inputs(
+        dataclasses.replace(config, one_phase_student=True), None))
