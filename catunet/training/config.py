@@ -110,9 +110,6 @@ class TrainConfig:
             predicted area is sane).
         pseudo_epochs: With ``unlabelled``: epochs of pre-training on the
             pseudo-labelled photos.
-        one_phase_student: With ``unlabelled``: the student trains once,
-            ``pseudo_epochs`` on the pseudo-labelled and labelled photos
-            together, not pre-training on one and fine-tuning on the other.
         pseudo_holdout: With ``unlabelled``: the fraction of the kept
             pseudo-labelled photos that the student's pre-training sets
             aside as its own test split, which no step uses (0: none; it
@@ -209,7 +206,6 @@ class TrainConfig:
     teacher: str | None = None
     pseudo_keep: float = 0.5
     pseudo_epochs: int = 10
-    one_phase_student: bool = False
     pseudo_holdout: float = 0.3
     self_training_rounds: int = 1
     self_training_size: int = 0
@@ -371,7 +367,7 @@ RULES = {
     "precision": Choice(PRECISIONS), "strategy": Choice(STRATEGIES),
     "protect": Text(empty=True), "unlabelled": Text(), "teacher": Text(),
     "pseudo_keep": Number(0, 1, open="low"), "pseudo_epochs": Whole(1),
-    "one_phase_student": Flag(), "pseudo_holdout": Number(0, 1, open="high"),
+    "pseudo_holdout": Number(0, 1, open="high"),
     "self_training_rounds": Whole(1), "self_training_size": Whole(0, 2048),
     "round_ensemble": Whole(1),
     "schedule": Choice(SCHEDULES), "warmup_epochs": Whole(0),
@@ -384,8 +380,8 @@ RULES = {
 # Fields that only shape self-training (the first turns it on) and the
 # paper's U-Net: ``without_effect`` names them when nothing reads them.
 SELF_TRAINING = ("unlabelled", "teacher", "pseudo_keep", "pseudo_epochs",
-                 "one_phase_student", "pseudo_holdout",
-                 "self_training_rounds", "self_training_size")
+                 "pseudo_holdout", "self_training_rounds",
+                 "self_training_size")
 PAPER_SHAPE = ("width", "depth", "batch_norm", "dropout")
 
 

@@ -22,11 +22,6 @@ own sub-folder of the run folder and each resumable:
 4. ``student-<r>/``: it fine-tunes on the labelled photos exactly as the
    run's settings say (``--freeze-epochs`` etc.), at ``--image-size``.
 
-With ``--one-phase-student``, steps 3 and 4 are one: the student, from
-the teacher's weights, trains ``--pseudo-epochs`` passes over the kept
-pseudo-labelled photos and the labelled training photos together
-(``mixed-<r>/`` links to both), at ``--image-size``, in ``student-<r>/``.
-
 With ``--self-training-rounds`` above 1 the student becomes the teacher and
 steps 2-4 repeat. The final model is saved as the run's ``<stage>.keras``.
 
@@ -92,63 +87,15 @@ def choose(confidences, areas, keep):
     return sorted(ranked[:count])
 
 
-def labelled_parts(config):
-    """A run's labelled pairs as ``(fitted, validation fold, test)``."""
-    pairs = loading.find_pairs(config.data_dir)
-    train, test, manifest = load_split_for(config, pairs, config.data_dir)
-    fit, val = splits.validation_fold(train, config.folds, config.val_fold,
-                                      seed=manifest["seed"])
-    return fit, val, test
-
-
 def protected_pairs(config):
     """The photos of a run that its unlabelled photos must not resemble:
     its test part and, with ``folds``, its validation fold."""
-    _, val, test = labelled_parts(config)
+
+    pairs = loading.find_pairs(config.data_dir)
+    train, test, manifest = load_split_for(config, pairs, config.data_dir)
+    _, val = splits.validation_fold(train, config.folds, config.val_fold,
+                                    seed=manifest["seed"])
     return test + val
-
-
-def mixed_folder(config, pseudo, out):
-    """The data folder of a one-phase student (``--one-phase-student``):
-    links to the run's labelled training photos (never its validation fold
-    or test part) and to the kept pseudo-labelled photos of ``pseudo``,
-    with a split manifest that trains on both and holds out what the
-    pseudo-labels' own split holds out. Written last, the manifest marks
-    the folder finished; returns its path."""
-    out = Path(out)
-    manifest = out / "split.json"
-    if manifest.is_file():
-        return manifest
-    labelled = labelled_parts(config)[0]
-    found = loading.find_pairs(pseudo)
-    pseudo_train, pseudo_test = splits.resolve_split(
-        splits.load_split(pseudo / "split.json"), found,
-        source=str(pseudo / "split.json"))
-    stems = lambda pairs: {p.image.stem.lower() for p in pairs}  # noqa: E731
-    clash = sorted(stems(labelled) & stems(found))
-    if clash:
-        raise CatunetError(
-            f"{config.unlabelled}: {', '.join(clash)} named like labelled "
-            f"photos of {config.data_dir}; with --one-phase-student the two "
-            "train from one folder, so rename them")
-    shutil.rmtree(out, ignore_errors=True)
-    linked = {}
-    for pair in labelled + found:
-        for path, sub in ((pair.image, "images"), (pair.mask, "masks")):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-            (out / sub / path.name).symlink_to(Path(path).resolve())
-        linked[pair.image.name] = loading.Pair(
-            out / "images" / pair.image.name, out / "masks" / pair.mask.name)
-
-    def names(pairs):
-        return [[p.image.name, p.mask.name] for p in pairs]
-
-    atomic.write_json(manifest, {
-        "seed": config.split_seed, "fingerprint": splits.fingerprint(
-            [linked[p.image.name] for p in labelled + pseudo_train
-             + pseudo_test]),
-        "train": names(labelled + pseudo_train), "test": names(pseudo_test)})
-    return manifest
 
 
 def labelled_config(config):
@@ -323,27 +270,19 @@ def self_train(config, train, verbose=1, callbacks=()):
             splits.save_split(splits.make_split(
                 loading.find_pairs(pseudo), seed=config.split_seed,
                 test_fraction=config.pseudo_holdout), split)
-        on_pseudo = dict(folds=0, val_fold=0, epochs=config.pseudo_epochs,
-                         init=start, freeze_epochs=0,
-                         fine_tune_learning_rate=None, protect="")
-        if config.one_phase_student:
-            mixed = mixed_folder(config, pseudo, folder / f"mixed-{r}")
-            student = train(dataclasses.replace(
-                labelled, data_dir=str(mixed.parent), split=str(mixed),
-                out=str(folder / f"student-{r}"), **on_pseudo),
-                verbose, callbacks)
-            parts.append(student)
-        else:
-            pre_run = train(dataclasses.replace(
-                labelled, stage="pretrain", data_dir=str(pseudo),
-                image_size=size, split=str(split), copy_paste=0.0,
-                paste_backgrounds=None, negatives=0.0, negative_pastes=0.0,
-                negative_photos=None, out=str(folder / f"student-{r}-pseudo"),
-                **on_pseudo), verbose, callbacks)
-            student = train(dataclasses.replace(
-                labelled, init=str(pre_run.model_path),
-                out=str(folder / f"student-{r}")), verbose, callbacks)
-            parts += [pre_run, student]
+        pre = dataclasses.replace(
+            labelled, stage="pretrain", data_dir=str(pseudo), image_size=size,
+            split=str(split), folds=0, val_fold=0,
+            epochs=config.pseudo_epochs, init=start, freeze_epochs=0,
+            fine_tune_learning_rate=None, protect="", copy_paste=0.0,
+            paste_backgrounds=None, negatives=0.0, negative_pastes=0.0,
+            negative_photos=None,
+            out=str(folder / f"student-{r}-pseudo"))
+        pre_run = train(pre, verbose, callbacks)
+        student = train(dataclasses.replace(
+            labelled, init=str(pre_run.model_path),
+            out=str(folder / f"student-{r}")), verbose, callbacks)
+        parts += [pre_run, student]
         teacher = str(student.model_path)
         chain.append(Path(teacher))
     return chain, parts

@@ -57,11 +57,12 @@ def test_a_field_set_to_none_is_a_flag_left_out():
 
 
 def test_a_true_or_false_field_is_a_switch_the_cli_reads():
-    flags = recipes.as_flags({"one_phase_student": True,
-                              "batch_norm": False, "epochs": 3})
-    assert flags == "--one-phase-student --no-batch-norm --epochs 3"
-    config = config_from_args(parse("train", flags.split()))
-    assert config.one_phase_student and not config.batch_norm
+    for value in (True, False):
+        flags = recipes.as_flags({"batch_norm": value, "epochs": 3})
+        assert flags == ("--batch-norm" if value else "--no-batch-norm") \
+            + " --epochs 3"
+        assert config_from_args(parse("train", flags.split())).batch_norm \
+            == value
 
 
 def test_paper_is_the_defaults_and_unknown_names_are_refused():
