@@ -174,8 +174,9 @@ def markdown(summary):
 
 def part_roles(summary):
     """What each part of a self-training fold run does, in the order of
-    its ``part_minutes``: the student is one phase or two
-    (``--one-phase-student``)."""
+    its ``part_minutes``: the student is two phases, or one in the recipe
+    of ``one-phase-student-measured`` (``one_phase_student``, a flag of
+    commit 9a639ff that lost there and was deleted)."""
     one_phase = summary["recipe"].get("one_phase_student")
     roles = {"teacher": "trains the teacher", "pseudo-1": "is its labelling",
              "student-1-pseudo": "the pre-training on its pseudo-masks",

@@ -197,4 +197,3 @@ def test_self_training_size_must_suit_the_model():
     notes = TrainConfig(self_training_size=64).without_effect()
     assert any("--self-training-size" in n and "--unlabelled" in n
                for n in notes)
-
