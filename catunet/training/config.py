@@ -112,8 +112,10 @@ class TrainConfig:
             pseudo-labelled photos.
         pseudo_holdout: With ``unlabelled``: the fraction of the kept
             pseudo-labelled photos that the student's pre-training sets
-            aside as its own test split, which no step uses (0: none; it
-            measured no better on validation, the ``all-pseudo`` step).
+            aside as its own test split, which no step uses. 0 pre-trains
+            on all of them, yet measured no better on the validation folds
+            (the quality ladder's ``all-pseudo`` step); 0.3 is also how runs
+            made before this setting existed split them.
         self_training_rounds: With ``unlabelled``: how many times the
             student becomes the teacher and labels the photos again.
         self_training_size: With ``unlabelled``: the input size of the
@@ -121,9 +123,11 @@ class TrainConfig:
             ``image_size``); the fine-tuning trains at ``image_size``.
             Smaller is faster (progressive resizing).
         round_ensemble: With ``unlabelled``: the saved model averages
-            the last this many models of the chain teacher, student 1, ...
-            (``catunet.training.ensemble``; 1: the last student alone): one
-            more forward pass per photo each, no more training.
+            the probabilities of the last this many models of the chain
+            teacher, student 1, ..., student ``self_training_rounds``
+            (``catunet.training.ensemble``); 1 saves the last student alone. Each
+            averaged model is one more forward pass per photo, but no more
+            training: every round trains them anyway.
         schedule: Learning rate over each phase: ``constant``, or
             ``cosine`` (cosine decay to zero, after ``warmup_epochs`` of
             linear warm-up from zero).
