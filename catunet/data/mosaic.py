@@ -18,13 +18,6 @@ the usual augmentation then acts on them as on any photo.
 import cv2
 import numpy as np
 
-from catunet.training.config import MOSAIC_GRIDS as GRIDS, parse_mosaic_grids
-
-
-def parse_grids(text):
-    """``"2,3"`` as ``(2, 3)`` (``catunet.training.config.parse_mosaic_grids``)."""
-    return parse_mosaic_grids(text)
-
 
 def cells(side, grid):
     """The sides of a ``grid`` x ``grid`` mosaic's cells along a photo of

@@ -38,7 +38,9 @@ a third of its pre-training on the pseudo-masks (``'{"pseudo_epochs": 3}'``,
 phase on the pseudo-masks and the labelled photos together
 (``'{"one_phase_student": true}'``, ``one-phase-student-measured``, a
 flag of commit 9a639ff, deleted after it lost: ``'{"pseudo_epochs": 3}'``
-costs the same minutes and scores the same).
+costs the same minutes and scores the same). Freezing the encoder's layers
+up to stride 8 (``'{"freeze_stride": 8}'``, ``freeze-stride-8-measured``)
+ships on validation: about a quarter fewer minutes a fold.
 """
 
 import argparse

@@ -14,9 +14,10 @@ import json
 import re
 from pathlib import Path
 
-from catunet.checks import (Choice, Flag, Number, SettingError, Text, Whole,
+from catunet.checks import (Choice, Flag, Number, Text, Whole,
                             check_fields, flag, refuse)
 from catunet.data.augment_spec import parse_spec
+from catunet.data.mosaic_spec import parse_grids
 from catunet.errors import CatunetError
 from catunet.training import recipes
 
@@ -30,7 +31,6 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 # ``catunet.models.losses.LOSSES``'s names (a test keeps the two the same; this
 # module imports no Keras, so the command line starts fast).
 LOSSES = ("dice", "bce", "mse", "bce+dice", "bce+dice-nonempty")
-MOSAIC_GRIDS = (2, 3, 4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +72,11 @@ class TrainConfig:
             unfreeze it.
         fine_tune_learning_rate: With ``freeze_epochs``: Adam's learning
             rate once the encoder is unfrozen; without it, ``learning_rate``.
+        freeze_stride: With a pretrained ``encoder``: its layers at strides
+            up to this (2, 4, 8, 16) stay frozen in every phase, ImageNet
+            weights and BatchNorm statistics as loaded, as Detectron2
+            freezes a backbone's stem and first stage; each frozen layer is
+            one less to train. 0 trains them all.
         augment: Augmentation: ``recommended`` (also the flag alone:
             flip, rotate, zoom, translate, elastic, brightness, contrast),
             ``none``, or techniques with optional strengths such as
@@ -199,6 +204,7 @@ class TrainConfig:
     init: str | None = None
     freeze_epochs: int = 0
     fine_tune_learning_rate: float | None = None
+    freeze_stride: int = 0
     augment: str = "recommended"
     tfds_dir: str | None = None
     manual_dir: str | None = None
@@ -231,7 +237,7 @@ class TrainConfig:
         check_fields(self, RULES)
         parse_spec(self.augment)
         if self.mosaic or self.mosaic_grids != "2":
-            parse_mosaic_grids(self.mosaic_grids)
+            parse_grids(self.mosaic_grids)
         self._check_combinations()
 
     def _check_combinations(self):
@@ -256,6 +262,10 @@ class TrainConfig:
         refuse(self.freeze_epochs >= self.epochs and self.freeze_epochs,
                f"--freeze-epochs must be below --epochs ({self.epochs}), got "
                f"{self.freeze_epochs}")
+        refuse(self.freeze_stride not in (0, 2, 4, 8, 16)
+               or (self.freeze_stride and self.encoder == "paper"),
+               "--freeze-stride is 2, 4, 8 or 16 with a pretrained "
+               f"--encoder, or 0; got {self.freeze_stride}")
         refuse(self.fine_tune_learning_rate and not self.freeze_epochs,
                "--fine-tune-learning-rate applies after --freeze-epochs; "
                "give both, or use --learning-rate")
@@ -342,20 +352,6 @@ class TrainConfig:
                 from error
 
 
-def parse_mosaic_grids(text):
-    """``"2,3"`` as ``(2, 3)``; ``SettingError`` for anything but grid
-    sides of ``MOSAIC_GRIDS``."""
-    try:
-        grids = tuple(int(part) for part in str(text).split(","))
-    except ValueError:
-        grids = ()
-    if not grids or any(g not in MOSAIC_GRIDS for g in grids):
-        raise SettingError(f"--mosaic-grids must be grid sides among "
-                           f"{', '.join(map(str, MOSAIC_GRIDS))}, "
-                           f"comma-separated; got {text!r}")
-    return grids
-
-
 # One rule a field (``catunet.checks``): what ``__post_init__`` allows.
 RULES = {
     "stage": Choice(STAGES), "data_dir": Text(), "split": Text(),
@@ -366,6 +362,7 @@ RULES = {
     "seed": Whole(0), "folds": Whole(0), "val_fold": Whole(0),
     "image_size": Whole(16, 2048), "init": Text(), "freeze_epochs": Whole(0),
     "fine_tune_learning_rate": Number(0, 10, open="low", optional=True),
+    "freeze_stride": Whole(0),
     "augment": Text(empty=True), "tfds_dir": Text(), "manual_dir": Text(),
     "voc_classes": Text(optional=False, empty=True),
     "precision": Choice(PRECISIONS), "strategy": Choice(STRATEGIES),

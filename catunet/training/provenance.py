@@ -31,7 +31,8 @@ OFF_UNLESS_SET = {"schedule": "constant", "warmup_epochs": 0,
                   "copy_paste": 0.0, "pseudo_holdout": 0.3, "ema": 0.0,
                   "round_ensemble": 1, "mosaic": 0.0, "negatives": 0.0,
                   "negative_pastes": 0.0, "mosaic_grids": "2",
-                  "encoder": "paper", "self_training_size": 0}
+                  "encoder": "paper", "self_training_size": 0,
+                  "freeze_stride": 0}
 
 
 def file_sha256(path):

@@ -52,9 +52,10 @@ def with_mosaics(config, fitted, photos):
     import numpy as np
 
     from catunet.data import mosaic
+    from catunet.data.mosaic_spec import parse_grids
 
     count = int(round(config.mosaic * len(photos[0])))
-    grids = mosaic.parse_grids(config.mosaic_grids)
+    grids = parse_grids(config.mosaic_grids)
     made = mosaic.mosaics(*photos, count, config.seed, grids)
     grids = mosaic.usable_grids(grids, len(photos[0]))
     shapes = " and ".join(f"{g}x{g}" for g in grids)

@@ -37,7 +37,8 @@ from catunet.training.distribute import get_strategy, strategy_for_fit
 from catunet.training.inputs import (combined_manifest, data_folders,
                                      load_arrays, resolve_paths,
                                      training_stream)
-from catunet.training.transfer import set_encoder_trainable
+from catunet.training.transfer import (freeze_early_layers,
+                                       set_encoder_trainable)
 
 
 @dataclasses.dataclass
@@ -133,6 +134,8 @@ def compile_model(config, learning_rate=None, frozen_encoder=False,
     finally:
         keras.mixed_precision.set_global_policy(previous)
     set_encoder_trainable(model, not frozen_encoder)
+    if config.freeze_stride:
+        freeze_early_layers(model, config.encoder, config.freeze_stride)
     average = ({"use_ema": True, "ema_momentum": config.ema}
                if config.ema and not frozen_encoder else {})
     model.compile(

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from catunet.data import mosaic
+from catunet.data.mosaic_spec import parse_grids
 from catunet.errors import CatunetError
 
 
@@ -83,6 +84,6 @@ def test_mosaics_take_the_grids_in_turn():
 
 @pytest.mark.parametrize("text", ["", "1", "2,5", "two"])
 def test_grids_other_than_two_to_four_are_a_clear_error(text):
-    assert mosaic.parse_grids("2,3") == (2, 3)
+    assert parse_grids("2,3") == (2, 3)
     with pytest.raises(CatunetError, match="--mosaic-grids must be"):
-        mosaic.parse_grids(text)
+        parse_grids(text)

@@ -613,3 +613,38 @@ def test_init_must_hold_the_model_the_encoder_flag_builds(tmp_path,
                        r"efficientnet-lite2$"):
         train(dataclasses.replace(config, init=str(lite2)), verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_freeze_stride_keeps_the_early_encoder_layers_as_loaded(tmp_path,
+                                                               shapes_dir):
+    """``--freeze-stride 4``: after training, every encoder layer at
+    stride 2 or 4 (weights and BatchNorm statistics) is as ImageNet left
+    it, and every later one has moved."""
+    from catunet.models.encoders.efficientnet_lite import strides
+    from catunet.models.unet import build_model
+
+    config = tiny(tmp_path, shapes_dir, encoder="efficientnet-lite0",
+                  freeze_stride=4)
+    run = train(config, verbose=0)
+    trained = load_model(run.model_path).get_layer("encoder")
+    loaded = build_model(config).get_layer("encoder")
+    at = strides("efficientnet-lite0")
+    kept = {}
+    for layer in trained.layers:
+        if layer.weights and layer.name.split("_")[0] in at:
+            kept[layer.name] = all(
+                np.array_equal(a, b) for a, b in zip(
+                    layer.get_weights(),
+                    loaded.get_layer(layer.name).get_weights()))
+    early = {name for name in kept if at[name.split("_")[0]] <= 4}
+    assert early and len(early) < len(kept)
+    assert {name for name, same in kept.items() if same} == early
+
+
+@pytest.mark.parametrize("overrides", [dict(freeze_stride=4),
+                                       dict(encoder="efficientnet-lite0",
+                                            freeze_stride=3)])
+def test_freeze_stride_needs_a_pretrained_encoder_and_a_stride(overrides):
+    with pytest.raises(CatunetError, match="--freeze-stride is 2, 4, 8 or "
+                       "16 with a pretrained --encoder, or 0; got"):
+        TrainConfig(**overrides)

@@ -114,6 +114,16 @@ def blocks(variant=LITE0):
             index += 1
 
 
+def strides(variant=LITE0):
+    """``{layer name prefix: stride of its output}``: the stem (2), then
+    each block (``block<i>``), for freezing the early ones."""
+    found, stride = {"stem": 2}, 2
+    for block in blocks(variant):
+        stride *= block.stride
+        found[f"block{block.index}"] = stride
+    return found
+
+
 def _conv_bn(x, filters, kernel, name, stride=1, activation=True):
     from keras import layers
 
