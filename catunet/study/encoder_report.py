@@ -16,6 +16,9 @@ from catunet.training import machine, recipes
 PREVIOUS = (Path("reports") / "from-scratch" / "ladder-cat-boxes"
             / "quality.json")
 KINDS = ("large", "medium", "small", "several")
+# The encoder ladder's report: what a change measured before reports named
+# the report they changed (``against``) was measured against.
+LADDER = Path("reports") / "encoder-ladder"
 # The report of the recipe that ships (the ``encoder`` recipe, the model in
 # ``catunet/shipped/``): the encoder ladder's, with EfficientNet-Lite2 for
 # Lite0, measured against it by ``catunet.study.cheaper``.
@@ -66,27 +69,50 @@ def comparison_lines(compared, theirs="previous best"):
     return lines + [""]
 
 
-def readme_section(summary, previous=None):
+def read_report(folder):
+    """The ``ladder.json`` of a report folder (a path from the repository's
+    root, as a report's ``against`` names it)."""
+    return json.loads((Path(folder) / "ladder.json").read_text())
+
+
+def shipped_changes(summary, read=read_report):
+    """The ``catunet.study.cheaper`` reports the recipe of ``summary`` came
+    through, oldest first, ending with ``summary``: each changed the
+    recipe of the report it names (``against``, read with ``read``), back
+    to the encoder ladder's; empty for the ladder's own report."""
+    chain = []
+    while summary.get("shipped_inference"):
+        chain.insert(0, summary)
+        summary = read(summary.get("against", LADDER))
+    return chain
+
+
+def readme_section(summary, previous=None, read=read_report):
     """README's text on the pretrained encoder
     (``templates/readme-encoder.md.j2``), from ``summary`` (the report of
-    the recipe that ships, ``SHIPPING``; and the previous best recipe's
-    ladder, for the scenes)."""
+    the recipe that ships, ``SHIPPING``, and the reports it changed, read
+    with ``read``; and the previous best recipe's ladder, for the
+    scenes)."""
     comparison = None
     if previous is not None:
         comparison = "\n".join(comparison_lines(
             against_previous(summary, previous))[:-1])
-    change = None  # what a catunet.study.cheaper report changed, and gained
-    if summary.get("shipped_inference"):
-        change = {"flags": recipes.as_flags(summary["steps"][-1]["change"]),
-                  "base": display_name(summary["base"]["encoder"]),
-                  "gain": paired_measures(kept_inference(summary),
-                                          summary["shipped_inference"])[
-                                              "choosing score"]["difference"]}
+    chain = shipped_changes(summary, read)
+    # Where each change was measured: the next one names it (against).
+    folders = [s.get("against", LADDER) for s in chain[1:]] + [SHIPPING]
+    changes = [{"flags": recipes.as_flags(s["steps"][-1]["change"]),
+                "report": Path(folder).as_posix(),
+                "gain": paired_measures(kept_inference(s),
+                                        s["shipped_inference"])[
+                                            "choosing score"]["difference"]}
+               for s, folder in zip(chain, folders)]
     return render.ENVIRONMENT.get_template("readme-encoder.md.j2").render(
         s=summary, f=summary["final"], previous=PREVIOUS,
-        report=SHIPPING.as_posix(), change=change,
+        report=SHIPPING.as_posix(), changes=changes,
+        base=display_name(chain[0]["base"]["encoder"]) if chain else None,
         encoder=display_name(summary["recipe"]["encoder"]),
-        machine=machine.summary(summary["machine"]),
+        machine=final_machines(summary) or machine.summary(
+            summary["machine"]),
         recipe_flags=recipes.as_flags(recipes.from_study(summary["recipe"])),
         folder_flags=" ".join([""] + [
             recipes.as_flags({k: v}) for k, v in summary["recipe"].items()
@@ -169,7 +195,8 @@ def markdown(summary):
         comparison=comparison, shipped=shipped,
         rows_machine=rows_machine(summary),
         parts=summary.get("part_minutes"),
-        part_roles=part_roles(summary))
+        part_roles=part_roles(summary),
+        final_machines=final_machines(summary))
 
 
 def part_roles(summary):
@@ -199,6 +226,18 @@ def rows_machine(summary):
     (None otherwise)."""
     names = list(dict.fromkeys(
         machine.summary(m) for m in earlier_machines(summary)))
+    if any(n != machine.summary(summary["machine"]) for n in names):
+        return " and ".join(names)
+    return None
+
+
+def final_machines(summary):
+    """The machines the final seeds trained on (each run's ``machine``),
+    named where one is not the report's own (None otherwise): seeds
+    resumed by ``catunet.study.finals`` may train elsewhere."""
+    runs = (summary.get("final") or {}).get("runs", [])
+    names = list(dict.fromkeys(machine.summary(r["machine"]) for r in runs
+                               if r.get("machine")))
     if any(n != machine.summary(summary["machine"]) for n in names):
         return " and ".join(names)
     return None

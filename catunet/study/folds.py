@@ -27,7 +27,7 @@ from catunet.models.saving import load_model
 from catunet.study import stats
 from catunet.study.choosing import with_scene_scores
 from catunet.study.runstore import RunStore
-from catunet.training import machine
+from catunet.training import machine, provenance
 
 BOOTSTRAP = 10_000
 
@@ -119,32 +119,47 @@ def labelling_minutes(folder):
     return sum(label["seconds"] for label in labels) / 60
 
 
-def final(study, recipe, settings, seeds, runs_dir, base):
-    """The recipe trained on all training photos with ``seeds`` seeds, its
-    inference settings saved beside each model, and the test photos scored
-    once (``catunet.inference.evaluate``). Each run folder is named by the
-    recipe's changes to ``base`` (``final-<changes>-s<seed>``), so another
-    recipe never lands in a finished one's folder."""
-    results = []
-    for seed in range(seeds):
-        config = dataclasses.replace(
-            study.base, **recipe, folds=0, val_fold=0, seed=seed,
-            out=str(final_folder(runs_dir, recipe, seed, base)))
-        print(f"== final recipe, seed {seed} (all training photos)",
-              flush=True)
-        run = RunStore().run(config)
-        settings.save_beside(run.model_path)
+def final_seed(study, recipe, settings, seed, runs_dir, base):
+    """The recipe trained on all training photos with ``seed`` (or found
+    finished by key), its inference settings saved beside the model, and
+    the test photos scored once (``catunet.inference.evaluate``; a run
+    scored before keeps its ``eval-test.json``). The run folder is named by
+    the recipe's changes to ``base`` (``final-<changes>-s<seed>``), so
+    another recipe never lands in a finished one's folder."""
+    config = dataclasses.replace(
+        study.base, **recipe, folds=0, val_fold=0, seed=seed,
+        out=str(final_folder(runs_dir, recipe, seed, base)))
+    print(f"== final recipe, seed {seed} (all training photos)", flush=True)
+    run = RunStore().run(config)
+    settings.save_beside(run.model_path)
+    scored = run.folder / "eval-test.json"
+    if scored.is_file():
+        report = json.loads(scored.read_text())
+    else:
         report = evaluate(run.model_path)
-        atomic.write_json(run.folder / "eval-test.json", report)
-        results.append({"seed": seed, "folder": str(run.folder),
-                        "train_minutes": run.seconds / 60,
-                        "labelling_minutes": labelling_minutes(run.folder),
-                        "test_dice": report["mean"]["dice"],
-                        "test_dice_full_size":
-                            report["mean"]["dice_full_size"],
-                        "test_dice_per_image": [r["dice"] for r in
-                                                report["images"]],
-                        "images": [r["image"] for r in report["images"]]})
+        atomic.write_json(scored, report)
+    return {"seed": seed, "folder": str(run.folder),
+            "train_minutes": run.seconds / 60,
+            "labelling_minutes": labelling_minutes(run.folder),
+            "machine": provenance.load_record(run.folder)["machine"],
+            "test_dice": report["mean"]["dice"],
+            "test_dice_full_size": report["mean"]["dice_full_size"],
+            "test_dice_per_image": [r["dice"] for r in report["images"]],
+            "images": [r["image"] for r in report["images"]]}
+
+
+def final(study, recipe, settings, seeds, runs_dir, base, done=(),
+          progress=None):
+    """``final_seed`` for seeds 0 to ``seeds`` - 1, after those ``done``
+    (their results, from an earlier session), calling ``progress`` with
+    the results so far after each; then the seed spread and a bootstrap
+    interval over the test photos."""
+    results = list(done)
+    for seed in range(len(results), seeds):
+        results.append(final_seed(study, recipe, settings, seed, runs_dir,
+                                  base))
+        if progress:
+            progress(results)
     per_photo = np.mean([r["test_dice_per_image"] for r in results], axis=0)
     mean, sd = stats.mean_sd([r["test_dice"] for r in results])
     return {"runs": results, "test_dice": mean, "test_dice_sd": sd,
@@ -153,11 +168,31 @@ def final(study, recipe, settings, seeds, runs_dir, base):
                             for r in results]}
 
 
+def train_final(summary, write, seeds, study, recipe, settings, runs_dir,
+                base):
+    """Trains the final seeds of ``summary`` (a study's validation result)
+    and puts them in it (``final``), writing it with ``write`` after each
+    seed: the seeds done so far (``final_runs``) are kept while
+    ``final_pending``, so an interrupted study resumes after them, here or
+    on another machine, and their test scores are summarised only once
+    all ``seeds`` (``final_seeds``) are done."""
+    summary["final_seeds"] = seeds
+
+    def progress(results):
+        summary["final_runs"] = results
+        write(summary)
+
+    summary["final"] = final(study, recipe, settings, seeds, runs_dir, base,
+                             summary.get("final_runs", []), progress)
+    summary["final_pending"] = False
+    summary.pop("final_runs", None)
+
+
 def report_then_final(summary, write, start, final_seeds, study, recipe,
                       settings, runs_dir, base):
     """Writes ``summary``, a study's validation result, with ``write``
-    before its ``final_seeds`` train (``final``), then again with their
-    test scores: hours of final training never hold back or lose the
+    before its ``final_seeds`` train (``train_final``), then again with
+    their test scores: hours of final training never hold back or lose the
     validation result. ``final_pending`` says which of the two is on disk;
     rerunning the study's command resumes the seeds from their
     checkpoints."""
@@ -165,10 +200,9 @@ def report_then_final(summary, write, start, final_seeds, study, recipe,
                    wall_minutes=(time.perf_counter() - start) / 60)
     write(summary)
     if final_seeds:
-        summary.update(
-            final=final(study, recipe, settings, final_seeds, runs_dir, base),
-            final_pending=False,
-            wall_minutes=(time.perf_counter() - start) / 60)
+        train_final(summary, write, final_seeds, study, recipe, settings,
+                    runs_dir, base)
+        summary["wall_minutes"] = (time.perf_counter() - start) / 60
         write(summary)
     return summary
 

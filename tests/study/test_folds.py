@@ -37,7 +37,8 @@ def test_a_study_is_written_before_its_final_seeds_train(monkeypatch, seeds):
     """Hours of final training never hold back the validation result."""
     on_disk, trained = [], []
 
-    def fake_final(study, recipe, settings, final_seeds, runs_dir, base):
+    def fake_final(study, recipe, settings, final_seeds, runs_dir, base,
+                   *resumed):
         trained.append((on_disk[-1]["final_pending"], final_seeds))
         return {"test_dice": 0.9}
 
