@@ -44,7 +44,11 @@ def pending(summary, report):
 def run(report, seeds=3, data_dir=None, command=""):
     """Trains and scores ``report``'s final seeds and writes the report
     after each (module docs)."""
-    summary = json.loads((Path(report) / "ladder.json").read_text())
+    path = Path(report) / "ladder.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such file; REPORT is a folder a study "
+                         "chosen on the validation folds wrote")
+    summary = json.loads(path.read_text())
     refusal = pending(summary, report)
     if refusal:
         raise SystemExit(refusal)

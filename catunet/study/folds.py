@@ -123,9 +123,10 @@ def final_seed(study, recipe, settings, seed, runs_dir, base):
     """The recipe trained on all training photos with ``seed`` (or found
     finished by key), its inference settings saved beside the model, and
     the test photos scored once (``catunet.inference.evaluate``; a run
-    scored before keeps its ``eval-test.json``). The run folder is named by
-    the recipe's changes to ``base`` (``final-<changes>-s<seed>``), so
-    another recipe never lands in a finished one's folder."""
+    scored before with these settings keeps its ``eval-test.json``). The
+    run folder is named by the recipe's changes to ``base``
+    (``final-<changes>-s<seed>``), so another recipe never lands in a
+    finished one's folder."""
     config = dataclasses.replace(
         study.base, **recipe, folds=0, val_fold=0, seed=seed,
         out=str(final_folder(runs_dir, recipe, seed, base)))
@@ -133,9 +134,8 @@ def final_seed(study, recipe, settings, seed, runs_dir, base):
     run = RunStore().run(config)
     settings.save_beside(run.model_path)
     scored = run.folder / "eval-test.json"
-    if scored.is_file():
-        report = json.loads(scored.read_text())
-    else:
+    report = json.loads(scored.read_text()) if scored.is_file() else {}
+    if report.get("inference") != dataclasses.asdict(settings):
         report = evaluate(run.model_path)
         atomic.write_json(scored, report)
     return {"seed": seed, "folder": str(run.folder),

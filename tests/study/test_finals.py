@@ -2,6 +2,7 @@
 seed and resumable, on made-up seeds against a copy of a committed report
 (the real run is python -m catunet.study.finals)."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from catunet.inference.predict import Settings
 from catunet.study import finals, folds
 from catunet.training.config import TrainConfig
 
@@ -74,27 +76,39 @@ def test_the_seeds_resume_after_those_done_and_name_their_machine(
         "(avx2))" in text
 
 
-def test_a_seed_scored_before_keeps_its_scores(monkeypatch, tmp_path):
+@pytest.mark.parametrize("scored_with, again", [
+    (Settings(tta=True), False), (Settings(), True)])
+def test_a_seed_scored_before_keeps_its_scores_with_the_same_settings(
+        monkeypatch, tmp_path, scored_with, again):
     run_folder = tmp_path / "final-x-s0"
     run_folder.mkdir()
     (run_folder / "run.json").write_text(json.dumps({"machine": OTHER}))
+    scores = {"mean": {"dice": 0.5, "dice_full_size": 0.4},
+              "images": [{"image": "a.jpg", "dice": 0.5}]}
     (run_folder / "eval-test.json").write_text(json.dumps({
-        "mean": {"dice": 0.5, "dice_full_size": 0.4},
-        "images": [{"image": "a.jpg", "dice": 0.5}]}))
+        **scores, "inference": dataclasses.asdict(scored_with)}))
 
     class Run:
         folder, model_path, seconds = run_folder, run_folder / "cats.keras", 60
 
-    saved = []
     monkeypatch.setattr(folds.RunStore, "run", lambda self, config: Run())
-    monkeypatch.setattr(folds, "evaluate", lambda path: pytest.fail(
-        "scored the test photos again"))
-
-    class Settings:
-        def save_beside(self, path):
-            saved.append(path)
-
+    settings = Settings(tta=True)
+    if again:  # scored with other settings: scored again with these
+        monkeypatch.setattr(folds, "evaluate", lambda path: {
+            **scores, "mean": {"dice": 0.7, "dice_full_size": 0.6},
+            "inference": dataclasses.asdict(settings)})
+    else:
+        monkeypatch.setattr(folds, "evaluate", lambda path: pytest.fail(
+            "scored the test photos again"))
     result = folds.final_seed(SimpleNamespace(base=TrainConfig()), {},
-                              Settings(), 0, tmp_path, {})
-    assert result["test_dice"] == 0.5 and result["machine"] == OTHER
-    assert result["train_minutes"] == 1 and saved == [Run.model_path]
+                              settings, 0, tmp_path, {})
+    assert result["test_dice"] == (0.7 if again else 0.5)
+    assert result["machine"] == OTHER and result["train_minutes"] == 1
+    assert Settings.beside(Run.model_path) == settings
+    assert json.loads((run_folder / "eval-test.json").read_text())[
+        "inference"] == dataclasses.asdict(settings)
+
+
+def test_a_folder_that_is_no_report_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="ladder.json: no such file"):
+        finals.run(tmp_path)
