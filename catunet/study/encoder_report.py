@@ -16,9 +16,6 @@ from catunet.training import machine, recipes
 PREVIOUS = (Path("reports") / "from-scratch" / "ladder-cat-boxes"
             / "quality.json")
 KINDS = ("large", "medium", "small", "several")
-# The encoder ladder's report: what a change measured before reports named
-# the report they changed (``against``) was measured against.
-LADDER = Path("reports") / "encoder-ladder"
 # The report of the recipe that ships (the ``encoder`` recipe, the model in
 # ``catunet/shipped/``): the encoder ladder's, with EfficientNet-Lite2 for
 # Lite0, measured against it by ``catunet.study.cheaper``.
@@ -69,47 +66,19 @@ def comparison_lines(compared, theirs="previous best"):
     return lines + [""]
 
 
-def read_report(folder):
-    """The ``ladder.json`` of a report folder (a path from the repository's
-    root, as a report's ``against`` names it)."""
-    return json.loads((Path(folder) / "ladder.json").read_text())
-
-
-def shipped_changes(summary, read=read_report):
-    """The ``catunet.study.cheaper`` reports the recipe of ``summary`` came
-    through, oldest first, ending with ``summary``: each changed the
-    recipe of the report it names (``against``, read with ``read``), back
-    to the encoder ladder's; empty for the ladder's own report."""
-    chain = []
-    while summary.get("shipped_inference"):
-        chain.insert(0, summary)
-        summary = read(summary.get("against", LADDER))
-    return chain
-
-
-def readme_section(summary, previous=None, read=read_report):
+def readme_section(summary, previous=None):
     """README's text on the pretrained encoder
     (``templates/readme-encoder.md.j2``), from ``summary`` (the report of
-    the recipe that ships, ``SHIPPING``, and the reports it changed, read
-    with ``read``; and the previous best recipe's ladder, for the
+    the recipe that ships, ``SHIPPING``, whose rows tell how each change
+    on the way was chosen; and the previous best recipe's ladder, for the
     scenes)."""
     comparison = None
     if previous is not None:
         comparison = "\n".join(comparison_lines(
             against_previous(summary, previous))[:-1])
-    chain = shipped_changes(summary, read)
-    # Where each change was measured: the next one names it (against).
-    folders = [s.get("against", LADDER) for s in chain[1:]] + [SHIPPING]
-    changes = [{"flags": recipes.as_flags(s["steps"][-1]["change"]),
-                "report": Path(folder).as_posix(),
-                "gain": paired_measures(kept_inference(s),
-                                        s["shipped_inference"])[
-                                            "choosing score"]["difference"]}
-               for s, folder in zip(chain, folders)]
     return render.ENVIRONMENT.get_template("readme-encoder.md.j2").render(
         s=summary, f=summary["final"], previous=PREVIOUS,
-        report=SHIPPING.as_posix(), changes=changes,
-        base=display_name(chain[0]["base"]["encoder"]) if chain else None,
+        report=SHIPPING.as_posix(),
         encoder=display_name(summary["recipe"]["encoder"]),
         machine=final_machines(summary) or machine.summary(
             summary["machine"]),

@@ -179,9 +179,7 @@ def encoder_section(folder=REPORTS):
     previous = Path(folder) / encoder_report.PREVIOUS.relative_to(REPORTS)
     return encoder_report.readme_section(
         json.loads(found.read_text()),
-        json.loads(previous.read_text()) if previous.is_file() else None,
-        lambda report: encoder_report.read_report(
-            Path(folder) / Path(report).relative_to(REPORTS)))
+        json.loads(previous.read_text()) if previous.is_file() else None)
 
 
 def write_report(steps, default, contours, folder=None, path=None):
